@@ -1,0 +1,1 @@
+"""hoot's trainer: data scan and cache, train/eval loop, bake-off, fine-tune, export."""
