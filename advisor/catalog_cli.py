@@ -23,6 +23,8 @@ from advisor.units import parse_count
 #: columns of the table/markdown view (csv and json get every field)
 TABLE_COLUMNS = ("name", "family", "kind", "params_m", "gmacs", "input_px", "top1", "metric",
                  "weights_file_mb", "memory_tier", "speed_class", "targets", "provided")
+#: `hoot catalog show` wraps long values (notes, paper) at this many characters in table format
+SHOW_WRAP = 100
 SORT_KEYS = ("catalog", "name", "params", "gmacs", "top1", "size")
 _DENSE_METRICS = ("box_map", "mask_map", "kp_map", "miou", "pixel_acc")
 
@@ -167,6 +169,12 @@ def show(name: str, fmt: str) -> None:
         click.echo(render([], "json", json_payload=variant_record(v)))
         return
     fields_rows = [{"field": k, "value": _text(x)} for k, x in variant_record(v).items() if k != "seed_figures"]
+    if fmt == "table":  # long notes wrap inside their cell instead of stretching the terminal
+        import textwrap
+
+        for row in fields_rows:
+            if isinstance(row["value"], str) and len(row["value"]) > SHOW_WRAP:
+                row["value"] = textwrap.fill(row["value"], SHOW_WRAP)
     compare = figure_comparison(v)
     click.echo(render(fields_rows, fmt, columns=("field", "value")))
     if compare:
