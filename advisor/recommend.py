@@ -198,7 +198,7 @@ def _cost_model(pool: list[Candidate], hardware: dict[str, Any] | None) -> CostM
     fit = [c.measurement["latency_ms"] / c.variant.gmacs for c in measured if c.variant.gmacs]
     if len(fit) >= MIN_FIT_POINTS:
         ratio = statistics.median(fit)
-        text = (f"latency in ms: measured on {where} for {len(measured)} of {len(pool)} models; the rest are "
+        text = (f"latency in ms: measured on {where} for {len(measured)} of {len(pool)} catalog models; the rest are "
                 f"estimates (GMACs x {ratio:.3g} ms/GMAC, the median ratio of {len(fit)} measured models)")
         if len(measured) == len(pool):
             text = f"latency in ms measured on {where} for every model"
