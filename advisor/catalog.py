@@ -254,7 +254,8 @@ def _check_entry(raw: Any, index: int, where: str) -> Variant:
 def parse_catalog(text: str, where: str = "catalog.yaml") -> Catalog:
     """Parse and validate catalog YAML text; every problem is a HootError naming entry and field."""
     try:
-        doc = yaml.safe_load(text)
+        # libyaml's C loader when present: ~10x faster, keeps `hoot advise` well under a second
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
