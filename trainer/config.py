@@ -55,7 +55,7 @@ class ShortlistConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     num_threads: int | None = None
     auto_batch: bool = True  # on a GPU: pick the fine-tune batch size with hoot bench's search
-    similarity: str = "similar"  # similar | different | very_different (to ImageNet; seeds/004)
+    similarity: str = "similar"  # similar | somewhat-different | different (to ImageNet; seeds/004)
 
     def __post_init__(self) -> None:
         if not self.run_id:

@@ -5,9 +5,8 @@
 - full (all layers): 10K+ images or very different data; small learning rate.
 From scratch (no pretrained weights) every layer trains, at the from-scratch range.
 
-The advisor's `advisor.guidance.finetune_strategy` is used when it exists so `hoot advise`
-and `hoot shortlist` give the same advice; the table below is the same rule, kept for when
-the advisor module is absent.
+The rule itself lives in `advisor.guidance` (so `hoot advise` and `hoot shortlist` give the
+same advice); this module maps it onto a model: which parameters freeze, which optimiser.
 """
 
 from __future__ import annotations
@@ -16,15 +15,12 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from advisor import guidance
 from advisor.errors import HootError
 
-#: seeds/004 "Learning Rate Guidelines" (low, high)
-LR_RANGES = {
-    "scratch": (1e-3, 1e-2),
-    "full": (1e-4, 1e-3),
-    "top": (1e-4, 1e-3),  # "train rest with small learning rate" (seeds/004 strategy 2)
-    "frozen": (1e-3, 1e-2),  # "Training only new head"
-}
+#: hoot shortlist's --strategy names -> advisor.guidance's strategy names
+GUIDANCE_NAMES = {"frozen": "feature_extraction", "top": "top_layers", "full": "full"}
+SIMILARITIES = guidance.SIMILARITIES
 
 
 @dataclass(frozen=True)
@@ -35,36 +31,6 @@ class Recipe:
     reason: str
 
 
-def _normalise(name: str) -> str:
-    n = name.lower()
-    if "frozen" in n or "feature" in n or "freeze" in n or n == "head":
-        return "frozen"
-    if "top" in n:
-        return "top"
-    if "full" in n or "all" in n:
-        return "full"
-    return n
-
-
-def auto_strategy(n_images: int, similarity: str = "similar") -> tuple[str, str]:
-    """(strategy, reason) from dataset size and similarity to ImageNet (seeds/004)."""
-    try:  # one rule for advise and shortlist when the advisor has it
-        from advisor.guidance import finetune_strategy  # type: ignore[import-not-found]
-
-        advice = finetune_strategy(n_images, similarity)
-        name = advice if isinstance(advice, str) else (advice.get("strategy") if isinstance(advice, dict) else getattr(advice, "strategy", None))
-        reason = advice.get("reason") if isinstance(advice, dict) else getattr(advice, "reason", None)
-        if name and _normalise(str(name)) in ("frozen", "top", "full"):
-            return _normalise(str(name)), str(reason or f"advisor.guidance: {name} for {n_images} images")
-    except (ImportError, AttributeError, TypeError, ValueError):
-        pass
-    if similarity == "very_different" or n_images >= 10_000:
-        return "full", f"seeds/004: {n_images} images ({similarity}) -> fine-tune all layers"
-    if similarity == "different" or n_images >= 1_000:
-        return "top", f"seeds/004: {n_images} images ({similarity}) -> fine-tune top layers"
-    return "frozen", f"seeds/004: {n_images} images, similar to ImageNet -> feature extraction (frozen backbone)"
-
-
 def resolve_recipe(requested: str, pretrained: bool, n_images: int, optimizer: str, lr: float | None,
                    similarity: str = "similar") -> Recipe:
     """The strategy and learning rate for a run. AdamW starts at the low end of seeds/004's
@@ -72,12 +38,14 @@ def resolve_recipe(requested: str, pretrained: bool, n_images: int, optimizer: s
     if not pretrained:
         if requested in ("frozen", "top"):
             raise HootError(f"--strategy {requested} freezes pretrained layers; with --no-pretrained use --strategy full or auto")
-        strategy, reason = "scratch", "no pretrained weights: every layer trains (seeds/004 from-scratch range)"
+        strategy, reason, (lo, hi) = "scratch", "no pretrained weights: every layer trains (seeds/004 from-scratch range)", guidance.SCRATCH_LR
     elif requested == "auto":
-        strategy, reason = auto_strategy(n_images, similarity)
+        advice = guidance.finetune_strategy(n_images, similarity)
+        strategy = {v: k for k, v in GUIDANCE_NAMES.items()}[advice.name]
+        reason, (lo, hi) = advice.reason, (advice.lr_min, advice.lr_max)
     else:
         strategy, reason = requested, f"--strategy {requested}"
-    lo, hi = LR_RANGES[strategy]
+        lo, hi = guidance.learning_rate_range(GUIDANCE_NAMES[requested])
     chosen = lr if lr is not None else (lo if optimizer == "adamw" else hi)
     return Recipe(strategy, chosen, (lo, hi), reason)
 

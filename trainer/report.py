@@ -1,0 +1,252 @@
+"""Everything a run leaves for people and machines: metrics.json, metrics.csv, PNG plots,
+report.md and report.html, rendered only from the JSON files in the run folder so
+`hoot report RUN` can re-render any run (also one interrupted or made on another machine).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import HootError
+from advisor.render import render
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def load_run(run_dir: Path) -> dict:
+    """The run's JSON pieces; a HootError when the folder is not a run."""
+    if not run_dir.is_dir():
+        raise HootError(f"run folder '{run_dir}' does not exist; pass a folder under reports/ (or --output)")
+    config = _read(run_dir / "config.json")
+    if config is None:
+        raise HootError(f"'{run_dir}' is not a hoot run folder (no config.json); pass reports/<run-id>")
+    return {"config": config, "dataset": _read(run_dir / "dataset.json") or {},
+            "bakeoff": _read(run_dir / "bakeoff.json") or {}, "finetune": _read(run_dir / "finetune.json")}
+
+
+def write_metrics(run_dir: Path, run: dict) -> dict:
+    """metrics.json (every rung's metrics, the winner, per-epoch and final validation) and metrics.csv."""
+    bake, ft = run["bakeoff"], run["finetune"]
+    doc = {"run_id": run["config"].get("run_id"), "task": run["dataset"].get("task"),
+           "metric": bake.get("metric"), "winner": bake.get("winner") or None,
+           "bakeoff": {"rungs": bake.get("rungs", []), "table": bake.get("table", []), "complete": bake.get("complete")},
+           "finetune": None if ft is None else {k: v for k, v in ft.items()}}
+    (run_dir / "metrics.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    rows: list[dict] = []
+    for results in bake.get("rungs", []):
+        for r in results.values():
+            rows.append({"phase": "bakeoff", **{k: v for k, v in r.items() if not isinstance(v, (dict, list))}})
+    for h in (ft or {}).get("history", []):
+        rows.append({"phase": "finetune", "candidate": ft["winner"], **h})
+    cols: list[str] = []
+    for r in rows:
+        cols.extend(k for k in r if k not in cols)
+    with (run_dir / "metrics.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols or ["phase"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return doc
+
+
+def _plots(run_dir: Path, run: dict) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    out: dict[str, str] = {}
+    ft, metric = run["finetune"], run["bakeoff"].get("metric", "val_top1")
+    hist = (ft or {}).get("history") or []
+    if hist:
+        ep = [h["epoch"] for h in hist]
+        fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+        a.plot(ep, [h["train_loss"] for h in hist], marker="o", label="train loss")
+        a.plot(ep, [h["val_loss"] for h in hist], marker="o", label="val loss")
+        a.set_xlabel("epoch"); a.set_title("loss"); a.legend()
+        b.plot(ep, [h.get(metric) for h in hist], marker="o", color="tab:green")
+        b.set_xlabel("epoch"); b.set_title(metric); b.set_ylim(0, 1)
+        fig.tight_layout(); fig.savefig(run_dir / "learning_curves.png", dpi=110); plt.close(fig)
+        out["learning_curves"] = "learning_curves.png"
+    cm = ((ft or {}).get("final") or {}).get("confusion_matrix")
+    classes = run["dataset"].get("classes", [])
+    if cm and len(cm) <= 60:
+        m = np.array(cm)
+        fig, ax = plt.subplots(figsize=(min(12, 2 + 0.45 * len(m)),) * 2)
+        ax.imshow(m, cmap="Blues")
+        ax.set_xticks(range(len(m)), classes, rotation=90, fontsize=7); ax.set_yticks(range(len(m)), classes, fontsize=7)
+        ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title("confusion matrix (validation)")
+        if len(m) <= 20:
+            for i in range(len(m)):
+                for j in range(len(m)):
+                    ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
+                            color="white" if m[i, j] > m.max() / 2 else "black")
+        fig.tight_layout(); fig.savefig(run_dir / "confusion_matrix.png", dpi=110); plt.close(fig)
+        out["confusion_matrix"] = "confusion_matrix.png"
+    table = run["bakeoff"].get("table") or []
+    ok = [r for r in table if r.get(metric) is not None and r.get("latency_ms")]
+    if ok:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        for r in ok:
+            ax.scatter(r["latency_ms"], r[metric], color="tab:red" if r.get("winner") else "tab:blue")
+            ax.annotate(r["candidate"], (r["latency_ms"], r[metric]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("latency_ms (batch 1)"); ax.set_ylabel(metric); ax.set_title("bake-off: accuracy against latency")
+        fig.tight_layout(); fig.savefig(run_dir / "bakeoff.png", dpi=110); plt.close(fig)
+        out["bakeoff"] = "bakeoff.png"
+    return out
+
+
+def _per_class_rows(run: dict) -> list[dict]:
+    final = ((run["finetune"] or {}).get("final") or {})
+    per = final.get("per_class")
+    classes = run["dataset"].get("classes", [])
+    if not per:
+        return []
+    rows = []
+    for i, c in enumerate(classes):
+        row = {"class": c, "precision": per["precision"][i], "recall": per["recall"][i], "f1": per["f1"][i],
+               "support": per["support"][i]}
+        if "ap" in per:
+            row["ap"] = per["ap"][i]
+        rows.append(row)
+    return rows
+
+
+def deployment_notes(variant_name: str | None) -> list[str]:
+    """What the catalog says about deploying the winner, plus seeds/002's after-selection steps."""
+    if not variant_name:
+        return []
+    notes = []
+    try:
+        from advisor.catalog import load_catalog
+
+        v = load_catalog().get(variant_name)
+        facts = [f"{v.display_name} ({v.family})"]
+        if v.params:
+            facts.append(f"{v.params / 1e6:.1f} M parameters")
+        if v.gmacs:
+            facts.append(f"{v.gmacs:.2f} GMACs at {v.crop_size} px")
+        if v.weights_file_mb:
+            facts.append(f"{v.weights_file_mb:.1f} MB weights file")
+        notes.append(", ".join(facts))
+        if v.targets:
+            notes.append(f"deployment targets (catalog): {', '.join(v.targets)}")
+        if v.memory_tier or v.speed_class:
+            notes.append(f"memory tier {v.memory_tier or '-'}, speed class {v.speed_class or '-'} (seeds/000)")
+        if v.notes:
+            notes.append(v.notes)
+    except HootError:
+        pass
+    notes.append("after selection (seeds/002): export with `hoot export RUN --format onnx` for ONNX Runtime/TensorRT; "
+                 "consider quantisation, pruning or distillation if latency or size must shrink further")
+    return notes
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
+
+
+def _html_table(rows: list[dict], cols: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def sections(run: dict, plots: dict[str, str]) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """The report as (title, [(kind, payload)]) so Markdown and HTML say the same things."""
+    cfg, ds, bake, ft = run["config"], run["dataset"], run["bakeoff"], run["finetune"]
+    metric = bake.get("metric", "val_top1")
+    out: list[tuple[str, list[tuple[str, Any]]]] = []
+    out.append(("Dataset", [
+        ("text", f"{ds.get('root')} — {ds.get('task')} ({ds.get('layout')}), {ds.get('num_classes')} classes, "
+                 f"{ds.get('train_images')} training and {ds.get('val_images')} validation images, "
+                 f"median image size {ds.get('median_image_size_px')} px, trained at {ds.get('image_size')} px; "
+                 f"cache {ds.get('cache_bytes', 0) / 2**20:.1f} MiB (uint8)."),
+        ("table", (ds.get("class_counts", []), ["class", "train", "val"])),
+    ] + [("text", f"Warning: {w}") for w in ds.get("warnings", [])]))
+    skipped = ds.get("skipped_files", [])
+    out.append((f"Skipped files ({len(skipped)})", [("table", (skipped, ["path", "reason"]))] if skipped else [("text", "None.")]))
+    items: list[tuple[str, Any]] = [("text", f"Candidates: {', '.join(cfg.get('candidates', []))}. Same data, order, seed "
+                                             f"({cfg.get('seed')}) and budget for each; eta {cfg.get('eta')}; BatchNorm statistics "
+                                             "re-estimated on training images before every evaluation.")]
+    if bake.get("table"):
+        items.append(("table", (bake["table"], ["rank", "candidate", "rung", metric, "val_loss", "train_images_per_s",
+                                                "latency_ms", "params", "steps", "status"])))
+    if "bakeoff" in plots:
+        items.append(("image", plots["bakeoff"]))
+    out.append(("Bake-off", items))
+    if ft:
+        final = ft.get("final") or {}
+        fin = [("text", f"Winner **{ft['winner']}**: strategy {ft['strategy']} ({ft.get('strategy_reason')}), "
+                        f"{ft['optimizer']} lr {ft['lr']:g} (seeds/004 range {ft['lr_range'][0]:g}–{ft['lr_range'][1]:g}), "
+                        f"batch {ft['batch_size']}, {ft['epochs_run']} of {ft['epochs_planned']} epochs"
+                        f"{' (early stop)' if ft.get('stopped_early') else ''}, best epoch {ft['best_epoch']}, "
+                        f"{ft['seconds']:.0f} s, autocast {ft.get('autocast') or 'off (fp32)'}."),
+               ("table", ([{k: v for k, v in final.items() if isinstance(v, float)}],
+                          [k for k, v in final.items() if isinstance(v, float)]))]
+        if "learning_curves" in plots:
+            fin.append(("image", plots["learning_curves"]))
+        out.append(("Fine-tune and final metrics", fin))
+        pc = _per_class_rows(run)
+        cls_items: list[tuple[str, Any]] = []
+        if pc:
+            cls_items.append(("table", (pc, list(pc[0].keys()))))
+        if "confusion_matrix" in plots:
+            cls_items.append(("image", plots["confusion_matrix"]))
+        out.append(("Per-class precision, recall, F1", cls_items or [("text", "n/a")]))
+    out.append(("Deployment notes", [("text", n) for n in deployment_notes(bake.get("winner") or None)]))
+    return out
+
+
+def render_markdown(run: dict, plots: dict[str, str]) -> str:
+    lines = [f"# hoot shortlist run {run['config'].get('run_id')}", ""]
+    for title, items in sections(run, plots):
+        lines += [f"## {title}", ""]
+        for kind, payload in items:
+            if kind == "text":
+                lines += [payload, ""]
+            elif kind == "table":
+                rows, cols = payload
+                lines += [render(rows, "markdown", cols, floatfmt=".4g"), ""]
+            elif kind == "image":
+                lines += [f"![{payload}]({payload})", ""]
+    return "\n".join(lines)
+
+
+def render_html(run: dict, plots: dict[str, str]) -> str:
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>hoot run {html.escape(str(run['config'].get('run_id')))}</title>",
+             "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}th{background:#eee}</style></head><body>",
+             f"<h1>hoot shortlist run {html.escape(str(run['config'].get('run_id')))}</h1>"]
+    for title, items in sections(run, plots):
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        for kind, payload in items:
+            if kind == "text":
+                text = html.escape(payload).replace("**", "")
+                parts.append(f"<p>{text}</p>")
+            elif kind == "table":
+                parts.append(_html_table(*payload))
+            elif kind == "image":
+                parts.append(f"<img src='{html.escape(payload)}' alt='{html.escape(payload)}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(run_dir: Path) -> dict[str, Path]:
+    """(Re-)render every output of a run from its JSON files."""
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    write_metrics(run_dir, run)
+    plots = _plots(run_dir, run)
+    (run_dir / "report.md").write_text(render_markdown(run, plots), encoding="utf-8")
+    (run_dir / "report.html").write_text(render_html(run, plots), encoding="utf-8")
+    return {"report_md": run_dir / "report.md", "report_html": run_dir / "report.html",
+            "metrics_json": run_dir / "metrics.json", "metrics_csv": run_dir / "metrics.csv"}
