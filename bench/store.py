@@ -429,6 +429,32 @@ def validate_row(row: dict[str, Any], coerce: bool = False) -> tuple[dict[str, A
     return clean, errors
 
 
+def pick_preferred(rows: Iterable[dict[str, Any]], group_by: Sequence[str]) -> dict[tuple, dict[str, Any]]:
+    """One row per `group_by` key: the GPU when these rows include GPU measurements (else the
+    CPU), then fp32, the native input size, plain layout, eager mode, a full (not --quick)
+    run, and the newest. Advice, compare and report all choose the same way."""
+    rows = list(rows)
+    has_gpu = any(r["device"].startswith("cuda") for r in rows)
+
+    def preference(r: dict[str, Any]) -> tuple:
+        return (
+            r["device"].startswith("cuda") == has_gpu,
+            r["dtype"] == "fp32",
+            bool(r.get("native_input")),
+            not r["channels_last"],
+            not r["compile"],
+            not r["quick"],
+            r["measured_at"],
+        )
+
+    best: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        key = tuple(r[c] for c in group_by)
+        if key not in best or preference(r) > preference(best[key]):
+            best[key] = r
+    return best
+
+
 # -- what the advisor reads (H2's `hoot advise --hardware`) ---------------------------
 def measurements_for_advice(
     db_path: str | Path | None, hardware: str = "this"
@@ -455,23 +481,7 @@ def measurements_for_advice(
         info = store.hardware_info(hid) or {"hardware_id": hid}
         if store.hardware(hid):
             info = {**store.hardware(hid)[0], **info}
-    has_gpu = any(r["device"].startswith("cuda") for r in rows)
-
-    def preference(r: dict[str, Any]) -> tuple:
-        return (
-            r["device"].startswith("cuda") == has_gpu,
-            r["dtype"] == "fp32",
-            bool(r.get("native_input")),
-            not r["channels_last"],
-            not r["compile"],
-            not r["quick"],
-            r["measured_at"],
-        )
-
-    best: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        if r["variant"] not in best or preference(r) > preference(best[r["variant"]]):
-            best[r["variant"]] = r
+    best = {key[0]: row for key, row in pick_preferred(rows, ("variant",)).items()}
     out = {
         name: {
             "latency_ms": r["latency_ms"],
