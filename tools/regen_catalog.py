@@ -189,7 +189,9 @@ TARGET_SIZE_RULE = {"edge": (0.35, 3e6), "mobile": (0.6, 6e6), "cpu-server": (4.
 GPU_SERVER_MIN_TOP1 = 80.0
 PRODUCTION_MIN_TOP1, PRODUCTION_MAX_GMACS = 80.0, 9.0
 RESEARCH_MIN_TOP1 = 83.0
-#: dataset size -> max params (seeds/000: lightweight < 10M for small data, ResNet-50-class for medium)
+#: dataset size -> max params of a classifier (seeds/000: lightweight < 10M for small data, ResNet-50-class
+#: for medium). Not for COCO-pretrained detectors/segmenters: their heads fine-tune on small sets (torchvision's
+#: detection tutorial fine-tunes Mask R-CNN on the 170 images of PennFudan), so they fit every size.
 DATASET_SIZE_RULE = {"small": 10e6, "medium": 30e6, "large": float("inf")}
 
 
@@ -231,7 +233,8 @@ def propose_judgement(name: str, facts: dict[str, Any]) -> dict[str, Any]:
         "speed_class": speed,
         "task_builders": task_builders,
         "targets": [t for t in order if t in targets],
-        "dataset_sizes": [s for s, p in DATASET_SIZE_RULE.items() if params <= p],
+        "dataset_sizes": ([s for s, p in DATASET_SIZE_RULE.items() if params <= p] if kind == "classification"
+                          else list(DATASET_SIZE_RULE)),
         "seed_figures": [],
         "sources": [SEED_000],
         "seed_variant": name in SEED_VARIANT_NAMES,
