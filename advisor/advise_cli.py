@@ -51,9 +51,25 @@ def load_measurements(db: str | None, hardware: str) -> tuple[dict[str, Any] | N
     info, rows = measurements_for_advice(db, hardware)
     note = None
     if not rows:
-        note = ("no measurements for this machine in the results store: costs are estimates "
+        who = "this machine" if hardware == "this" else f"hardware '{hardware}'"
+        note = (f"no measurements for {who} in the results store: costs are estimates "
                 "(run `hoot bench --target ...` to rank on measured latency)")
+        others = _stored_hardware(db)
+        if others:
+            note += f"; results exist for {', '.join(others[:5])}: pass --hardware ID to use them"
     return info, rows, note
+
+
+def _stored_hardware(db: str | None) -> list[str]:
+    """Hardware ids the store has results for (empty when there is no store)."""
+    from advisor.paths import default_db_path
+    from bench.store import ResultStore
+
+    path = Path(db) if db is not None else default_db_path()
+    if not path.exists():
+        return []
+    with ResultStore(path) as store:
+        return [h for h in store.hardware_ids() if store.rows({"hardware_id": h, "status": "ok"})]
 
 
 def _cost_cell(pick) -> str:

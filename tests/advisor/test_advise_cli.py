@@ -219,3 +219,11 @@ def test_advise_never_imports_torch(tmp_path):
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HEAVY [] RC 0" in res.stdout, res.stdout[-500:] + res.stderr[-2000:]
+
+
+def test_store_without_this_machine_points_at_the_stored_ones(tmp_path, capsys):
+    db = tmp_path / "other.sqlite"
+    _store_rows(db, "jetson-abcd1234", [("mobilenet_v3_large", 9.0, 700.0)], device="cuda")
+    rc, out, err = run_main(["--target", "mobile", "--db", str(db)], capsys)
+    assert rc == 0 and "GMACs est." in out
+    assert "no measurements for this machine" in err and "results exist for jetson-abcd1234" in err
