@@ -215,7 +215,7 @@ def _source_label(source: str, index: int, v: Variant) -> str:
 
 def _text(value: Any) -> Any:
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_text(x)}" for k, x in value.items()) or "-"
+        return ", ".join(f"{k}={'none' if x is None else _text(x)}" for k, x in value.items()) or "-"
     if isinstance(value, (list, tuple)):
         return ", ".join(str(x) for x in value) or "-"
     if isinstance(value, float):
