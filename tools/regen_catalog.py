@@ -55,8 +55,8 @@ HEADER = """\
 # count multiply-adds (1 MAC = 2 FLOPs). Sizes in pixels, file sizes in MB, accuracies in %.
 #
 # JUDGEMENT (memory_tier, speed_class, task_builders, targets, dataset_sizes, seed_figures,
-# sources, notes) encodes the seed documents in /work/shared/seeds, cited by file name in
-# `sources`; seed_figures keep a document's own figures beside torchvision's.
+# sources, notes) encodes the seed documents (the project's seeds/ folder), cited by file name
+# in `sources`; seed_figures keep a document's own figures beside torchvision's (docs/catalog.md).
 # Edit judgement here by hand; never edit facts by hand (rerun tools/regen_catalog.py).
 """
 
