@@ -32,6 +32,8 @@ TIER_UPPER_MB: dict[str, float | None] = {"low": 4096.0, "medium": 8192.0, "high
 TIER_RULE = 'seeds/000 "Memory Usage Guidelines" (<4GB low, 4-8GB medium, 8-16GB high, >16GB very high)'
 #: measured latencies needed on one hardware before unmeasured models get a latency estimate
 MIN_FIT_POINTS = 3
+#: allowed exponent of the latency ~ GMACs power law fitted on measurements
+POWER_RANGE = (0.0, 1.5)
 BYTES_PER_PARAM_FP32 = 4
 
 
@@ -184,33 +186,54 @@ def _hardware_label(hardware: dict[str, Any] | None) -> str:
 
 @dataclass(frozen=True)
 class CostModel:
-    """How cost is computed: measured/estimated latency, or GMACs when nothing is measured."""
+    """How cost is computed: measured/estimated latency, or GMACs when too little is measured.
+
+    Unmeasured models get latency ~= scale * GMACs ** power, fitted by least squares in log-log
+    space on this hardware's own measurements: a power law keeps the fixed per-call overhead
+    that dominates tiny models from being scaled like the work of big ones.
+    """
 
     basis: str  # latency | gmacs
-    ms_per_gmac: float | None
-    fit_points: int
-    text: str
+    scale: float | None = None
+    power: float | None = None
+    text: str = ""
+
+    def estimate_ms(self, gmacs: float | None) -> float | None:
+        if self.scale is None or self.power is None or not gmacs:
+            return None
+        return self.scale * gmacs ** self.power
+
+
+def fit_latency(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(scale, power) of latency_ms = scale * gmacs ** power over (gmacs, latency_ms) points."""
+    xs = [math.log(g) for g, _ in points]
+    ys = [math.log(ms) for _, ms in points]
+    if len(set(xs)) < 2:  # one distinct size: proportional scaling through the median ratio
+        return statistics.median(ms / g for g, ms in points), 1.0
+    power, _ = statistics.linear_regression(xs, ys)
+    # noisy or odd measurements can tilt the slope: latency neither falls with work nor grows
+    # much faster than it (POWER_RANGE); the intercept is refitted for the clamped slope
+    power = min(max(power, POWER_RANGE[0]), POWER_RANGE[1])
+    return math.exp(statistics.fmean(ys) - power * statistics.fmean(xs)), power
 
 
 def _cost_model(pool: list[Candidate], hardware: dict[str, Any] | None) -> CostModel:
     measured = [c for c in pool if c.measurement and c.measurement.get("latency_ms")]
     where = _hardware_label(hardware)
-    fit = [c.measurement["latency_ms"] / c.variant.gmacs for c in measured if c.variant.gmacs]
-    if len(fit) >= MIN_FIT_POINTS:
-        ratio = statistics.median(fit)
-        text = (f"latency in ms: measured on {where} for {len(measured)} of {len(pool)} catalog models; the rest are "
-                f"estimates (GMACs x {ratio:.3g} ms/GMAC, the median ratio of {len(fit)} measured models)")
-        if len(measured) == len(pool):
-            text = f"latency in ms measured on {where} for every model"
-        return CostModel("latency", ratio, len(fit), text)
     if measured and len(measured) == len(pool):
-        return CostModel("latency", None, 0, f"latency in ms measured on {where} for every model")
+        return CostModel("latency", text=f"latency in ms measured on {where} for every model")
+    points = [(c.variant.gmacs, float(c.measurement["latency_ms"])) for c in measured if c.variant.gmacs]
+    if len(points) >= MIN_FIT_POINTS:
+        scale, power = fit_latency(points)
+        text = (f"latency in ms: measured on {where} for {len(measured)} of {len(pool)} catalog models; the rest are "
+                f"estimates (latency ~= {scale:.3g} x GMACs^{power:.2f}, fitted on {len(points)} measured models)")
+        return CostModel("latency", scale, power, text)
     text = ("GMACs at the native input size (an estimate: no latency measured on this hardware; "
             "run `hoot bench` to rank on measured latency)")
     if measured:
         text = (f"GMACs at the native input size (an estimate: only {len(measured)} of {len(pool)} models measured "
-                f"on {where}, fewer than {MIN_FIT_POINTS} to scale the rest)")
-    return CostModel("gmacs", None, len(fit), text)
+                f"on {where}, fewer than {MIN_FIT_POINTS} to estimate the rest)")
+    return CostModel("gmacs", text=text)
 
 
 def _attach_measurements(pool: list[Candidate], measurements: dict[str, dict[str, Any]]) -> None:
@@ -229,8 +252,9 @@ def _attach_measurements(pool: list[Candidate], measurements: dict[str, dict[str
 
 def _apply_cost(pool: list[Candidate], model: CostModel) -> None:
     for c in pool:
-        if c.latency_ms is None and model.ms_per_gmac and c.variant.gmacs:
-            c.latency_ms, c.latency_source = c.variant.gmacs * model.ms_per_gmac, "estimated"
+        estimate = model.estimate_ms(c.variant.gmacs) if c.latency_ms is None else None
+        if estimate is not None:
+            c.latency_ms, c.latency_source = estimate, "estimated"
         c.cost = c.latency_ms if model.basis == "latency" else c.variant.gmacs
 
 

@@ -254,3 +254,16 @@ def test_dataset_size_adds_fit_reasons():
 def test_bad_requests_are_hoot_errors(kwargs, message):
     with pytest.raises(HootError, match=message.replace("+", r"\+")):
         recommend(Request(**kwargs))
+
+
+def test_latency_fit_is_a_power_law_on_gmacs():
+    from advisor.recommend import fit_latency
+
+    scale, power = fit_latency([(g, 2.0 * g ** 0.5) for g in (0.1, 0.4, 1.6, 6.4)])
+    assert scale == pytest.approx(2.0) and power == pytest.approx(0.5)
+    # overhead-dominated (flat) measurements give power ~0, not a per-GMAC ratio
+    scale, power = fit_latency([(0.05, 3.0), (0.5, 3.1), (5.0, 3.2)])
+    assert power == pytest.approx(0.014, abs=0.01)
+    # latency falling with work is noise: clamped to a flat law
+    assert fit_latency([(0.1, 9.0), (1.0, 3.0), (10.0, 1.0)])[1] == 0.0
+    assert fit_latency([(0.3, 1.0), (0.3, 3.0), (0.3, 2.0)]) == (pytest.approx(20 / 3), 1.0)
