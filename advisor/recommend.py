@@ -11,6 +11,7 @@ name. No torch import.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -35,6 +36,7 @@ MIN_FIT_POINTS = 3
 #: allowed exponent of the latency ~ GMACs power law fitted on measurements
 POWER_RANGE = (0.0, 1.5)
 BYTES_PER_PARAM_FP32 = 4
+_SEED_REF = re.compile(r"seeds/\d{3}")
 
 
 @dataclass(frozen=True)
@@ -482,6 +484,12 @@ def _mentions(book: TargetBook, target: Target | None, catalog: Catalog, task: s
     return out
 
 
+def _cite(source: str | None) -> str:
+    """' [seeds/000, seeds/002]': the documents behind a budget, short enough for a reason line."""
+    refs = list(dict.fromkeys(_SEED_REF.findall(source or "")))
+    return f" [{', '.join(refs)}]" if refs else ""
+
+
 def _reasons(c: Candidate, layer: int, layers: list[list[Candidate]], checks: list[Check], constraints: list[Constraint],
              request: Request, target: Target | None, role: Any, hardware: dict[str, Any] | None,
              fit_reasons: list[str]) -> list[str]:
@@ -515,7 +523,7 @@ def _reasons(c: Candidate, layer: int, layers: list[list[Candidate]], checks: li
         peak = (c.measurement or {}).get("peak_memory_mb")
         out.append(f"memory tier {c.memory_tier} from the measured GPU peak {peak:.0f} MB "
                    f"(catalog judgement: {v.memory_tier}; {TIER_RULE})")
-    passed = [ch.text for ch, k in zip(checks, constraints) if ch.ok]
+    passed = [ch.text + _cite(k.source) for ch, k in zip(checks, constraints) if ch.ok]
     if passed:
         out.append("meets " + ("target " + target.name + " budgets and " if target else "") + "limits: " + "; ".join(passed))
     out.extend(fit_reasons)
