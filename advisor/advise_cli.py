@@ -222,11 +222,14 @@ def _payload(advice, guidance, dataset, metric: str, store_note: str | None) -> 
 @click.option("--hardware", default="this", show_default=True, metavar="this|ID",
               help="Rank on latency measured on this machine or a stored hardware id (`hoot bench show`).")
 @click.option("--db", default=None, metavar="PATH", help="Results database (default: the user data directory).")
+@click.option("--explain", "explain_names", default=None, metavar="NAME[,NAME]",
+              help="Also say why these models are ranked where they are, or which constraints exclude them.")
 def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, min_top1,
-           dataset_size, dataset_path, similarity, top_k, fmt, hardware, db) -> None:
+           dataset_size, dataset_path, similarity, top_k, fmt, hardware, db, explain_names) -> None:
     """Rank catalog models for a target and task, with the reasons for each pick."""
     from advisor.guidance import build_guidance
-    from advisor.recommend import ACCURACY_METRICS, Request, recommend
+    from advisor.catalog import load_catalog
+    from advisor.recommend import ACCURACY_METRICS, Request, explain, recommend
     from advisor.targets import load_targets
     from advisor.units import parse_count
 
@@ -272,6 +275,9 @@ def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max
         median_short_side_px=summary.median_short_side_px if summary else None,
         top_k=k,
     )
+    wanted = [n.strip() for n in (explain_names or "").split(",") if n.strip()]
+    for name in wanted:
+        load_catalog().get(name)  # an unknown name is a bad input (exit 2), checked before any work
     hw, measured, store_note = load_measurements(db, hardware)
     guidance = None
     if n_images is not None:
@@ -286,14 +292,19 @@ def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max
         raise
     if store_note and fmt != "json":
         click.echo(f"hoot: {store_note}", err=True)
+    explained = {name: explain(advice, name) for name in wanted}
     if fmt == "json":
-        click.echo(render([], "json", json_payload=_payload(advice, guidance, summary, metric, store_note)))
+        payload = _payload(advice, guidance, summary, metric, store_note)
+        payload["explain"] = explained
+        click.echo(render([], "json", json_payload=payload))
         return
     rows = _rows(advice, metric)
     if fmt == "csv":
         click.echo(render(rows, "csv", [c.format(metric=metric) for c in CSV_COLUMNS]))
-        for line in _header(advice)[1:] + ([*guidance.lines()] if guidance else []):
+        extra = [line for lines in explained.values() for line in lines]
+        for line in _header(advice)[1:] + ([*guidance.lines()] if guidance else []) + extra:
             click.echo(f"hoot: {line}", err=True)
         return
     table = render(rows, fmt, [c.format(metric=metric) for c in TABLE_COLUMNS], floatfmt=".4g")
-    click.echo("\n".join(_header(advice) + ["", table] + _footer(advice, guidance, summary)))
+    why = ["", "Explain:"] + [line for lines in explained.values() for line in lines] if explained else []
+    click.echo("\n".join(_header(advice) + ["", table] + _footer(advice, guidance, summary) + why))

@@ -140,6 +140,8 @@ class Advice:
     mentions: list[dict[str, str]] = field(default_factory=list)
     after_selection: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checks: dict[str, list[tuple[str, bool, str]]] = field(default_factory=dict)  # name -> (constraint, ok, figure)
+    standing: dict[str, str] = field(default_factory=dict)  # survivor -> its Pareto layer and what dominates it
 
 
 # -- figures -------------------------------------------------------------------------
@@ -484,6 +486,15 @@ def _mentions(book: TargetBook, target: Target | None, catalog: Catalog, task: s
     return out
 
 
+def _pareto_reason(c: Candidate, layer: int, layers: list[list[Candidate]]) -> str:
+    if layer == 1:
+        return "Pareto front: no other survivor is both at least as accurate and cheaper"
+    if c.accuracy is None or c.cost is None:
+        return f"Pareto layer {layer}: no accuracy or cost figure to rank on"
+    better = next((o for o in layers[layer - 2] if _dominates(o, c)), None)
+    return f"Pareto layer {layer}" + (f": {better.variant.name} is at least as accurate and cheaper" if better else "")
+
+
 def _cite(source: str | None) -> str:
     """' [seeds/000, seeds/002]': the documents behind a budget, short enough for a reason line."""
     refs = list(dict.fromkeys(_SEED_REF.findall(source or "")))
@@ -504,11 +515,7 @@ def _reasons(c: Candidate, layer: int, layers: list[list[Candidate]], checks: li
     if v.crop_size:
         figures.append(f"{v.crop_size} px input")
     out = [", ".join(figures)]
-    if layer == 1:
-        out.append("Pareto front: no other survivor is both at least as accurate and cheaper")
-    elif c.accuracy is not None and c.cost is not None:
-        better = next((o for o in layers[layer - 2] if _dominates(o, c)), None)
-        out.append(f"Pareto layer {layer}" + (f": {better.variant.name} is at least as accurate and cheaper" if better else ""))
+    out.append(_pareto_reason(c, layer, layers))
     if c.latency_source == "measured":
         m = c.measurement or {}
         out.append(f"latency {c.latency_ms:.3g} ms measured on {_hardware_label(hardware)} "
@@ -528,6 +535,25 @@ def _reasons(c: Candidate, layer: int, layers: list[list[Candidate]], checks: li
         out.append("meets " + ("target " + target.name + " budgets and " if target else "") + "limits: " + "; ".join(passed))
     out.extend(fit_reasons)
     return out
+
+
+def explain(advice: Advice, name: str, catalog: Catalog | None = None) -> list[str]:
+    """Why `name` is ranked where it is, or which constraints keep it out (for --explain)."""
+    catalog = catalog if catalog is not None else load_catalog()
+    v = catalog.get(name)  # HootError with near matches for an unknown name
+    task = advice.request.task
+    if not v.provided:
+        return [f"{name}: not in torchvision (catalog entry marked provided: false); hoot never picks it"]
+    if name not in advice.checks:
+        return [f"{name}: does not do task '{task}' (a {v.kind} model); try --task {v.kind}"]
+    if name in advice.survivors:
+        rank = advice.survivors.index(name) + 1
+        shown = next((p for p in advice.picks if p.variant.name == name), None)
+        lines = [f"{name}: meets every constraint, ranked {rank} of {len(advice.survivors)}"
+                 + ("" if shown else f" (outside --top {advice.request.top_k})")]
+        return lines + [f"  - {advice.standing[name]}"] + [f"  - {text}" for _, _, text in advice.checks[name]]
+    failed = [(label, text) for label, ok, text in advice.checks[name] if not ok]
+    return [f"{name}: excluded by {len(failed)} constraint(s)"] + [f"  - {label}: {text}" for label, text in failed]
 
 
 def recommend(
@@ -586,6 +612,8 @@ def recommend(
         survivors=[t[2] for t in scored],
         n_candidates=len(pool),
         excluded=excluded,
+        checks={name: [(k.label, ch.ok, ch.text) for k, ch in zip(constraints, found)] for name, found in checks.items()},
+        standing={t[2]: _pareto_reason(t[3], t[0], layers) for t in scored},
         cost_basis=model.text,
         estimated=any(p.candidate.latency_source != "measured" for p in picks),
         hardware=hardware,

@@ -227,3 +227,20 @@ def test_store_without_this_machine_points_at_the_stored_ones(tmp_path, capsys):
     rc, out, err = run_main(["--target", "mobile", "--db", str(db)], capsys)
     assert rc == 0 and "GMACs est." in out
     assert "no measurements for this machine" in err and "results exist for jetson-abcd1234" in err
+
+
+def test_explain_says_why_a_model_is_in_or_out(capsys):
+    rc, out, _ = run_main(["--target", "mobile", "--explain", "resnet152,mobilenet_v2,ssdlite320_mobilenet_v3_large,yolov8",
+                           "--format", "json"], capsys)
+    assert rc == 0
+    ex = json.loads(out)["explain"]
+    assert ex["resnet152"][0] == "resnet152: excluded by 5 constraint(s)"
+    assert "  - target mobile max_params 10M: params 60.2M > 10M" in ex["resnet152"]
+    assert ex["mobilenet_v2"][0].startswith("mobilenet_v2: meets every constraint, ranked")
+    assert "Pareto layer" in ex["mobilenet_v2"][1] and "is at least as accurate and cheaper" in ex["mobilenet_v2"][1]
+    assert "try --task detection" in ex["ssdlite320_mobilenet_v3_large"][0]
+    assert "not in torchvision" in ex["yolov8"][0]
+    rc, out, _ = run_main(["--target", "mobile", "--explain", "resnet152"], capsys)
+    assert "Explain:" in out and "memory tier very_high not in low/medium" in out
+    rc, _, err = run_main(["--target", "mobile", "--explain", "resnet15"], capsys)
+    assert rc == 2 and "unknown model 'resnet15'; did you mean resnet152" in err
