@@ -113,10 +113,10 @@ class Trainer:
     """One training step (forward, backward, SGD step), with a grad scaler for fp16 on CUDA."""
 
     def __init__(self, model: nn.Module, kind: str, device: torch.device, dtype: str, size: int,
-                 channels_last: bool, num_classes: int = 1000):
+                 channels_last: bool):
         self.model, self.kind, self.device, self.dtype, self.size = model, kind, device, dtype, size
         self.channels_last = channels_last
-        self.num_classes = num_classes
+        self.num_classes: int | None = None  # read off the model's output on first use
         self.optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
         self.scaler = torch.amp.GradScaler(device.type, enabled=(dtype == "fp16" and device.type == "cuda"))
         self.loss = nn.CrossEntropyLoss()
@@ -124,6 +124,12 @@ class Trainer:
 
     def prepare(self, batch: int) -> None:
         x = make_input(self.kind, batch, self.size, self.device, self.channels_last)
+        if self.num_classes is None:
+            was_training = self.model.training
+            self.model.eval()
+            with torch.no_grad(), _autocast(self.device, self.dtype):
+                self.num_classes = int(_logits(self.model(x[:1])).shape[1])
+            self.model.train(was_training)
         if self.kind == "segmentation":
             y = torch.randint(0, self.num_classes, (batch, self.size, self.size), device=self.device)
         else:
