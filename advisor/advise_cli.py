@@ -196,6 +196,56 @@ def _payload(advice, guidance, dataset, metric: str, store_note: str | None) -> 
     }
 
 
+def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
+                  min_top1, dataset_size, dataset_path, top_k):
+    """The command line as a validated Request (and the dataset scan, when --dataset is given)."""
+    from advisor.recommend import ACCURACY_METRICS, Request
+    from advisor.units import parse_count
+
+    if target is not None:
+        book.get(target)
+    if task not in ACCURACY_METRICS:
+        raise HootError(f"unknown task '{task}'; use one of {', '.join(ACCURACY_METRICS)}")
+    if dataset_size is not None and dataset_path is not None:
+        raise HootError("give --dataset-size or --dataset, not both (--dataset counts the images itself)")
+    try:
+        k = int(str(top_k).strip())
+    except ValueError:
+        raise HootError(f"--top '{top_k}' is not a whole number; give 1 or more") from None
+    if k < 1:
+        raise HootError(f"--top is {k}; give 1 or more")
+    min_acc = None
+    if min_top1 is not None:
+        try:
+            min_acc = float(str(min_top1).strip())
+        except ValueError:
+            raise HootError(f"--min-top1 '{min_top1}' is not a number; give a percentage like 75") from None
+        if not 0 <= min_acc <= 100:
+            raise HootError(f"--min-top1 '{min_top1}' must be a percentage between 0 and 100")
+    max_params_n = parse_count(max_params, "--max-params") if max_params is not None else None
+    if max_params_n == 0:
+        raise HootError("--max-params is 0; give a positive count like 5M")
+    summary = None
+    n_images = parse_count(dataset_size, "--dataset-size") if dataset_size is not None else None
+    if dataset_path is not None:
+        from advisor.dataset_scan import scan_dataset
+
+        summary = scan_dataset(dataset_path)
+        n_images = summary.n_images
+    request = Request(
+        task=task, target=target,
+        max_latency_ms=parse_positive(max_latency_ms, "--max-latency-ms"),
+        max_params=max_params_n,
+        max_gmacs=parse_positive(max_gmacs, "--max-gmacs"),
+        max_size_mb=parse_positive(max_size_mb, "--max-size-mb"),
+        max_memory_mb=parse_positive(max_memory_mb, "--max-memory-mb"),
+        min_top1=min_acc, dataset_size=n_images,
+        median_short_side_px=summary.median_short_side_px if summary else None,
+        top_k=k,
+    )
+    return request, summary
+
+
 @click.command("advise")
 @click.option("--target", default=None, metavar="NAME",
               help="Deployment target: mobile, edge, cpu-server, gpu-server, research, production (budgets from advisor/targets.yaml).")
@@ -227,72 +277,37 @@ def _payload(advice, guidance, dataset, metric: str, store_note: str | None) -> 
 def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, min_top1,
            dataset_size, dataset_path, similarity, top_k, fmt, hardware, db, explain_names) -> None:
     """Rank catalog models for a target and task, with the reasons for each pick."""
-    from advisor.guidance import build_guidance
     from advisor.catalog import load_catalog
-    from advisor.recommend import ACCURACY_METRICS, Request, explain, recommend
+    from advisor.guidance import build_guidance
+    from advisor.recommend import ACCURACY_METRICS, explain, recommend
     from advisor.targets import load_targets
-    from advisor.units import parse_count
 
     book = load_targets()
-    if target is not None:
-        book.get(target)
-    if task not in ACCURACY_METRICS:
-        raise HootError(f"unknown task '{task}'; use one of {', '.join(ACCURACY_METRICS)}")
-    if dataset_size is not None and dataset_path is not None:
-        raise HootError("give --dataset-size or --dataset, not both (--dataset counts the images itself)")
-    try:
-        k = int(str(top_k).strip())
-    except ValueError:
-        raise HootError(f"--top '{top_k}' is not a whole number; give 1 or more") from None
-    if k < 1:
-        raise HootError(f"--top is {k}; give 1 or more")
-    min_acc = None
-    if min_top1 is not None:
-        try:
-            min_acc = float(str(min_top1).strip())
-        except ValueError:
-            raise HootError(f"--min-top1 '{min_top1}' is not a number; give a percentage like 75") from None
-        if not 0 <= min_acc <= 100:
-            raise HootError(f"--min-top1 '{min_top1}' must be a percentage between 0 and 100")
-    summary = None
-    n_images = parse_count(dataset_size, "--dataset-size") if dataset_size is not None else None
-    if dataset_path is not None:
-        from advisor.dataset_scan import scan_dataset
-
-        summary = scan_dataset(dataset_path)
-        n_images = summary.n_images
-    max_params_n = parse_count(max_params, "--max-params") if max_params is not None else None
-    if max_params_n == 0:
-        raise HootError("--max-params is 0; give a positive count like 5M")
-    request = Request(
-        task=task, target=target,
-        max_latency_ms=parse_positive(max_latency_ms, "--max-latency-ms"),
-        max_params=max_params_n,
-        max_gmacs=parse_positive(max_gmacs, "--max-gmacs"),
-        max_size_mb=parse_positive(max_size_mb, "--max-size-mb"),
-        max_memory_mb=parse_positive(max_memory_mb, "--max-memory-mb"),
-        min_top1=min_acc, dataset_size=n_images,
-        median_short_side_px=summary.median_short_side_px if summary else None,
-        top_k=k,
-    )
+    request, summary = parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb,
+                                     max_memory_mb, min_top1, dataset_size, dataset_path, top_k)
     wanted = [n.strip() for n in (explain_names or "").split(",") if n.strip()]
     for name in wanted:
         load_catalog().get(name)  # an unknown name is a bad input (exit 2), checked before any work
     hw, measured, store_note = load_measurements(db, hardware)
     guidance = None
-    if n_images is not None:
-        guidance = build_guidance(n_images, similarity, summary.median_short_side_px if summary else None)
+    if request.dataset_size is not None:
+        guidance = build_guidance(request.dataset_size, similarity, request.median_short_side_px)
     metric = ACCURACY_METRICS[task][0]
     try:
         advice = recommend(request, book=book, measurements=measured, hardware=hw)
     except NoAnswer as exc:
+        explained = {name: explain(exc.advice, name) for name in wanted} if hasattr(exc, "advice") else {}
         if fmt == "json":
-            click.echo(json.dumps({"picks": [], "no_answer": str(exc.message),
-                                   **getattr(exc, "details", {})}, indent=2, default=str))
+            click.echo(json.dumps({"picks": [], "no_answer": str(exc.message), **getattr(exc, "details", {}),
+                                   "explain": explained}, indent=2, default=str))
+        else:
+            for line in [line for lines in explained.values() for line in lines]:
+                click.echo(f"hoot: {line}", err=True)
         raise
     if store_note and fmt != "json":
         click.echo(f"hoot: {store_note}", err=True)
     explained = {name: explain(advice, name) for name in wanted}
+    explain_lines = [line for lines in explained.values() for line in lines]
     if fmt == "json":
         payload = _payload(advice, guidance, summary, metric, store_note)
         payload["explain"] = explained
@@ -301,10 +316,9 @@ def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max
     rows = _rows(advice, metric)
     if fmt == "csv":
         click.echo(render(rows, "csv", [c.format(metric=metric) for c in CSV_COLUMNS]))
-        extra = [line for lines in explained.values() for line in lines]
-        for line in _header(advice)[1:] + ([*guidance.lines()] if guidance else []) + extra:
+        for line in _header(advice)[1:] + (guidance.lines() if guidance else []) + explain_lines:
             click.echo(f"hoot: {line}", err=True)
         return
     table = render(rows, fmt, [c.format(metric=metric) for c in TABLE_COLUMNS], floatfmt=".4g")
-    why = ["", "Explain:"] + [line for lines in explained.values() for line in lines] if explained else []
+    why = ["", "Explain:"] + explain_lines if explain_lines else []
     click.echo("\n".join(_header(advice) + ["", table] + _footer(advice, guidance, summary) + why))

@@ -537,6 +537,10 @@ def _reasons(c: Candidate, layer: int, layers: list[list[Candidate]], checks: li
     return out
 
 
+def _check_table(constraints: list[Constraint], checks: dict[str, list[Check]]) -> dict[str, list[tuple[str, bool, str]]]:
+    return {name: [(k.label, ch.ok, ch.text) for k, ch in zip(constraints, found)] for name, found in checks.items()}
+
+
 def explain(advice: Advice, name: str, catalog: Catalog | None = None) -> list[str]:
     """Why `name` is ranked where it is, or which constraints keep it out (for --explain)."""
     catalog = catalog if catalog is not None else load_catalog()
@@ -580,7 +584,12 @@ def recommend(
     mentions = _mentions(book, target, catalog, request.task)
     survivors = [c for c in pool if all(ch.ok for ch in checks[c.variant.name])]
     if not survivors:
-        raise _no_answer(request, target, pool, constraints, checks, mentions)
+        err = _no_answer(request, target, pool, constraints, checks, mentions)
+        err.advice = Advice(  # type: ignore[attr-defined]  # what --explain reads when nothing survives
+            request=request, target=target, picks=[], survivors=[], n_candidates=len(pool), excluded={},
+            cost_basis=model.text, estimated=True, hardware=hardware, measured=0, mentions=mentions,
+            checks=_check_table(constraints, checks))
+        raise err
     weights = target.ranking if target else book.default_ranking
     roles = book.roles_for(target, request.task)
     layers = pareto_layers(survivors)
@@ -612,7 +621,7 @@ def recommend(
         survivors=[t[2] for t in scored],
         n_candidates=len(pool),
         excluded=excluded,
-        checks={name: [(k.label, ch.ok, ch.text) for k, ch in zip(constraints, found)] for name, found in checks.items()},
+        checks=_check_table(constraints, checks),
         standing={t[2]: _pareto_reason(t[3], t[0], layers) for t in scored},
         cost_basis=model.text,
         estimated=any(p.candidate.latency_source != "measured" for p in picks),

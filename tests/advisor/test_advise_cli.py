@@ -244,3 +244,11 @@ def test_explain_says_why_a_model_is_in_or_out(capsys):
     assert "Explain:" in out and "memory tier very_high not in low/medium" in out
     rc, _, err = run_main(["--target", "mobile", "--explain", "resnet15"], capsys)
     assert rc == 2 and "unknown model 'resnet15'; did you mean resnet152" in err
+
+
+def test_explain_with_no_answer(capsys):
+    rc, out, err = run_main(["--target", "mobile", "--max-params", "1M", "--explain", "squeezenet1_1", "--format", "json"],
+                            capsys)
+    assert rc == 1
+    assert json.loads(out)["explain"]["squeezenet1_1"] == ["squeezenet1_1: excluded by 1 constraint(s)",
+                                                         "  - --max-params 1M: params 1.24M > 1M"]
