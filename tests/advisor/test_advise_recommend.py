@@ -267,3 +267,11 @@ def test_latency_fit_is_a_power_law_on_gmacs():
     # latency falling with work is noise: clamped to a flat law
     assert fit_latency([(0.1, 9.0), (1.0, 3.0), (10.0, 1.0)])[1] == 0.0
     assert fit_latency([(0.3, 1.0), (0.3, 3.0), (0.3, 2.0)]) == (pytest.approx(20 / 3), 1.0)
+
+
+def test_without_a_target_the_documents_default_leads():
+    advice = recommend(Request(task="classification"))
+    assert names(advice)[0] == "efficientnet_b3"  # seeds/004 "Practical Recommendations": default choice
+    assert any('seeds/004 "Practical Recommendations"' in r for r in advice.picks[0].reasons)
+    edge = recommend(Request(task="classification", target="edge"))
+    assert names(edge)[0] in ("shufflenet_v2_x1_0", "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5")
