@@ -157,6 +157,8 @@ def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    # settings that cannot work fail here, before any image is decoded
+    resolve_recipe(config.strategy, config.pretrained, len(scan.train), config.optimizer, config.lr, config.similarity)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     for w in scan.warnings:
@@ -269,6 +271,7 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
             idx = batches[epoch][pos]
             t0 = time.perf_counter()
             x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, step), norm, ctx.device)
+            torch.manual_seed(mix_seed(cfg.seed, step, 1))  # dropout too depends on the step only
             last_loss = stepper(x, y, step)
             if ctx.device.type == "cuda":
                 torch.cuda.synchronize(ctx.device)

@@ -321,5 +321,5 @@ def check_trainable(scan: DatasetScan) -> None:
     if total < 1000 and not any(w.startswith("small dataset") for w in scan.warnings):
         scan.warnings.append(
             f"small dataset ({total} images): seeds/004 advises transfer learning under 1K images; "
-            "training from scratch (--no-pretrained) will be weak"
+            "keep --pretrained (training from scratch on so few images is weak)"
         )

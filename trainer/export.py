@@ -52,7 +52,9 @@ def _check_onnx(path: Path, x: np.ndarray, expected: np.ndarray, atol: float) ->
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"image": x})[0]
     diff = float(np.abs(got - expected).max())
-    if diff > atol:
-        raise HootError(f"ONNX export '{path}' disagrees with PyTorch (max abs diff {diff:.2e} > {atol}); "
+    # float32 kernels differ in summation order: tolerance relative to the logits' scale
+    limit = atol * max(1.0, float(np.abs(expected).max()))
+    if diff > limit or not np.array_equal(got.argmax(1), expected.argmax(1)):
+        raise HootError(f"ONNX export '{path}' disagrees with PyTorch (max abs diff {diff:.2e} > {limit:.2e}); "
                         "try --format torchscript or report the model")
-    return {"checked_with": f"onnxruntime {ort.__version__}", "max_abs_diff": diff}
+    return {"checked_with": f"onnxruntime {ort.__version__}", "max_abs_diff": diff, "tolerance": limit}

@@ -163,6 +163,7 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
         for i, idx in enumerate(bar):
             step = epoch * spe + i
             x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, 1_000_003, step, rank), norm, ctx.device)
+            torch.manual_seed(mix_seed(cfg.seed, 1_000_003, step, rank, 1))  # dropout: a function of the step
             losses.append(stepper(x, y, step))
             images += len(idx)
             bar.set_postfix(loss=f"{losses[-1]:.3f}", img_s=f"{images / max(time.perf_counter() - t0, 1e-9):.0f}")
