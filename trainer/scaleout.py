@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import math
 import re
 import sys
@@ -121,18 +122,21 @@ class Engine:
     run_bakeoff: Callable[..., Any]
     finetune: Callable[..., dict]
     metric: Callable[[Any], str]
+    report: Callable[[Path], Any] | None = None
     name: str = "trainer"
 
 
 def default_engine() -> Engine:
     bakeoff = importlib.import_module("trainer.bakeoff")
     finetune = importlib.import_module("trainer.finetune")
+    report = importlib.import_module("trainer.report")
     return Engine(
         prepare=bakeoff.prepare,
         train_rung=bakeoff.train_rung,
         run_bakeoff=bakeoff.run_bakeoff,
         finetune=finetune.finetune,
-        metric=getattr(bakeoff, "rank_metric", _metric_of_ctx),
+        metric=_metric_of_ctx,
+        report=report.write_report,
         name="trainer",
     )
 
@@ -147,7 +151,8 @@ def load_engine(spec: str | None) -> Engine:
         train_rung=module.train_rung,
         run_bakeoff=module.run_bakeoff,
         finetune=module.finetune,
-        metric=getattr(module, "rank_metric", _metric_of_ctx),
+        metric=_metric_of_ctx,
+        report=getattr(module, "write_report", None),
         name=spec,
     )
 
@@ -269,7 +274,7 @@ class StudyExecutor:
                 continue
             if frozen is not None:
                 continue  # finished in an earlier session
-            with st.STORAGE_TIME.timed():
+            with st.STORAGE_TIME.timed(), st.quiet():
                 self.bake.main.enqueue_trial({"candidate": name})
                 self.trials[name] = self.bake.main.ask(dist)
 
@@ -281,11 +286,11 @@ class StudyExecutor:
                 del self.trials[name]
 
     # the work queue --------------------------------------------------------------
-    def _work_state(self, candidates: list[str], rung: int) -> tuple[dict[str, dict], list[str], dict[str, str]]:
-        """(results done, candidates still queued or running, candidates whose rung failed with an error)."""
+    def _work_state(self, candidates: list[str], rung: int) -> tuple[dict[str, dict], list[str], dict[str, dict]]:
+        """(results done, candidates still queued or running, candidates whose rung raised: their attrs)."""
         done: dict[str, dict] = {}
         pending: list[str] = []
-        errors: dict[str, str] = {}
+        errors: dict[str, dict] = {}
         by_cand: dict[str, list] = {}
         for t in self.bake.rung_trials():
             if t.params.get("rung") == rung:
@@ -301,7 +306,7 @@ class StudyExecutor:
                 continue
             failed = [t for t in trials if t.state == TrialState.FAIL and t.user_attrs.get("error")]
             if failed:
-                errors[name] = str(failed[-1].user_attrs["error"])
+                errors[name] = failed[-1].user_attrs
                 continue
             if not trials:
                 st.add_work(self.bake, self.all_candidates, name, rung)
@@ -317,9 +322,13 @@ class StudyExecutor:
         last_note = 0.0
         while True:
             done, pending, errors = self._work_state(candidates, rung)
-            if errors:
-                name, message = next(iter(errors.items()))
-                raise HootError(f"candidate {name} failed at rung {rung} on a worker: {message}")
+            for name, attrs in errors.items():
+                where = attrs.get("worker", "a worker")
+                if attrs.get("bad_input"):
+                    raise HootError(f"candidate {name} at rung {rung} on {where}: {attrs['error']}")
+                # as in-process (trainer.bakeoff.sequential_executor): a failed candidate costs its row
+                log(f"candidate {name} failed at rung {rung} on {where}: {attrs['error']}")
+                done[name] = {"candidate": name, "rung": rung, "status": "error", "error": attrs["error"]}
             if not pending:
                 break
             if self.train_here:
@@ -380,11 +389,10 @@ def run_claimed(bake: st.BakeoffStudy, engine: Engine, ctx: Any, trial: optuna.t
     except Exception as exc:  # noqa: BLE001 - recorded in the study, the coordinator decides
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         with st.STORAGE_TIME.timed():
-            trial.set_user_attr("error", f"{type(exc).__name__}: {message}"[:500])
+            trial.set_user_attr("error", (message if isinstance(exc, HootError) else f"{type(exc).__name__}: {message}")[:500])
+            trial.set_user_attr("bad_input", isinstance(exc, HootError))
             bake.rungs.tell(trial, state=TrialState.FAIL)
         log(f"{candidate} rung {rung} failed: {type(exc).__name__}: {message}")
-        if isinstance(exc, HootError):
-            raise
         return
     seconds = time.perf_counter() - start
     with st.STORAGE_TIME.timed():
@@ -411,61 +419,85 @@ def _winner_of(result: Any) -> str:
 
 
 def run_coordinator(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, Any]:
-    """Create or resume the study, drive the halving, fine-tune the winner."""
+    """Create or resume the study, drive the halving, fine-tune the winner: run_local's steps, scaled out."""
     fingerprint = fingerprint_of(config)
     name = _resolve_name(opts, fingerprint)
-    attrs_new = {"fingerprint": fingerprint, "settings": settings_of(config), "config": config.to_dict()}
     heartbeat_s = st.heartbeat_seconds_from_env()
-    storage = None
-    if opts.storage:
-        # the schema is created here, once, before any worker connects
-        storage = st.open_storage(opts.storage, create=True, heartbeat_s=heartbeat_s)
-        if name in st.study_names(storage):
-            check_same_run(st.load(storage, name), config)
-    ctx = engine.prepare(config)
-    metric = engine.metric(ctx)
-    if storage is None:
-        run_dir = Path(getattr(ctx, "run_dir", None) or config.run_dir)
-        storage = st.open_storage(None, journal_path=run_dir / "study.journal", create=True)
-    attrs_new.update(heartbeat_s=heartbeat_s, metric=metric, engine=engine.name)
-    bake, resumed = st.create_or_load(storage, name, direction_of(metric), attrs_new)
+    # the schema and the study are created here, once, before prepare's decoding: workers can join at once
+    storage = (st.open_storage(opts.storage, create=True, heartbeat_s=heartbeat_s) if opts.storage
+               else st.open_storage(None, journal_path=Path(config.run_dir) / "study.journal", create=True))
+    attrs_new = {"fingerprint": fingerprint, "settings": settings_of(config), "config": config.to_dict(),
+                 "heartbeat_s": heartbeat_s, "engine": engine.name, "run_dir": str(Path(config.run_dir).resolve())}
+    if opts.storage and name in st.study_names(storage):
+        check_same_run(st.load(storage, name), config)  # before anything is written
+    bake, resumed = st.create_or_load(storage, name, "maximize", attrs_new)
     if resumed:
         check_same_run(bake, config)
         log(f"resuming study '{name}' ({bake.phase()})")
+        if bake.phase() == "failed":
+            bake.set_attr("phase", "bakeoff")
     else:
-        where = st.redact(opts.storage) if opts.storage else "a journal file in the run folder"
+        where = f"'{st.redact(opts.storage)}'" if opts.storage else "a journal file in the run folder"
         log(f"study '{name}' created in {where}")
     if opts.storage:
-        log(f"workers: hoot shortlist {config.data_dir} <same options> --storage '{st.redact(opts.storage)}' --study {name} --worker")
-    executor = StudyExecutor(bake, engine, metric, train_here=opts.storage is None)
+        log(f"start workers with the same options plus: --storage '{st.redact(opts.storage)}' --study {name} --worker")
     recorded = bake.attrs()
     if resumed and recorded.get("phase") == "done":
         log(f"study '{name}' is finished: winner {recorded.get('winner')}")
-        return {"study": name, "winner": recorded.get("winner"), "bakeoff": None,
-                "finetune": recorded.get("finetune"), "storage_s": 0.0, "storage_calls": 0}
-    if resumed and recorded.get("winner"):
-        winner = str(recorded["winner"])
-        result: Any = {"winner": winner}
-    else:
+        return {"study": name, "winner": recorded.get("winner"), "table": recorded.get("table") or [],
+                "finetune": recorded.get("finetune")}
+    try:
+        return _coordinate(config, opts, engine, bake, name)
+    except HootError:
+        bake.set_attr("phase", "failed")  # workers stop waiting
+        raise
+
+
+def _coordinate(config: Any, opts: ScaleoutOptions, engine: Engine, bake: st.BakeoffStudy, name: str) -> dict[str, Any]:
+    ctx = engine.prepare(config)
+    metric = engine.metric(ctx)
+    bake.set_attr("metric", metric)
+    run_dir = Path(getattr(ctx, "run_dir", config.run_dir))
+    executor = StudyExecutor(bake, engine, metric, train_here=opts.storage is None)
+    started = time.perf_counter()
+    try:
         result = engine.run_bakeoff(ctx, executor=executor)
-        winner = _winner_of(result)
-        executor.finish(winner)
-        bake.set_attr("winner", winner)
+    finally:
+        if engine.report is not None and (run_dir / "bakeoff.json").is_file():
+            engine.report(run_dir)
+    bakeoff_s = time.perf_counter() - started
+    winner = _winner_of(result)
+    executor.finish(winner)
+    table = result.table() if hasattr(result, "table") else []
+    bake.set_attr("winner", winner)
+    bake.set_attr("table", _clean(table))
+    bake.set_attr("coordinator_bakeoff_s", round(bakeoff_s, 3))
     bake.set_attr("phase", "finetune")
     log(f"winner: {winner}; fine-tuning on {opts.world_size} process(es)")
-    if opts.world_size > 1:
-        from trainer import distributed
+    ft_file = run_dir / "finetune.json"
+    finetune_result = json.loads(ft_file.read_text()) if ft_file.is_file() else None
+    if finetune_result is None:
+        if opts.world_size > 1:
+            from trainer import distributed
 
-        finetune_metrics = distributed.launch_finetune(
-            config, winner, nproc=opts.nproc, nnodes=opts.nnodes, rdzv_endpoint=opts.rdzv_endpoint,
-            sync_bn=opts.sync_bn, engine=engine.name, run_dir=Path(getattr(ctx, "run_dir", config.run_dir)),
-        )
-    else:
-        finetune_metrics = engine.finetune(ctx, winner)
-    bake.set_attr("finetune", _clean(finetune_metrics or {}))
+            finetune_result = distributed.launch_finetune(
+                config, winner, nproc=opts.nproc, nnodes=opts.nnodes, rdzv_endpoint=opts.rdzv_endpoint,
+                sync_bn=opts.sync_bn, engine=engine.name, run_dir=run_dir,
+                storage=opts.storage, study=name if opts.storage else None)
+        else:
+            finetune_result = engine.finetune(ctx, winner)
+            ft_file.write_text(json.dumps(finetune_result, indent=2, default=str), encoding="utf-8")
+    if engine.report is not None:
+        engine.report(run_dir)
+    final = {k: v for k, v in ((finetune_result or {}).get("final") or {}).items() if isinstance(v, (int, float))}
+    bake.set_attr("finetune", _clean({"final": final, "world_size": (finetune_result or {}).get("world_size", 1)}))
     bake.set_attr("phase", "done")
-    return {"study": name, "winner": winner, "bakeoff": result, "finetune": finetune_metrics,
-            "storage_s": round(st.STORAGE_TIME.seconds, 3), "storage_calls": st.STORAGE_TIME.calls}
+    log(f"report: {run_dir / 'report.md'}; storage calls took {st.STORAGE_TIME.seconds:.2f}s "
+        f"({st.STORAGE_TIME.calls} calls) of a {bakeoff_s:.1f}s bake-off")
+    return {"study": name, "run_id": getattr(config, "run_id", None), "run_dir": str(run_dir), "winner": winner,
+            "table": table, "final": final, "finetune": finetune_result,
+            "storage_s": round(st.STORAGE_TIME.seconds, 3), "storage_calls": st.STORAGE_TIME.calls,
+            "bakeoff_s": round(bakeoff_s, 3)}
 
 
 def worker_config(config: Any, study_name: str) -> Any:
@@ -484,8 +516,9 @@ def run_worker(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, 
     attrs = bake.attrs()
     storage = st.open_storage(opts.storage, create=False, heartbeat_s=int(attrs.get("heartbeat_s") or st.DEFAULT_HEARTBEAT_S))
     bake = st.load(storage, opts.study)
-    metric = str(attrs.get("metric"))
-    ctx = None
+    # prepare (scan, decode) before claiming anything: a claimed rung must start beating at once
+    ctx = engine.prepare(worker_config(config, opts.study))
+    metric = engine.metric(ctx)
     trained = 0
     started = time.perf_counter()
     last_note = 0.0
@@ -494,12 +527,13 @@ def run_worker(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, 
         st.fail_stale(bake)
         trial = st.claim_work(bake)
         if trial is not None:
-            if ctx is None:
-                ctx = engine.prepare(worker_config(config, opts.study))
             run_claimed(bake, engine, ctx, trial, metric)
             trained += 1
             continue
-        if bake.phase() != "bakeoff":
+        phase = bake.phase()
+        if phase == "failed":
+            raise HootError(f"study '{opts.study}' stopped: the coordinator failed (see its log); restart it to resume")
+        if phase != "bakeoff":
             break
         if time.monotonic() - last_note > 60:
             log(f"worker {st.worker_id()}: waiting for work in '{opts.study}'")

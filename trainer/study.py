@@ -77,6 +77,16 @@ class StorageTimer:
 STORAGE_TIME = StorageTimer()
 
 
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence Optuna's 'experimental' and 'heartbeat is meant for optimize()' warnings: hoot
+    uses heartbeats with ask/tell on purpose (its own synchronous halving)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
+
+
 def worker_id() -> str:
     """host:pid — who holds a rung, shown by --status."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -333,7 +343,7 @@ def heartbeat_enabled(bake: BakeoffStudy) -> bool:
 
 def fail_stale(bake: BakeoffStudy) -> None:
     """Fail rungs whose worker stopped beating; Optuna's retry callback queues each again."""
-    with STORAGE_TIME.timed():
+    with STORAGE_TIME.timed(), quiet():
         optuna.storages.fail_stale_trials(bake.rungs)
 
 

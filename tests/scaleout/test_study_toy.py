@@ -82,11 +82,18 @@ def test_embedded_default_writes_a_journal_study_and_matches_single_process(toy_
     assert executions(log) == []
 
 
-def test_embedded_failure_is_one_line_error_recorded_in_the_study(toy_data, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOOT_TOY_FAIL", "m2")
+def test_a_candidate_that_fails_costs_its_row_not_the_run(toy_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOOT_TOY_FAIL", "m4")  # the toy's best candidate
     config = ShortlistConfig.from_dict(toy_config(toy_data, tmp_path / "out"))
-    with pytest.raises(HootError, match="candidate m2 failed at rung 0.*toy failure in m2"):
-        run_shortlist(config, {"study": "s1"}, engine=load_engine("toy_engine"))
+    out = run_shortlist(config, {"study": "s1"}, engine=load_engine("toy_engine"))
+    assert out["winner"] != "m4"
+    bake = st.load(st.open_storage(str(tmp_path / "out" / "run" / "study.journal"), create=False), "s1")
+    failed = [t for t in bake.rung_trials() if t.state == TrialState.FAIL]
+    assert [t.params["candidate"] for t in failed] == ["m4"]
+    assert failed[0].user_attrs["error"] == "RuntimeError: toy failure in m4"
+    rows = {r["candidate"]: r for r in run_shortlist(None, {"storage": str(tmp_path / "out" / "run" / "study.journal"),
+                                                              "study": "s1", "status": True})}
+    assert rows["m4"]["state"].startswith("failed rung 0: RuntimeError")
 
 
 # ---------------------------------------------------------------- sqlite: one machine, separate processes

@@ -42,11 +42,11 @@ def train_rung(ctx: SimpleNamespace, candidate: str, rung: int) -> dict:
     if log:
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(f"done {candidate} {rung} {os.getpid()}\n")
-    return {"val_top1": top1, "val_loss": 1 - top1, "rung": rung}
+    return {"val_top1": top1, "val_loss": 1 - top1, "rung": rung, "status": "ok"}
 
 
 def promote(results: dict[str, dict], eta: int, metric: str) -> list[str]:
-    ranked = sorted(results, key=lambda c: (-results[c][metric], c))
+    ranked = sorted((c for c in results if results[c].get("status", "ok") == "ok"), key=lambda c: (-results[c][metric], c))
     return ranked[: max(1, math.ceil(len(ranked) / eta))]
 
 
