@@ -61,12 +61,20 @@ def select_variants(catalog: Any, all_: bool, models: str | None, family: str | 
 
 
 def target_variants(catalog: Any, target: str) -> list[str]:
-    """The variants suited to a deployment target, as the catalog's `targets` field says."""
-    from advisor.catalog import TARGETS
+    """The variants the advisor keeps for a deployment target (classification), in its rank order.
 
-    if target not in TARGETS:
-        raise HootError(f"--target '{target}' is unknown; use one of {', '.join(TARGETS)}")
-    return [v.name for v in catalog.provided() if target in v.targets]
+    Falls back to the catalog's `targets` field where the recommender is not available.
+    """
+    try:
+        from advisor.recommend import Request, recommend
+    except ImportError:  # pragma: no cover - a build without the recommender
+        from advisor.catalog import TARGETS
+
+        if target not in TARGETS:
+            raise HootError(f"--target '{target}' is unknown; use one of {', '.join(TARGETS)}") from None
+        return [v.name for v in catalog.provided() if target in v.targets]
+    advice = recommend(Request(task="classification", target=target, top_k=1), catalog=catalog)
+    return list(advice.survivors)
 
 
 def _store(db: str | None, create: bool = True) -> ResultStore:

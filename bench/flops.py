@@ -42,15 +42,20 @@ def fvcore_gmacs(model: nn.Module, example: Any) -> tuple[float | None, str | No
     fvcore ignores ops it has no handler for (e.g. elementwise activations, adaptive
     pooling); they are listed, most frequent first, so the caveat travels with the figure.
     """
+    import logging
+    import warnings
+
     try:
-        from fvcore.nn import FlopCountAnalysis
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from fvcore.nn import FlopCountAnalysis
     except ImportError:
         return None, "fvcore not installed"
-    import logging
 
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     try:
-        with torch.inference_mode(False), torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fvcore traces with torch.jit, which warns about its deprecation
             analysis = FlopCountAnalysis(model, (example,))
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             total = analysis.total()

@@ -34,7 +34,7 @@ def test_input_errors_are_one_line(capsys, db):
     one_line_error(capsys, ["bench", "--db", str(db)], match="nothing to measure")
     one_line_error(capsys, ["bench", "--models", "resnet18", "--batch-size", "1,x"], match="--batch-size")
     one_line_error(capsys, ["bench", "--family", "Transformers9"], match="unknown family")
-    one_line_error(capsys, ["bench", "--target", "toaster"], match="--target 'toaster'")
+    one_line_error(capsys, ["bench", "--target", "toaster"], match="unknown target 'toaster'")
     one_line_error(capsys, ["bench", "--models", "resnet18", "--dtype", "fp64"], match="fp64")
     one_line_error(capsys, ["bench", "show", "--db", str(db)], match="does not exist")
 

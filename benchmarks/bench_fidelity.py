@@ -1,0 +1,85 @@
+"""Fidelity target: hoot's batch-1 CPU latency against torch.utils.benchmark, and run-to-run agreement.
+
+For each model, side by side in one run and interleaved (hoot A, Timer, hoot B), at the
+same thread count:
+  - hoot A and hoot B: `hoot bench`'s own path (child process, default budget) into a
+    throwaway store, measured twice back to back;
+  - Timer: torch.utils.benchmark.Timer(...).adaptive_autorange() median, in this process.
+Targets: |A / Timer - 1| <= 5 % and |B / A - 1| <= 5 %. Rounds repeat the whole
+interleaving (--rounds N); the table shows each round, so noise on a shared machine shows.
+
+    .venv/bin/python benchmarks/bench_fidelity.py [--threads 2] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.utils.benchmark as tbench
+
+from advisor.catalog import load_catalog
+from advisor.render import render
+from bench.models import build_model
+from bench.runner import Settings, default_threads, plan_jobs, run_jobs
+from bench.store import ResultStore
+
+MODELS = ["resnet18", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x1_0"]
+
+
+def hoot_median(name: str, threads: int, db: Path) -> float:
+    catalog = load_catalog()
+    settings = Settings(device="cpu", threads=threads, force=True)
+    with ResultStore(db) as store:
+        jobs, _, _ = plan_jobs([catalog.get(name)], settings, "fidelity", store)
+        rows = run_jobs(jobs, store, "fidelity", progress=False)
+    if rows[0]["status"] != "ok":
+        raise SystemExit(f"{name}: {rows[0]['error']}")
+    return rows[0]["latency_ms"]
+
+
+def timer_median(name: str, threads: int) -> float:
+    torch.set_num_threads(threads)
+    model = build_model(name).eval()
+    x = torch.randn(1, 3, 224, 224)
+
+    def forward() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    m = tbench.Timer(stmt="forward()", globals={"forward": forward}, num_threads=threads).adaptive_autorange(
+        threshold=0.1, min_run_time=1.0, max_run_time=10.0)
+    return m.median * 1e3
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=default_threads())
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--models", default=",".join(MODELS))
+    args = ap.parse_args()
+    rows, misses = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "fidelity.sqlite"
+        for rnd in range(1, args.rounds + 1):
+            for name in args.models.split(","):
+                a = hoot_median(name, args.threads, db)
+                t = timer_median(name, args.threads)
+                b = hoot_median(name, args.threads, db)
+                vs_timer, a_vs_b = a / t - 1, b / a - 1
+                ok = abs(vs_timer) <= 0.05 and abs(a_vs_b) <= 0.05
+                misses += not ok
+                rows.append({"round": rnd, "model": name, "threads": args.threads, "hoot_a_ms": a, "timer_ms": t,
+                             "hoot_b_ms": b, "a_vs_timer_pct": 100 * vs_timer, "b_vs_a_pct": 100 * a_vs_b,
+                             "within_5pct": ok})
+                print(f"{name}: hoot {a:.2f} / {b:.2f} ms, Timer {t:.2f} ms", file=sys.stderr, flush=True)
+    print(render(rows, "markdown", floatfmt=".4g"))
+    print(f"\n{len(rows) - misses}/{len(rows)} within 5 % of Timer and of each other")
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
