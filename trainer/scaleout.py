@@ -41,8 +41,8 @@ from trainer import study as st
 
 #: settings that may differ between machines without changing the bake-off's result
 LOCAL_SETTINGS = ("data_dir", "output", "run_id", "device", "num_threads", "auto_batch")
-#: seconds between looks at the queue while waiting
-POLL_S = 0.5
+#: seconds between looks at the study while waiting for the winner (multi-node fine-tune)
+POLL_S = 1.0
 
 
 def log(message: str) -> None:
@@ -255,6 +255,8 @@ class StudyExecutor:
         self.train_here = train_here
         self.trials: dict[str, optuna.trial.Trial] = {}
         self.all_candidates: list[str] = []
+        #: (candidate, rung) -> metrics, as the workers reported them
+        self.results: dict[tuple[str, int], dict] = {}
 
     # candidate trials (the study the dashboard shows) -------------------------------
     def _candidate_trials(self, candidates: list[str]) -> None:
@@ -320,8 +322,13 @@ class StudyExecutor:
         self._candidate_trials(candidates)
         self._prune_dropped(candidates, rung)
         last_note = 0.0
+        poller = st.Poller(self.bake)
+        seen = 0
         while True:
             done, pending, errors = self._work_state(candidates, rung)
+            if len(done) != seen:
+                seen = len(done)
+                poller.moved()
             for name, attrs in errors.items():
                 where = attrs.get("worker", "a worker")
                 if attrs.get("bad_input"):
@@ -336,12 +343,12 @@ class StudyExecutor:
                 if trial is not None:
                     run_claimed(self.bake, self.engine, ctx, trial, self.metric)
                     continue
-            st.fail_stale(self.bake)
+            poller.fail_stale()
             if time.monotonic() - last_note > 30:
                 running = sorted({t.user_attrs.get("worker", "?") for t in self.bake.rung_trials((TrialState.RUNNING,))})
                 log(f"rung {rung}: {len(done)}/{len(candidates)} done; training on: {', '.join(running) or 'no worker yet'}")
                 last_note = time.monotonic()
-            time.sleep(POLL_S)
+            poller.sleep()
         reported = {t.number: t.intermediate_values for t in self.bake.candidate_trials()}
         for name in candidates:
             trial = self.trials.get(name)
@@ -350,6 +357,7 @@ class StudyExecutor:
             with st.STORAGE_TIME.timed():
                 trial.report(_value(done[name], self.metric, self.direction), step=rung)
                 trial.set_user_attr(f"rung_{rung}", _clean(done[name]))
+        self.results.update({(name, rung): done[name] for name in candidates})
         return {name: done[name] for name in candidates}
 
     def finish(self, winner: str | None) -> None:
@@ -453,6 +461,25 @@ def run_coordinator(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[
         raise
 
 
+def _winner_weights_here(ctx: Any, engine: Engine, executor: StudyExecutor, winner: str) -> None:
+    """The fine-tune continues from the winner's bake-off weights, which a worker trained in its
+    own run folder (maybe on another machine). train_rung is deterministic, so the coordinator
+    re-trains the winner's last rung here (one rung of one model; a no-op when its checkpoint is
+    already here) and checks that it gets the number the worker reported."""
+    rungs = [r for (name, r) in executor.results if name == winner]
+    if not rungs:
+        return
+    last = max(rungs)
+    log(f"rebuilding {winner}'s rung {last} weights here for the fine-tune")
+    mine = engine.train_rung(ctx, winner, last)
+    theirs = executor.results[(winner, last)]
+    key = "val_loss" if "val_loss" in theirs else executor.metric
+    a, b = mine.get(key), theirs.get(key)
+    if a is not None and b is not None and not math.isclose(float(a), float(b), rel_tol=1e-4, abs_tol=1e-6):
+        log(f"warning: {winner} rung {last} gives {key}={a} here but {b} on the worker "
+            "(different hardware or library versions train slightly differently)")
+
+
 def _coordinate(config: Any, opts: ScaleoutOptions, engine: Engine, bake: st.BakeoffStudy, name: str) -> dict[str, Any]:
     ctx = engine.prepare(config)
     metric = engine.metric(ctx)
@@ -468,6 +495,8 @@ def _coordinate(config: Any, opts: ScaleoutOptions, engine: Engine, bake: st.Bak
     bakeoff_s = time.perf_counter() - started
     winner = _winner_of(result)
     executor.finish(winner)
+    if opts.storage:
+        _winner_weights_here(ctx, engine, executor, winner)
     table = result.table() if hasattr(result, "table") else []
     bake.set_attr("winner", winner)
     bake.set_attr("table", _clean(table))
@@ -523,12 +552,14 @@ def run_worker(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, 
     started = time.perf_counter()
     last_note = 0.0
     log(f"worker {st.worker_id()} joined study '{opts.study}'")
+    poller = st.Poller(bake)
     while True:
-        st.fail_stale(bake)
+        poller.fail_stale()
         trial = st.claim_work(bake)
         if trial is not None:
             run_claimed(bake, engine, ctx, trial, metric)
             trained += 1
+            poller.moved()  # the next rung is often queued right after this one's result
             continue
         phase = bake.phase()
         if phase == "failed":
@@ -538,7 +569,7 @@ def run_worker(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, 
         if time.monotonic() - last_note > 60:
             log(f"worker {st.worker_id()}: waiting for work in '{opts.study}'")
             last_note = time.monotonic()
-        time.sleep(POLL_S)
+        poller.sleep()
     wall = time.perf_counter() - started
     log(f"worker {st.worker_id()} done: {trained} rung(s) in {wall:.1f}s, storage calls {st.STORAGE_TIME.seconds:.2f}s")
     summary: dict[str, Any] = {"study": opts.study, "worker": st.worker_id(), "rungs_trained": trained,

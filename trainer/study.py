@@ -341,6 +341,31 @@ def heartbeat_enabled(bake: BakeoffStudy) -> bool:
     return is_heartbeat_enabled(bake.rungs._storage)
 
 
+class Poller:
+    """Waiting for work or results: short sleeps while things move, longer while idle, and the
+    stale-trial check once per heartbeat interval (each look is a round trip to the database).
+    The 1 s ceiling bounds how late a finished rung is noticed."""
+
+    def __init__(self, bake: BakeoffStudy, low_s: float = 0.1, high_s: float = 1.0) -> None:
+        self.bake, self.low_s, self.high_s = bake, low_s, high_s
+        self.delay = low_s
+        interval = bake.rungs._storage.get_heartbeat_interval() if heartbeat_enabled(bake) else None
+        self.stale_every = float(interval or 0)
+        self._last_stale = -1e9
+
+    def fail_stale(self) -> None:
+        if self.stale_every and time.monotonic() - self._last_stale >= self.stale_every:
+            self._last_stale = time.monotonic()
+            fail_stale(self.bake)
+
+    def moved(self) -> None:
+        self.delay = self.low_s
+
+    def sleep(self) -> None:
+        time.sleep(self.delay)
+        self.delay = min(self.high_s, self.delay * 1.5)
+
+
 def fail_stale(bake: BakeoffStudy) -> None:
     """Fail rungs whose worker stopped beating; Optuna's retry callback queues each again."""
     with STORAGE_TIME.timed(), quiet():
@@ -379,9 +404,8 @@ class Heartbeat:
 
     def _beat(self) -> None:
         while True:
-            try:
-                with STORAGE_TIME.timed():
-                    self._storage.record_heartbeat(self._trial_id)
+            try:  # not in STORAGE_TIME: it runs beside the training, not in its way
+                self._storage.record_heartbeat(self._trial_id)
             except Exception:  # noqa: BLE001 - a missed beat is retried; a dead server shows up in the main thread
                 pass
             if self._stop.wait(self._interval):

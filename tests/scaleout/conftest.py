@@ -67,12 +67,17 @@ def spawn_toy(config: dict, options: dict, env: dict, tag: str, folder: Path) ->
     )
 
 
-def executions(log: Path) -> list[tuple[str, str, int]]:
-    """(event, candidate, rung) lines the toy engine wrote: 'start' and 'done'."""
+def executions(log: Path, exclude_pids: tuple[int, ...] = ()) -> list[tuple[str, str, int]]:
+    """(event, candidate, rung) lines the toy engine wrote: 'start' and 'done'.
+
+    exclude_pids: leave out a coordinator's own run (it re-trains the winner's last rung for the
+    fine-tune's starting weights), to count what the workers ran.
+    """
     if not log.exists():
         return []
     rows = []
     for line in log.read_text().splitlines():
-        event, cand, rung, _pid = line.split()
-        rows.append((event, cand, int(rung)))
+        event, cand, rung, pid = line.split()
+        if int(pid) not in exclude_pids:
+            rows.append((event, cand, int(rung)))
     return rows

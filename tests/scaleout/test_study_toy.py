@@ -44,8 +44,10 @@ def wait_all(procs, timeout: float = 60.0) -> list[int]:
     return codes
 
 
-def done_counts(log: Path) -> Counter:
-    return Counter((c, r) for e, c, r in executions(log) if e == "done")
+def done_counts(log: Path, *coordinators) -> Counter:
+    """How often each (candidate, rung) finished, outside the coordinator processes given."""
+    pids = tuple(p.pid for p in coordinators)
+    return Counter((c, r) for e, c, r in executions(log, pids) if e == "done")
 
 
 def expected_rungs(config: dict) -> set[tuple[str, int]]:
@@ -113,7 +115,7 @@ def test_sqlite_storage_coordinator_and_worker_processes(toy_data, tmp_path):
     assert wait_all([coord, worker]) == [0, 0], (tmp_path / "coord.err").read_text() + (tmp_path / "w1.err").read_text()
     result = json.loads((tmp_path / "coord.out").read_text())
     assert result["winner"] == single_process_winner(config)
-    assert set(done_counts(log)) == expected_rungs(config) and max(done_counts(log).values()) == 1
+    assert set(done_counts(log, coord)) == expected_rungs(config) and max(done_counts(log, coord).values()) == 1
     summary = json.loads((tmp_path / "w1.out").read_text())
     assert summary["rungs_trained"] == len(expected_rungs(config))
 
@@ -134,7 +136,7 @@ def test_two_workers_share_the_bakeoff_each_rung_once(toy_data, tmp_path, postgr
     assert codes == [0, 0, 0], _logs(tmp_path)
     result = json.loads((tmp_path / "coord.out").read_text())
     assert result["winner"] == single_process_winner(config)
-    counts = done_counts(log)
+    counts = done_counts(log, coord)
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
     trained = [json.loads((tmp_path / f"w{i}.out").read_text())["rungs_trained"] for i in (1, 2)]
     assert sum(trained) == len(expected_rungs(config)) and min(trained) >= 1  # both workers took rungs
@@ -161,9 +163,9 @@ def test_worker_killed_mid_rung_is_noticed_and_its_rung_rerun(toy_data, tmp_path
     rescuer = spawn_toy(config, {**opts, "worker": True}, env, "rescuer", tmp_path)
     assert wait_all([coord, rescuer], timeout=90) == [0, 0], _logs(tmp_path)
     assert json.loads((tmp_path / "coord.out").read_text())["winner"] == single_process_winner(config)
-    counts = done_counts(log)
+    counts = done_counts(log, coord)
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
-    starts = Counter((c, r) for e, c, r in executions(log) if e == "start")
+    starts = Counter((c, r) for e, c, r in executions(log, (coord.pid,)) if e == "start")
     assert starts[killed] == 2  # the killed rung ran again, on the rescuer
     bake = st.load(st.open_storage(postgres_url, create=False), study_name)
     failed = [t for t in bake.rung_trials() if t.state == TrialState.FAIL]
@@ -190,7 +192,7 @@ def test_coordinator_killed_then_resumed_reuses_finished_rungs(toy_data, tmp_pat
     assert wait_all([resumed, worker], timeout=60) == [0, 0], _logs(tmp_path)
     assert "resuming study" in (tmp_path / "coord2.err").read_text()
     assert json.loads((tmp_path / "coord2.out").read_text())["winner"] == single_process_winner(config)
-    counts = done_counts(log)
+    counts = done_counts(log, coord, resumed)
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
 
     rows = run_shortlist(None, {"storage": postgres_url, "study": study_name, "status": True, "format": "json"})
