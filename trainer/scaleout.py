@@ -21,6 +21,7 @@ promoted, so the winner does not depend on which worker was fastest (see trainer
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import math
@@ -167,6 +168,17 @@ def _metric_of_ctx(ctx: Any) -> str:
     return primary_metric(task)
 
 
+@functools.lru_cache(maxsize=256)
+def _catalog_gmacs(name: str) -> float:
+    """A candidate's GMACs from the catalog (0 when unknown): a rough cost before any is measured."""
+    try:
+        from advisor.catalog import load_catalog
+
+        return float(getattr(load_catalog().get(name), "gmacs", 0.0) or 0.0)
+    except Exception:  # noqa: BLE001 - not a catalog name (or no catalog): no estimate
+        return 0.0
+
+
 def direction_of(metric: str) -> str:
     return "minimize" if "loss" in metric or metric.endswith("_ms") else "maximize"
 
@@ -288,6 +300,14 @@ class StudyExecutor:
                 del self.trials[name]
 
     # the work queue --------------------------------------------------------------
+    def _queue_order(self, candidates: list[str], rung: int) -> list[str]:
+        """Longest first, so that N workers finish a rung together (LPT scheduling): by the
+        training time each took in the previous rung, or at rung 0 by the catalog's GMACs."""
+        previous = {name: m.get("train_seconds") for (name, r), m in self.results.items() if r == rung - 1}
+        if previous and all(isinstance(previous.get(n), (int, float)) for n in candidates):
+            return sorted(candidates, key=lambda n: -float(previous[n]))
+        return sorted(candidates, key=lambda n: -_catalog_gmacs(n))
+
     def _work_state(self, candidates: list[str], rung: int) -> tuple[dict[str, dict], list[str], dict[str, dict]]:
         """(results done, candidates still queued or running, candidates whose rung raised: their attrs)."""
         done: dict[str, dict] = {}
@@ -297,7 +317,7 @@ class StudyExecutor:
         for t in self.bake.rung_trials():
             if t.params.get("rung") == rung:
                 by_cand.setdefault(t.params.get("candidate"), []).append(t)
-        for name in candidates:
+        for name in self._queue_order(candidates, rung):
             trials = by_cand.get(name, [])
             complete = [t for t in trials if t.state == TrialState.COMPLETE]
             if complete:
@@ -573,7 +593,9 @@ def run_worker(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, 
     wall = time.perf_counter() - started
     log(f"worker {st.worker_id()} done: {trained} rung(s) in {wall:.1f}s, storage calls {st.STORAGE_TIME.seconds:.2f}s")
     summary: dict[str, Any] = {"study": opts.study, "worker": st.worker_id(), "rungs_trained": trained,
-                               "wall_s": round(wall, 3), "storage_s": round(st.STORAGE_TIME.seconds, 3)}
+                               "wall_s": round(wall, 3), "storage_s": round(st.STORAGE_TIME.seconds, 3),
+                               "storage_calls": st.STORAGE_TIME.calls}
+    bake.set_attr(f"worker_summary:{st.worker_id()}", summary)  # for --status and the benchmarks
     if opts.nnodes > 1:
         summary["finetune"] = join_finetune(bake, config, opts, engine)
     return summary
