@@ -260,12 +260,24 @@ def run_jobs(
             bar.set_description(f"bench {job['variant']}")
             done: set[tuple[str, int]] = set()
 
-            def keep(message: dict[str, Any], job: dict[str, Any] = job, done: set = done) -> None:
+            ids: list[int] = []
+            job_rows: list[dict[str, Any]] = []
+
+            def keep(message: dict[str, Any], done: set = done, ids: list = ids, job_rows: list = job_rows) -> None:
+                if message.get("type") == "fvcore":
+                    fields = {k: message[k] for k in ("gmacs_fvcore", "fvcore_unsupported")}
+                    store.annotate(ids, fields)
+                    for r in job_rows:
+                        r.update(fields)
+                    return
                 if message.get("type") != "row":
                     return
                 row = {**message["row"], "hardware_id": hardware_id}
-                store.add(row)
+                row_id = store.add(row)
+                if row_id is not None:
+                    ids.append(row_id)
                 rows.append(row)
+                job_rows.append(row)
                 done.add((row["mode"], row["batch_size"]))
                 if on_row is not None:
                     on_row(row)

@@ -194,6 +194,19 @@ class ResultStore:
             )
             return cur.lastrowid if cur.rowcount else None
 
+    def annotate(self, ids: Sequence[int], fields: dict[str, Any]) -> None:
+        """Fill figures that arrive after a row was stored (the fvcore cross-check)."""
+        allowed = {"gmacs_fvcore", "fvcore_unsupported"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"annotate may only set {sorted(allowed)}, not {sorted(bad)}")
+        if not ids or not fields:
+            return
+        sets = ", ".join(f"{c} = ?" for c in fields)
+        with self._write():
+            self.conn.execute(f"UPDATE measurements SET {sets} WHERE id IN ({', '.join('?' for _ in ids)})",
+                              [*fields.values(), *ids])
+
     # -- reading -----------------------------------------------------------------------
     def has(self, key: dict[str, Any], statuses: Sequence[str] = ("ok", "oom")) -> bool:
         """Is a measurement with exactly these settings stored (with one of `statuses`)?"""

@@ -86,3 +86,15 @@ def test_timeout_stops_a_slow_model(db, fake_builder):
         jobs, _, _ = _jobs(["efficientnet_b7"], fake_builder, store)
         rows = run_jobs(jobs, store, HW, progress=False, timeout_s=1.0)
     assert rows[0]["status"] == "error" and "timed out" in rows[0]["error"]
+
+
+def test_fvcore_cross_check_is_added_to_the_stored_rows(db, fake_builder):
+    pytest.importorskip("fvcore")
+    with ResultStore(db) as store:
+        jobs, _, _ = _jobs(["resnet18"], fake_builder, store, batch_sizes=(1, 2))
+        jobs[0]["fvcore"] = True  # runs after the timing, then annotates the rows
+        rows = run_jobs(jobs, store, HW, progress=False)
+        stored = store.rows()
+    assert len(stored) == 2
+    for r in stored + rows:
+        assert r["gmacs_fvcore"] == pytest.approx(r["gmacs"], rel=0.2) and r["fvcore_unsupported"] != "fvcore pending (runs after the timing)"
