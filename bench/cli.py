@@ -91,7 +91,7 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
 @click.option("--all", "all_", is_flag=True, help="Every variant torchvision provides.")
 @click.option("--models", help="Comma-separated variant names, e.g. resnet18,mobilenet_v3_small.")
 @click.option("--family", help="Every variant of one family, e.g. EfficientNet.")
-@click.option("--target", help="Variants suited to a deployment target (mobile, edge, cpu-server, gpu-server, ...).")
+@click.option("--target", help="The variants the advisor keeps for a deployment target (mobile, edge, cpu-server, gpu-server, ...).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", "batch_size", default="1", show_default=True,
               help="One or more batch sizes, e.g. 1,32 (1 for latency, larger for throughput).")
