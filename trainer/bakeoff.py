@@ -228,6 +228,35 @@ def checkpoint_path(ctx: RunContext, candidate: str) -> Path:
     return ctx.run_dir / "bakeoff" / f"{candidate}.pt"
 
 
+class BakeoffStream:
+    """Batch k of the bake-off, for any candidate: the same images, crops and flips (a pure
+    function of seed and k), then one optimiser step. train_rung's inner loop; also what
+    benchmarks/train_throughput.py times against the model-only bound."""
+
+    def __init__(self, ctx: RunContext, norm: Normalizer) -> None:
+        self.ctx, self.norm = ctx, norm
+        self.sampler = SeededSampler(len(ctx.train), ctx.config.seed)
+        self.steps_per_epoch = steps_per_epoch(len(ctx.train), ctx.config.batch_size)
+        self._epoch, self._batches = -1, []
+
+    def indices(self, step: int) -> np.ndarray:
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._batches = epoch, epoch_batches(self.sampler, epoch, self.ctx.config.batch_size)
+        return self._batches[pos]
+
+    def step(self, stepper: Stepper, step: int) -> tuple[float, int]:
+        """(training loss, images) of global step `step`; synchronised on CUDA so timings are real."""
+        seed, dev = self.ctx.config.seed, self.ctx.device
+        idx = self.indices(step)
+        x, y = train_batch(self.ctx.train, idx, mix_seed(seed, step), self.norm, dev)
+        torch.manual_seed(mix_seed(seed, step, 1))  # dropout too depends on the step only
+        loss = stepper(x, y, step)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        return loss, len(idx)
+
+
 def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
     """Train `candidate` to rung `rung`'s cumulative budget, re-estimate BN, evaluate. See module doc."""
     cfg = ctx.config
@@ -248,9 +277,8 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
             optimizer.load_state_dict(state["optimizer"])
             step, train_seconds = int(state["step"]), float(state["train_seconds"])
 
-    spe = steps_per_epoch(len(ctx.train), cfg.batch_size)
-    sampler = SeededSampler(len(ctx.train), cfg.seed)
-    batches: dict[int, list[np.ndarray]] = {}
+    stream = BakeoffStream(ctx, norm)
+    spe = stream.steps_per_epoch
     start_step, images, seg_seconds = step, 0, 0.0
     from tqdm import tqdm
 
@@ -265,20 +293,12 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
 
     try:
         while (total_steps is not None and step < total_steps) or (total_seconds is not None and train_seconds < total_seconds):
-            epoch, pos = divmod(step, spe)
-            if epoch not in batches:
-                batches = {epoch: epoch_batches(sampler, epoch, cfg.batch_size)}
-            idx = batches[epoch][pos]
             t0 = time.perf_counter()
-            x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, step), norm, ctx.device)
-            torch.manual_seed(mix_seed(cfg.seed, step, 1))  # dropout too depends on the step only
-            last_loss = stepper(x, y, step)
-            if ctx.device.type == "cuda":
-                torch.cuda.synchronize(ctx.device)
+            last_loss, n = stream.step(stepper, step)
             dt = time.perf_counter() - t0
             train_seconds += dt
             seg_seconds += dt
-            images += len(idx)
+            images += n
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{last_loss:.3f}", img_s=f"{images / max(seg_seconds, 1e-9):.0f}")

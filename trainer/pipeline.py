@@ -108,17 +108,20 @@ def random_crop_boxes(n: int, size: int, g: torch.Generator) -> torch.Tensor:
 
 
 def augment(x: torch.Tensor, g: torch.Generator, out_size: int | None = None) -> torch.Tensor:
-    """Random resized crop + horizontal flip on a float batch (N,3,S,S), one roi_align call."""
+    """Random resized crop + horizontal flip on a float batch (N,3,S,S) in ONE roi_align call.
+
+    The flip is free: with aligned=True roi_align accepts a box whose x1 > x2 and samples it
+    right to left, which is the mirrored crop (exactly; a test holds it). One bilinear sample
+    per output pixel (sampling_ratio=1) is exact here because a crop is never larger than the
+    image, so the output only ever upsamples.
+    """
     n, _, s, _ = x.shape
     out_size = out_size or s
     boxes = random_crop_boxes(n, s, g)
     flip = torch.rand(n, generator=g) < 0.5
+    boxes[flip] = boxes[flip][:, [2, 1, 0, 3]]
     rois = torch.cat([torch.arange(n, dtype=torch.float32).unsqueeze(1), boxes], dim=1).to(x.device)
-    y = roi_align(x, rois, output_size=(out_size, out_size), spatial_scale=1.0, sampling_ratio=2, aligned=True)
-    flip = flip.to(x.device)
-    if bool(flip.any()):
-        y[flip] = y[flip].flip(-1)
-    return y
+    return roi_align(x, rois, output_size=(out_size, out_size), spatial_scale=1.0, sampling_ratio=1, aligned=True)
 
 
 def to_tensor_batch(split: SplitCache, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -98,3 +98,24 @@ def test_bn_reestimation_fixes_the_short_run_artifact(shapes_big, tmp_path, monk
     assert without["val_top1"] <= chance + 0.1, without
     assert with_bn["val_top1"] >= chance + 0.25, with_bn
     assert with_bn["bn_recalibration_images"] > 0 and without["bn_recalibration_images"] == 0
+
+
+def test_augment_flip_by_mirrored_box_equals_flipping_the_crop():
+    import torch
+    from torchvision.ops import roi_align
+
+    from trainer.pipeline import augment
+
+    x = torch.rand(16, 3, 24, 24)
+    out = augment(x, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    from trainer.pipeline import random_crop_boxes
+
+    boxes = random_crop_boxes(16, 24, g)
+    flip = torch.rand(16, generator=g) < 0.5
+    assert 0 < int(flip.sum()) < 16
+    rois = torch.cat([torch.arange(16.0).unsqueeze(1), boxes], dim=1)
+    plain = roi_align(x, rois, (24, 24), 1.0, 1, True)
+    expected = torch.where(flip.view(-1, 1, 1, 1), plain.flip(-1), plain)
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert out.shape == x.shape and not torch.equal(out, x)
