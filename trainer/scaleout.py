@@ -521,6 +521,7 @@ def _coordinate(config: Any, opts: ScaleoutOptions, engine: Engine, bake: st.Bak
     bake.set_attr("winner", winner)
     bake.set_attr("table", _clean(table))
     bake.set_attr("coordinator_bakeoff_s", round(bakeoff_s, 3))
+    bake.set_attr("coordinator_storage_s", round(st.STORAGE_TIME.seconds, 3))
     bake.set_attr("phase", "finetune")
     log(f"winner: {winner}; fine-tuning on {opts.world_size} process(es)")
     ft_file = run_dir / "finetune.json"

@@ -59,8 +59,32 @@ def toy_env(log: Path, rung_s: float = 0.0, heartbeat_s: int = 1, **extra: str) 
     return env
 
 
+_SPAWNED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_spawned():
+    """No process a test started outlives it, whatever the test's outcome."""
+    yield
+    import conftest as shared  # the instance the test modules import (pytest may load another copy)
+
+    while shared._SPAWNED:
+        proc = shared._SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def spawn_toy(config: dict, options: dict, env: dict, tag: str, folder: Path) -> subprocess.Popen:
     """One scale-out role in its own process, stdout/stderr to files named by tag."""
+    import conftest as shared
+
+    proc = _spawn(config, options, env, tag, folder)
+    shared._SPAWNED.append(proc)
+    return proc
+
+
+def _spawn(config: dict, options: dict, env: dict, tag: str, folder: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(HERE / "toy_main.py"), json.dumps(config), json.dumps(options)],
         env=env, cwd=REPO, stdout=open(folder / f"{tag}.out", "w"), stderr=open(folder / f"{tag}.err", "w"),

@@ -41,8 +41,13 @@ def shortlist_args(data: Path, out: Path, candidates: str = CANDIDATES, *extra: 
 
 
 def hoot(args: list[str], folder: Path, tag: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "advisor.cli", *args], cwd=REPO, env=env or hoot_env(),
+    """`hoot ARGS` in its own process (killed after the test by conftest's reaper)."""
+    from conftest import _SPAWNED
+
+    proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", *args], cwd=REPO, env=env or hoot_env(),
                             stdout=open(folder / f"{tag}.out", "w"), stderr=open(folder / f"{tag}.err", "w"))
+    _SPAWNED.append(proc)
+    return proc
 
 
 def hoot_env() -> dict:
@@ -76,13 +81,6 @@ def reference(tmp_path_factory) -> dict:
                           text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     saved = json.loads((folder / "out" / "ref" / "bakeoff.json").read_text())
-    first = saved["rungs"][0]
-    order = sorted(first, key=lambda n: -first[n]["val_top1"])
-    # promotion at rung 0 and the final ranking must not hinge on a top-1 tie (then latency, a noisy
-    # measurement, would decide and no two runs need agree)
-    assert first[order[1]]["val_top1"] != first[order[2]]["val_top1"], "fixture: tie at the rung-0 cut"
-    last = saved["rungs"][-1]
-    assert len({m["val_top1"] for m in last.values()}) == len(last), "fixture: tie in the last rung"
     return {"folder": folder, "data": data, "winner": saved["winner"],
             "results": rung_results(folder / "out" / "ref" / "bakeoff.json")}
 
@@ -98,14 +96,35 @@ def _wait_for_study(url: str, name: str, timeout: float = 60) -> st.BakeoffStudy
 
 
 def _check_against_reference(bake: st.BakeoffStudy, reference: dict) -> None:
+    """Every candidate-rung ran exactly once, with the single-process run's numbers, under the same
+    halving rule; the same winner.
+
+    Metrics are deterministic; the tie-break (measured latency) is not, so where two candidates
+    tie on top-1 at a cut either may go on: the rung sets are checked against the halving rule
+    applied to this run's own results, and against the reference wherever no tie decided.
+    """
+    from trainer.bakeoff import promote, rank
+
     complete = [t for t in bake.rung_trials() if t.state == TrialState.COMPLETE]
     keys = [(t.params["candidate"], t.params["rung"]) for t in complete]
-    assert sorted(keys) == sorted(reference["results"]), "each candidate-rung of the reference ran exactly once"
+    assert len(keys) == len(set(keys)), "a candidate-rung ran twice"
+    by_rung: dict[int, dict[str, dict]] = {}
     for t in complete:
-        ref = reference["results"][(t.params["candidate"], t.params["rung"])]
-        got = t.user_attrs["metrics"]
-        assert got["val_top1"] == ref["val_top1"] and got["val_loss"] == pytest.approx(ref["val_loss"], abs=1e-6)
-    assert bake.attrs()["winner"] == reference["winner"]
+        by_rung.setdefault(t.params["rung"], {})[t.params["candidate"]] = t.user_attrs["metrics"]
+        ref = reference["results"].get((t.params["candidate"], t.params["rung"]))
+        if ref is not None:
+            got = t.user_attrs["metrics"]
+            assert got["val_top1"] == ref["val_top1"] and got["val_loss"] == pytest.approx(ref["val_loss"], abs=1e-6)
+    assert sorted(by_rung[0]) == sorted(CANDIDATES.split(","))
+    for r in range(1, len(by_rung)):
+        assert sorted(by_rung[r]) == sorted(promote(by_rung[r - 1], 2, "val_top1"))
+    last = by_rung[len(by_rung) - 1]
+    winner = bake.attrs()["winner"]
+    assert winner == rank(last, "val_top1")[0]
+    ref_last = {n: m for (n, r), m in reference["results"].items() if r == len(by_rung) - 1}
+    ref_best = max(m["val_top1"] for m in ref_last.values())
+    if sum(m["val_top1"] == ref_best for m in ref_last.values()) == 1 and sorted(ref_last) == sorted(last):
+        assert winner == reference["winner"]
 
 
 @pytest.mark.postgres
@@ -121,22 +140,23 @@ def test_two_hoot_workers_on_postgres_match_the_single_process_run(reference, po
     assert not [t for t in bake.rung_trials() if t.state != TrialState.COMPLETE]
     by_worker = {t.user_attrs["worker"] for t in bake.rung_trials()}
     assert len(by_worker) == 2, f"both workers should have trained rungs, got {by_worker}"
+    winner = bake.attrs()["winner"]
     table = json.loads((tmp_path / "coord.out").read_text())
-    assert [r["candidate"] for r in table if r["winner"]] == [reference["winner"]]
+    assert [r["candidate"] for r in table if r["winner"]] == [winner]
     run_dir = tmp_path / "out" / "coord"
     assert (run_dir / "best.pt").is_file() and (run_dir / "report.md").is_file()
-    assert json.loads((run_dir / "finetune.json").read_text())["winner"] == reference["winner"]
+    assert json.loads((run_dir / "finetune.json").read_text())["winner"] == winner
     # the candidate trials hold the whole bake-off: one per candidate, a report per rung
     trials = {t.params["candidate"]: t for t in bake.candidate_trials()}
     assert sorted(trials) == sorted(CANDIDATES.split(","))
-    assert trials[reference["winner"]].state == TrialState.COMPLETE
-    assert sorted(trials[reference["winner"]].intermediate_values) == [0, 1]
+    assert trials[winner].state == TrialState.COMPLETE
+    assert sorted(trials[winner].intermediate_values) == [0, 1]
 
     status = subprocess.run([sys.executable, "-m", "advisor.cli", "shortlist", "--storage", postgres_url,
                              "--study", name, "--status", "--format", "json"], cwd=REPO, env=hoot_env(),
                             capture_output=True, text=True, timeout=60)
     rows = {r["candidate"]: r for r in json.loads(status.stdout)}
-    assert rows[reference["winner"]]["state"] == "winner"
+    assert rows[winner]["state"] == "winner"
 
 
 @pytest.mark.postgres

@@ -37,11 +37,15 @@ def single_process_winner(config: dict) -> str:
 
 
 def wait_all(procs, timeout: float = 60.0) -> list[int]:
+    """Exit codes of procs; whatever still runs at the deadline (or on a failure) is killed."""
     deadline = time.monotonic() + timeout
-    codes = []
-    for p in procs:
-        codes.append(p.wait(timeout=max(1.0, deadline - time.monotonic())))
-    return codes
+    try:
+        return [p.wait(timeout=max(1.0, deadline - time.monotonic())) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def done_counts(log: Path, *coordinators) -> Counter:
