@@ -186,3 +186,24 @@ def test_scaleout_flags_route_to_scaleout(monkeypatch, shapes, tmp_path):
     assert r.exit_code == 0, r.output
     assert seen["opts"]["storage"] == "sqlite:///x.db" and seen["opts"]["nproc"] == 2 and seen["opts"]["study"] == "s1"
     assert seen["config"].candidates == ["resnet18"]
+
+
+def test_advisor_picks_candidates_in_the_advisors_language(shapes):
+    from advisor.catalog import load_catalog
+    from trainer.candidates import advised_candidates, parse_candidates
+
+    names, reasons = advised_candidates("classification", 3, 36, 40.0, {"max_params": 6_000_000}, target="mobile")
+    catalog = load_catalog()
+    assert len(names) == 3 == len(reasons)
+    assert all(catalog.get(n).provided and catalog.get(n).params <= 6_000_000 for n in names)
+    assert parse_candidates(" a, b ,") == ["a", "b"]
+
+
+def test_latency_comes_from_the_bench_store_when_measured(shapes, tmp_path, monkeypatch):
+    import trainer.bakeoff as bakeoff
+    from tests.trainer.conftest import tiny_config
+
+    ctx = bakeoff.prepare(tiny_config(shapes, tmp_path), progress=False)
+    monkeypatch.setattr("bench.store.measurements_for_advice",
+                        lambda db, hw: ({}, {"mobilenet_v3_small": {"latency_ms": 1.234, "device": "cpu", "input_size": 224}}))
+    assert bakeoff._latency(ctx, "mobilenet_v3_small", None) == (1.234, "hoot bench (cpu, 224 px)")
