@@ -264,8 +264,8 @@ def run_jobs(
             job_rows: list[dict[str, Any]] = []
 
             def keep(message: dict[str, Any], done: set = done, ids: list = ids, job_rows: list = job_rows) -> None:
-                if message.get("type") == "fvcore":
-                    fields = {k: message[k] for k in ("gmacs_fvcore", "fvcore_unsupported")}
+                if message.get("type") == "annotate":  # FLOPs, counted after the timing
+                    fields = message["fields"]
                     store.annotate(ids, fields)
                     for r in job_rows:
                         r.update(fields)

@@ -193,9 +193,6 @@ def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None
         build_s = time.perf_counter() - t0
         model.eval()
         params = sum(p.numel() for p in model.parameters())
-        gmacs = gmacs_on_meta(build, lambda dev: make_input(kind, 1, size, dev))
-        if gmacs is None:
-            gmacs = count_flops(model, make_input(kind, 1, size, "cpu")) / 2e9
         model.to(device)
         if job["channels_last"]:
             model.to(memory_format=torch.channels_last)
@@ -209,8 +206,7 @@ def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None
             emit(mode, batch, status=status, error=message)
         return
     want_fvcore = bool(job.get("fvcore", not job["quick"]))
-    common.update({"params": params, "gmacs": gmacs, "gflops": 2 * gmacs, "build_s": round(build_s, 4),
-                   "fvcore_unsupported": "fvcore pending (runs after the timing)" if want_fvcore else "skipped in --quick"})
+    common.update({"params": params, "build_s": round(build_s, 4)})
 
     timer: Any = CUDATimer(torch, device) if device.type == "cuda" else CPUTimer()
     gpu_peak = CUDAPeak(torch, device) if device.type == "cuda" else None
@@ -261,13 +257,19 @@ def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None
             fields["auto_batch_size"] = auto_batch
         emit(mode, batch, **fields)
         _release(device)
+    # FLOPs after the timing: counting them first (a second build on the meta device under
+    # FlopCounterMode, or fvcore's torch.jit trace) slowed later eager calls in the same
+    # process by ~9 % and 10-20 % on EfficientNet-B0; the parent adds them to the rows.
+    model.eval()
+    gmacs = gmacs_on_meta(build, lambda dev: make_input(kind, 1, size, dev))
+    if gmacs is None:
+        gmacs = count_flops(model, make_input(kind, 1, size, device)) / 2e9
+    figures: dict[str, Any] = {"gmacs": gmacs, "gflops": 2 * gmacs}
     if want_fvcore:
-        # after the timing: fvcore traces with torch.jit, which slows later eager calls
-        # in this process by 10-20 % (measured on EfficientNet-B0); the parent adds the
-        # figures to this model's rows
-        model.eval()
-        fv_gmacs, fv_note = fvcore_gmacs(model, make_input(kind, 1, size, device))
-        send({"type": "fvcore", "gmacs_fvcore": fv_gmacs, "fvcore_unsupported": fv_note})
+        figures["gmacs_fvcore"], figures["fvcore_unsupported"] = fvcore_gmacs(model, make_input(kind, 1, size, device))
+    else:
+        figures["fvcore_unsupported"] = "skipped in --quick"
+    send({"type": "annotate", "fields": figures})
 
 
 def _inference(device: torch.device, dtype: str) -> contextlib.ExitStack:

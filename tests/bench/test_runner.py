@@ -97,4 +97,4 @@ def test_fvcore_cross_check_is_added_to_the_stored_rows(db, fake_builder):
         stored = store.rows()
     assert len(stored) == 2
     for r in stored + rows:
-        assert r["gmacs_fvcore"] == pytest.approx(r["gmacs"], rel=0.2) and r["fvcore_unsupported"] != "fvcore pending (runs after the timing)"
+        assert r["gmacs_fvcore"] == pytest.approx(r["gmacs"], rel=0.2) and r["gmacs"] > 0
