@@ -187,11 +187,15 @@ def _record_in_study(storage: str, study: str, result: dict) -> None:
 # --------------------------------------------------------------------------- the launcher
 
 
-def torchrun_command(spec_path: Path, *, nproc: int, nnodes: int = 1, rdzv_endpoint: str | None = None) -> list[str]:
-    """The torchrun command line hoot runs (printed, so it can be run by hand on other machines)."""
+def torchrun_command(spec_path: Path, *, nproc: int, nnodes: int = 1, rdzv_endpoint: str | None = None,
+                     rdzv_id: str | None = None) -> list[str]:
+    """The torchrun command line hoot runs (printed, so it can be run by hand on other machines).
+
+    rdzv_id must be the same on every machine of one fine-tune: the study's name.
+    """
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", f"--nnodes={nnodes}"]
     if nnodes > 1 or rdzv_endpoint:
-        cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}", f"--rdzv-id=hoot-{spec_path.parent.name}"]
+        cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}", f"--rdzv-id={rdzv_id or 'hoot'}"]
     else:
         cmd += ["--standalone"]
     return cmd + ["-m", "trainer.distributed", str(spec_path)]
@@ -210,7 +214,8 @@ def launch_finetune(config: Any, winner: str, *, nproc: int, nnodes: int = 1, rd
     spec = {"config": config.to_dict(), "winner": winner, "sync_bn": sync_bn, "engine": engine,
             "storage": storage, "study": study}
     spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
-    cmd = torchrun_command(spec_path, nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint)
+    cmd = torchrun_command(spec_path, nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
+                           rdzv_id=study or run_dir.name)
     print("hoot: " + " ".join(cmd), file=sys.stderr, flush=True)
     env = dict(os.environ)
     repo = str(Path(__file__).resolve().parent.parent)

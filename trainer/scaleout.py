@@ -615,6 +615,7 @@ def join_finetune(bake: st.BakeoffStudy, config: Any, opts: ScaleoutOptions, eng
     return distributed.launch_finetune(
         wc, str(attrs["winner"]), nproc=opts.nproc, nnodes=opts.nnodes, rdzv_endpoint=opts.rdzv_endpoint,
         sync_bn=opts.sync_bn, engine=engine.name, run_dir=Path(wc.output) / wc.run_id,
+        storage=opts.storage, study=opts.study,
     )
 
 

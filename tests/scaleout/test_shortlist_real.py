@@ -237,3 +237,26 @@ def test_cli_scaleout_errors_are_one_line(args, message, tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("hoot: error:") and message in err[0], err
+
+
+@pytest.mark.postgres
+def test_worker_joins_a_two_node_ddp_finetune(reference, postgres_url, tmp_path):
+    """--nnodes 2: the coordinator and a worker are the two "machines" (loopback, c10d rendezvous);
+    after the bake-off the worker joins the fine-tune as the second node."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    name = f"nodes{uuid.uuid4().hex[:8]}"
+    base = shortlist_args(reference["data"], tmp_path / "out", "squeezenet1_1,resnet18", "--nnodes", "2", "--nproc", "1",
+                          "--rdzv-endpoint", f"127.0.0.1:{port}")
+    coord = hoot([*base, "--run-id", "coord", "--storage", postgres_url, "--study", name], tmp_path, "coord")
+    _wait_for_study(postgres_url, name)
+    worker = hoot([*base, "--storage", postgres_url, "--study", name, "--worker"], tmp_path, "worker")
+    finish([coord, worker], tmp_path, timeout=300)
+    attrs = st.load(st.open_storage(postgres_url, create=False), name).attrs()
+    result = attrs["finetune_result"]  # written by global rank 0, wherever it ran
+    assert result["world_size"] == 2 and result["backend"] == "gloo" and result["ranks_agree"] is True
+    assert f"--rdzv-id={name}" in (tmp_path / "worker.err").read_text()
+    assert attrs["phase"] == "done"
