@@ -329,3 +329,36 @@ def _wait_for_study(url: str, name: str, timeout: float = 30.0) -> None:
 
 def _logs(folder: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(folder.glob("*.err")))
+
+
+@pytest.mark.postgres
+def test_ctrl_c_on_a_worker_hands_its_rung_back_at_once(toy_data, tmp_path, postgres_url, study_name):
+    log = tmp_path / "log"
+    config = toy_config(toy_data, tmp_path / "out")
+    env = toy_env(log, rung_s=1.0, heartbeat_s=60)  # the heartbeat would take minutes to notice
+    opts = {"storage": postgres_url, "study": study_name}
+    coord = spawn_toy(config, opts, env, "coord", tmp_path)
+    _wait_for_study(postgres_url, study_name)
+    first = spawn_toy(config, {**opts, "worker": True}, env, "first", tmp_path)
+    deadline = time.monotonic() + 30
+    while not executions(log) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    interrupted = [(c, r) for e, c, r in executions(log) if e == "start"][0]
+    first.send_signal(signal.SIGINT)
+    assert first.wait(timeout=30) == 130
+    assert "handed back to the queue" in (tmp_path / "first.err").read_text()
+    second = spawn_toy(config, {**opts, "worker": True}, env, "second", tmp_path)
+    assert wait_all([coord, second], timeout=90) == [0, 0], _logs(tmp_path)
+    counts = done_counts(log, coord)
+    assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
+    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    failed = [t for t in bake.rung_trials() if t.state == TrialState.FAIL]
+    assert [(t.params["candidate"], t.params["rung"]) for t in failed] == [interrupted]
+    assert failed[0].user_attrs.get("error_interrupted") is True
+
+
+def test_coordinator_with_unreachable_storage_writes_nothing(toy_data, tmp_path):
+    config = ShortlistConfig.from_dict(toy_config(toy_data, tmp_path / "out"))
+    with pytest.raises(HootError, match="cannot use storage 'postgresql://u:\\*\\*\\*@127.0.0.1:1/db'"):
+        run_shortlist(config, {"storage": "postgresql://u:pw@127.0.0.1:1/db", "study": "s"}, engine=load_engine("toy_engine"))
+    assert not (tmp_path / "out").exists()

@@ -18,4 +18,7 @@ if __name__ == "__main__":
     except HootError as exc:
         print(f"hoot: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # as advisor.cli.main does
+        print("hoot: interrupted", file=sys.stderr)
+        sys.exit(130)
     print(json.dumps(out, default=str))
