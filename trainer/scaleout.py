@@ -279,14 +279,15 @@ class StudyExecutor:
                 self.bake.set_attr("candidates", self.all_candidates)
         dist = {"candidate": CategoricalDistribution(self.all_candidates)}
         existing = {t.params.get("candidate"): t for t in self.bake.candidate_trials()}
+        for name, frozen in existing.items():
+            # a resumed coordinator adopts the trials its predecessor left running, so that the
+            # ones dropped in rungs it reuses from bakeoff.json still end PRUNED
+            if name not in self.trials and frozen.state == TrialState.RUNNING:
+                self.trials[name] = optuna.trial.Trial(self.bake.main, frozen._trial_id)
         for name in candidates:
             if name in self.trials:
                 continue
-            frozen = existing.get(name)
-            if frozen is not None and frozen.state == TrialState.RUNNING:
-                self.trials[name] = optuna.trial.Trial(self.bake.main, frozen._trial_id)
-                continue
-            if frozen is not None:
+            if existing.get(name) is not None:
                 continue  # finished in an earlier session
             with st.STORAGE_TIME.timed(), st.quiet():
                 self.bake.main.enqueue_trial({"candidate": name})
@@ -342,7 +343,8 @@ class StudyExecutor:
         self._candidate_trials(candidates)
         self._prune_dropped(candidates, rung)
         last_note = 0.0
-        poller = st.Poller(self.bake)
+        # the coordinator only waits: a 2 s ceiling halves its idle round trips (a rung takes minutes)
+        poller = st.Poller(self.bake, high_s=1.0 if self.train_here else 2.0)
         seen = 0
         while True:
             done, pending, errors = self._work_state(candidates, rung)

@@ -205,6 +205,8 @@ def test_coordinator_killed_then_resumed_reuses_finished_rungs(toy_data, tmp_pat
     winner = json.loads((tmp_path / "coord2.out").read_text())["winner"]
     assert by[winner]["state"] == "winner" and by[winner]["rung2_val_top1"] is not None
     assert sum(r["state"] == "dropped" for r in rows) == 3
+    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    assert not [t for t in bake.candidate_trials() if t.state == TrialState.RUNNING]
 
 
 # ---------------------------------------------------------------- errors: one line, nothing written
