@@ -177,6 +177,9 @@ def open_storage(
             warnings.simplefilter("ignore")  # heartbeat arguments are "experimental" in Optuna
             if heartbeat_s:
                 kwargs.update(heartbeat_interval=heartbeat_s, grace_period=GRACE_BEATS * heartbeat_s, **_retry_callback())
+            if not create and not _has_optuna_schema(url, kwargs.get("engine_kwargs", {})):
+                raise HootError(f"no study in storage '{shown}' yet (no Optuna tables): start the coordinator "
+                                "first, then the workers")
             storage = optuna.storages.RDBStorage(url, **kwargs)
             storage.get_all_studies()  # touch the schema: a missing table or a bad login fails here
     except ImportError:
@@ -186,6 +189,24 @@ def open_storage(
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise HootError(f"cannot use storage '{shown}': {reason}; check the URL and that the server is running") from None
     return storage
+
+
+def _has_optuna_schema(url: str, engine_kwargs: dict[str, Any]) -> bool:
+    """Whether the coordinator has created Optuna's tables, asked read-only.
+
+    Optuna's RDBStorage writes its version row and alembic stamp even when told to skip table
+    creation; a worker doing that while the coordinator creates the schema on a fresh database
+    can make the coordinator's CREATE fail. So a worker looks first and writes nothing.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, **engine_kwargs)
+    try:
+        with engine.connect() as conn:
+            inspector = sqlalchemy.inspect(conn)
+            return all(inspector.has_table(t) for t in ("version_info", "studies", "trials", "alembic_version"))
+    finally:
+        engine.dispose()
 
 
 def _with_installed_driver(url: str, parsed: Any) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -364,3 +365,28 @@ def test_coordinator_with_unreachable_storage_writes_nothing(toy_data, tmp_path)
     with pytest.raises(HootError, match="cannot use storage 'postgresql://u:\\*\\*\\*@127.0.0.1:1/db'"):
         run_shortlist(config, {"storage": "postgresql://u:pw@127.0.0.1:1/db", "study": "s"}, engine=load_engine("toy_engine"))
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.postgres
+def test_worker_on_a_fresh_database_writes_nothing(postgres_url, toy_data, tmp_path):
+    """A worker started before the coordinator must not touch the schema (the creation race)."""
+    import sqlalchemy
+
+    fresh = f"fresh_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(st._with_installed_driver(postgres_url, sqlalchemy.engine.make_url(postgres_url)),
+                                     isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE DATABASE {fresh}"))
+    url = sqlalchemy.engine.make_url(postgres_url).set(database=fresh).render_as_string(hide_password=False)
+    try:
+        config = ShortlistConfig.from_dict(toy_config(toy_data, tmp_path / "out"))
+        with pytest.raises(HootError, match="start the coordinator first"):
+            run_shortlist(config, {"storage": url, "study": "s", "worker": True}, engine=load_engine("toy_engine"))
+        check = sqlalchemy.create_engine(st._with_installed_driver(url, sqlalchemy.engine.make_url(url)))
+        with check.connect() as conn:
+            assert sqlalchemy.inspect(conn).get_table_names() == []
+        check.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {fresh} WITH (FORCE)"))
+        admin.dispose()
