@@ -33,6 +33,13 @@ CONTRACT (stable; trainer/study.py and trainer/scaleout.py build on it — chang
     `<run_dir>/bakeoff.json` after every rung; a resumed run skips rungs already there.
 - `BakeoffResult`: `.rungs` (list of {candidate: metrics}), `.winner`, `.table()` (ranking
   rows), `.to_dict()`.
+- `BakeoffStream(ctx, norm).step(stepper, k) -> (loss, images)`: global step k of the
+  bake-off (the batch, crops and flips are a pure function of seed and k).
+- `checkpoint_path(ctx, candidate)`: `<run_dir>/bakeoff/<candidate>.pt` (model, optimizer,
+  step, train_seconds, seed; `torch.load(..., weights_only=True)`).
+- trainer/finetune.py: `finetune(ctx, winner, *, rank=0, world_size=1, ddp_wrap=None,
+  sampler=None, resume=True) -> dict` (see its module doc: DistributedSampler when
+  world_size > 1, rank-0-only writes, loss averaged across ranks).
 - `RunContext`: `.config`, `.scan`, `.run_dir`, `.train`/`.val` (SplitCache), `.classes`,
   `.task`, `.num_classes`, `.image_size`, `.device`, `.recipe` (strategy, lr), `.metric`
   ("val_top1" or "val_f1"), `.normalizer(candidate)`, `.log(msg)`.
