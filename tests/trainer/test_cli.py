@@ -106,6 +106,11 @@ def test_multilabel_run_reports_f1_and_map(tmp_path):
     rung = metrics["bakeoff"]["rungs"][0]["squeezenet1_1"]
     assert metrics["task"] == "multilabel" and {"val_f1", "val_map", "val_loss"} <= set(rung)
     assert "val_f1" in json.loads(r.stdout)["table"][0]
+    r = run_cli(["predict", str(tmp_path / "r" / "ml"), str(d / "1.png"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert rows and rows[0]["class"] in {"red", "blue_top", "plain"} and 0 <= rows[0]["probability"] <= 1
+    assert all(row["probability"] >= 0.5 for row in rows[1:])  # tags past the first only over the threshold
 
 
 def test_pretrained_weights_load_from_a_temporary_cache(shapes, tmp_path):
