@@ -368,6 +368,9 @@ def sequential_executor(ctx: RunContext, candidates: list[str], rung: int) -> di
             r = out[name]
             ctx.log(f"{name} rung {rung}: {ctx.metric}={r.get(ctx.metric):.4f} val_loss={r['val_loss']:.4f} "
                     f"{r['train_images_per_s']} img/s")
+            if r.get("val_logit_spread", 1.0) < 1e-6:
+                ctx.log(f"hoot: note: {name} gives the same output for every validation image (a dead ReLU head "
+                        "or collapsed training), so it scores at chance; this is the model, not an evaluation artifact")
     return out
 
 

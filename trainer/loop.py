@@ -116,6 +116,8 @@ def evaluate(model: nn.Module, split: SplitCache, norm: Normalizer, device: torc
         loss = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(y)))
     metrics = multilabel_metrics(logits, y) if task == "multilabel" else classification_metrics(logits, y)
     metrics["val_loss"] = loss
+    # ~0 when the network outputs the same logits for every image (e.g. SqueezeNet's ReLU head died)
+    metrics["val_logit_spread"] = float(logits.std(axis=0).mean()) if len(logits) > 1 else 0.0
     return metrics
 
 

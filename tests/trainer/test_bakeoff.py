@@ -119,3 +119,23 @@ def test_augment_flip_by_mirrored_box_equals_flipping_the_crop():
     expected = torch.where(flip.view(-1, 1, 1, 1), plain.flip(-1), plain)
     assert torch.allclose(out, expected, atol=1e-5)
     assert out.shape == x.shape and not torch.equal(out, x)
+
+
+def test_constant_output_is_flagged_by_logit_spread(shapes, tmp_path):
+    import torch
+
+    from trainer.loop import evaluate
+    from trainer.losses import make_loss
+
+    ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
+
+    class Constant(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(len(x), 3)
+
+    m = evaluate(Constant(), ctx.val, ctx.normalizer("mobilenet_v3_small"), ctx.device, 8, "classification",
+                 make_loss("classification"))
+    assert m["val_logit_spread"] == 0.0 and abs(m["val_loss"] - np.log(3)) < 1e-6
+    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 3))
+    assert evaluate(lin, ctx.val, ctx.normalizer("mobilenet_v3_small"), ctx.device, 8, "classification",
+                    make_loss("classification"))["val_logit_spread"] > 1e-3
