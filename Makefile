@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOOT := $(VENV)/bin/hoot
 
-.PHONY: install demo test test-all bench-advise benchmarks clean
+.PHONY: install demo test test-all clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,6 @@ test: install
 
 test-all: install
 	$(PY) -m pytest -q -m ''
-
-benchmarks: install
-	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
