@@ -140,12 +140,15 @@ def _rank_main(spec_path: Path) -> int:
         torch.set_num_threads(config.num_threads or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
         config.num_threads = torch.get_num_threads()
     config.device = str(device)
-    # local rank 0 decodes (or reuses) the cache first; the others then only memory-map it
-    if local_rank != 0 and dist.is_initialized():
-        dist.barrier()
-    ctx = engine.prepare(config)
-    if local_rank == 0 and dist.is_initialized():
-        dist.barrier()
+    # one local rank at a time: the first decodes (or reuses) the cache, the others only
+    # memory-map it, and no two write the run folder's config.json/dataset.json at once
+    ctx = None
+    for turn in range(int(os.environ.get("LOCAL_WORLD_SIZE", "1"))):
+        if turn == local_rank:
+            ctx = engine.prepare(config)
+        if dist.is_initialized():
+            dist.barrier()
+    assert ctx is not None
     if rank != 0 and hasattr(ctx, "progress"):
         ctx.progress = False
     wrap = make_ddp_wrap(device, spec.get("sync_bn", False))
