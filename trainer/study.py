@@ -52,6 +52,8 @@ RUNGS_SUFFIX = ".rungs"
 MAX_RUNG = 64
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+# hoot drives heartbeats with ask/tell on purpose (its own synchronous halving), not optimize()
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
 class StorageTimer:
