@@ -19,8 +19,9 @@ from typing import Any
 
 from advisor.errors import HootError
 
-#: the extensions torchvision's ImageFolder accepts (torchvision.datasets.folder.IMG_EXTENSIONS)
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+#: the extensions torchvision's ImageFolder accepts (torchvision.datasets.folder.IMG_EXTENSIONS) plus GIF,
+#: which Pillow decodes; the one list both `hoot advise --dataset` and `hoot shortlist` count by
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 #: split folder names recognised under the root (root/train/<class>/..., root/val/<class>/...)
 SPLIT_NAMES = ("train", "training", "val", "valid", "validation", "test")
 #: how many image headers to read at most for the size distribution

@@ -24,9 +24,10 @@ from typing import Sequence
 
 import numpy as np
 
+from advisor.dataset_scan import IMAGE_EXTENSIONS
 from advisor.errors import HootError
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
+IMG_EXTENSIONS = IMAGE_EXTENSIONS  # one list for advise and shortlist
 LABELS_CSV = "labels.csv"
 #: below this many training images in a class, warn with the seeds' small-data advice
 FEW_IMAGES_PER_CLASS = 10
