@@ -21,9 +21,9 @@ def _existing_dir(path: str, what: str) -> str:
 
     p = Path(path)
     if not p.exists():
-        raise HootError(f"{what} '{path}' does not exist")
+        raise HootError(f"{what} '{path}' does not exist; pass a folder with one sub-folder of images per class")
     if not p.is_dir():
-        raise HootError(f"{what} '{path}' is a file; pass a folder")
+        raise HootError(f"{what} '{path}' is a file; pass a folder with one sub-folder of images per class")
     return path
 
 
