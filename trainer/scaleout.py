@@ -127,19 +127,22 @@ class Engine:
     name: str = "trainer"
 
 
-def default_engine() -> Engine:
-    bakeoff = importlib.import_module("trainer.bakeoff")
-    finetune = importlib.import_module("trainer.finetune")
-    report = importlib.import_module("trainer.report")
+def _engine(name: str, bakeoff: Any, finetune: Any, report: Callable | None) -> Engine:
+    """An Engine from the modules that hold prepare/train_rung/run_bakeoff and finetune."""
     return Engine(
         prepare=bakeoff.prepare,
         train_rung=bakeoff.train_rung,
         run_bakeoff=bakeoff.run_bakeoff,
         finetune=finetune.finetune,
         metric=_metric_of_ctx,
-        report=report.write_report,
-        name="trainer",
+        report=report,
+        name=name,
     )
+
+
+def default_engine() -> Engine:
+    return _engine("trainer", importlib.import_module("trainer.bakeoff"), importlib.import_module("trainer.finetune"),
+                   importlib.import_module("trainer.report").write_report)
 
 
 def load_engine(spec: str | None) -> Engine:
@@ -147,15 +150,7 @@ def load_engine(spec: str | None) -> Engine:
     if not spec or spec == "trainer":
         return default_engine()
     module = importlib.import_module(spec)
-    return Engine(
-        prepare=module.prepare,
-        train_rung=module.train_rung,
-        run_bakeoff=module.run_bakeoff,
-        finetune=module.finetune,
-        metric=_metric_of_ctx,
-        report=getattr(module, "write_report", None),
-        name=spec,
-    )
+    return _engine(spec, module, module, getattr(module, "write_report", None))
 
 
 def _metric_of_ctx(ctx: Any) -> str:
