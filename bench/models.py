@@ -24,7 +24,7 @@ from advisor.errors import HootError
 IMAGENET_CLASSES = 1000
 
 
-def weights_enum(variant: Variant, task: str = "classification") -> Any | None:
+def weights_enum(variant: Variant) -> Any | None:
     """The torchvision weights enum member for a variant's default weights (None if it has none)."""
     if not variant.weights:
         return None
@@ -118,14 +118,15 @@ def build_model(
     except ValueError:
         raise HootError(f"torchvision {torchvision.__version__} has no model '{builder_name}'; upgrade torchvision or edit the catalog") from None
 
+    # the entry whose weights fit this builder (resnet50's detection builder has its own entry)
+    builder_variant = variant if builder_name == name else cat.get(builder_name)
     if task in ("classification", "multilabel"):
         model = builder(weights=None, **builder_kwargs)
         if pretrained:
-            w = weights_enum(cat.get(builder_name) if builder_name != name else variant)
+            w = weights_enum(builder_variant)
             if w is None:
                 raise HootError(f"'{name}' has no pretrained weights in torchvision; pass --no-pretrained")
             model.load_state_dict(load_weights_state_dict(w))
-        head = []
         if num_classes is not None and num_classes != IMAGENET_CLASSES:
             head = _replace_classifier(model, num_classes)
         else:
@@ -134,7 +135,6 @@ def build_model(
     else:
         kwargs = dict(builder_kwargs)
         weights = None
-        builder_variant = variant if builder_name == name else cat.get(builder_name)
         if pretrained:
             weights = weights_enum(builder_variant)
             if weights is None:
