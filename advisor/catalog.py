@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 SCHEMA_VERSION = 1
 
@@ -186,7 +186,7 @@ def default_catalog_path() -> str:
     env = os.environ.get("HOOT_CATALOG")
     if env:
         return env
-    return str(resources.files("advisor").joinpath("catalog.yaml"))
+    return str(resources.files("hoot.advisor").joinpath("catalog.yaml"))
 
 
 def _check_entry(raw: Any, index: int, where: str) -> Variant:

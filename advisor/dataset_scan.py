@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 #: the extensions torchvision's ImageFolder accepts (torchvision.datasets.folder.IMG_EXTENSIONS) plus GIF,
 #: which Pillow decodes; the one list both `hoot advise --dataset` and `hoot shortlist` count by

@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 # -- fine-tuning strategy --------------------------------------------------------------
 #: (lowest image count, strategy, rule); seeds/004 "Quick Decision Guide for Fine-Tuning"

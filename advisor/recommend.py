@@ -16,10 +16,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from advisor.catalog import MEMORY_TIERS, TASKS, Catalog, Variant, load_catalog
-from advisor.errors import HootError, NoAnswer
-from advisor.guidance import dataset_band, input_size_fit
-from advisor.targets import Budget, Ranking, Target, TargetBook, load_targets
+from hoot.advisor.catalog import MEMORY_TIERS, TASKS, Catalog, Variant, load_catalog
+from hoot.advisor.errors import HootError, NoAnswer
+from hoot.advisor.guidance import dataset_band, input_size_fit
+from hoot.advisor.targets import Budget, Ranking, Target, TargetBook, load_targets
 
 #: the accuracy figure ranked per task, and how it is labelled
 ACCURACY_METRICS: dict[str, tuple[str, str]] = {
@@ -424,8 +424,16 @@ def _evaluate(pool: list[Candidate], constraints: list[Constraint]) -> dict[str,
     return {c.variant.name: [k.test(c) for k in constraints] for c in pool}
 
 
+class NoModelFits(NoAnswer):
+    """Nothing satisfies the constraints; `advice` is the empty ranking `--explain` reads."""
+
+    def __init__(self, message: str, details: dict[str, Any], advice: "Advice") -> None:
+        super().__init__(message, details)
+        self.advice = advice
+
+
 def _no_answer(request: Request, target: Target | None, pool: list[Candidate], constraints: list[Constraint],
-               checks: dict[str, list[Check]], mentions: list[dict[str, str]]) -> NoAnswer:
+               checks: dict[str, list[Check]], mentions: list[dict[str, str]], advice: "Advice") -> NoModelFits:
     """Name the binding constraint (whose removal admits most models) and the nearest models."""
     admitted = []
     for i, k in enumerate(constraints):
@@ -453,16 +461,14 @@ def _no_answer(request: Request, target: Target | None, pool: list[Candidate], c
     msg = f"no model satisfies the constraints ({where}): {why}. Nearest: {near_text}"
     if mentions:
         msg += ". Not in torchvision: " + "; ".join(f"{m['name']} ({m['source']})" for m in mentions)
-    err = NoAnswer(msg)
-    err.details = {  # type: ignore[attr-defined]
+    return NoModelFits(msg, details={
         "binding_constraint": binding.label,
         "binding_source": binding.source,
         "admitted_without_it": n_best,
         "nearest": [{"name": c.variant.name, "fails": [ch.text for ch in checks[c.variant.name] if not ch.ok]}
                     for c in nearest],
         "not_in_torchvision": mentions,
-    }
-    return err
+    }, advice=advice)
 
 
 def _mentions(book: TargetBook, target: Target | None, catalog: Catalog, task: str) -> list[dict[str, str]]:
@@ -584,12 +590,10 @@ def recommend(
     mentions = _mentions(book, target, catalog, request.task)
     survivors = [c for c in pool if all(ch.ok for ch in checks[c.variant.name])]
     if not survivors:
-        err = _no_answer(request, target, pool, constraints, checks, mentions)
-        err.advice = Advice(  # type: ignore[attr-defined]  # what --explain reads when nothing survives
-            request=request, target=target, picks=[], survivors=[], n_candidates=len(pool), excluded={},
-            cost_basis=model.text, estimated=True, hardware=hardware, measured=0, mentions=mentions,
-            checks=_check_table(constraints, checks))
-        raise err
+        empty = Advice(request=request, target=target, picks=[], survivors=[], n_candidates=len(pool), excluded={},
+                       cost_basis=model.text, estimated=True, hardware=hardware, measured=0, mentions=mentions,
+                       checks=_check_table(constraints, checks))
+        raise _no_answer(request, target, pool, constraints, checks, mentions, empty)
     weights = target.ranking if target else book.default_ranking
     roles = book.roles_for(target, request.task)
     layers = pareto_layers(survivors)

@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any, Iterable, Sequence
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 FORMATS = ("table", "json", "csv", "markdown")
 

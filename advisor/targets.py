@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from advisor.catalog import MEMORY_TIERS, SPEED_CLASSES, TARGETS, TASKS
-from advisor.errors import HootError
+from hoot.advisor.catalog import MEMORY_TIERS, SPEED_CLASSES, TARGETS, TASKS
+from hoot.advisor.errors import HootError
 
 #: budget kind -> what its value must be
 BUDGET_KINDS: dict[str, str] = {
@@ -236,5 +236,5 @@ def parse_targets(text: str, where: str = "targets.yaml") -> TargetBook:
 @lru_cache(maxsize=1)
 def load_targets() -> TargetBook:
     """The shipped targets (cached: one parse per process)."""
-    text = resources.files("advisor").joinpath("targets.yaml").read_text(encoding="utf-8")
+    text = resources.files("hoot.advisor").joinpath("targets.yaml").read_text(encoding="utf-8")
     return parse_targets(text)

@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from advisor.catalog import Catalog, Variant
+    from hoot.advisor.catalog import Catalog, Variant
 
 #: The 28 variants of seeds/000_46be6743a230da89.txt: the catalog's floor.
 SEED_VARIANT_NAMES: tuple[str, ...] = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 #: suffix -> multiplier (case-insensitive; B = billion, as in "1.5B parameters")
 SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.errors import HootError, NoAnswer
-from bench.store import ResultStore, pick_preferred
+from hoot.advisor.errors import HootError, NoAnswer
+from hoot.bench.store import ResultStore, pick_preferred
 
 #: spec key -> store column
 SPEC_KEYS = {

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from advisor.errors import HootError
-from advisor.render import render
-from bench.store import SCHEMA_VERSION
+from hoot.advisor.errors import HootError
+from hoot.advisor.render import render
+from hoot.bench.store import SCHEMA_VERSION
 
 FORMAT_NAME = "hoot-bench"
 

@@ -17,8 +17,8 @@ import torch
 import torchvision
 from torch import nn
 
-from advisor.catalog import Catalog, Variant, load_catalog
-from advisor.errors import HootError
+from hoot.advisor.catalog import Catalog, Variant, load_catalog
+from hoot.advisor.errors import HootError
 
 #: ImageNet-1K classifiers end in a 1000-way layer; detection/segmentation use other counts
 IMAGENET_CLASSES = 1000

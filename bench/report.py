@@ -12,9 +12,9 @@ import html
 from pathlib import Path
 from typing import Any
 
-from advisor.catalog import Catalog
-from advisor.render import render
-from bench.store import pick_preferred
+from hoot.advisor.catalog import Catalog
+from hoot.advisor.render import render
+from hoot.bench.store import pick_preferred
 
 TABLE_COLUMNS = ["variant", "family", "mode", "device", "dtype", "batch_size", "input_size", "status", "latency_ms",
                  "latency_p10_ms", "latency_p90_ms", "latency_cv", "iterations", "throughput_ips", "gmacs",

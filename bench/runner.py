@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from advisor.catalog import Variant
-from advisor.errors import HootError
-from bench.store import ResultStore, utc_now
+from hoot.advisor.catalog import Variant
+from hoot.advisor.errors import HootError
+from hoot.bench.store import ResultStore, utc_now
 
 NATIVE_SIZE_BY_KIND = {"classification": 224, "detection": 800, "segmentation": 520}
 
@@ -113,7 +113,7 @@ def mp_context() -> Any:
     if _CONTEXT is None:
         if "forkserver" in multiprocessing.get_all_start_methods():
             _CONTEXT = multiprocessing.get_context("forkserver")
-            _CONTEXT.set_forkserver_preload(["bench.worker"])
+            _CONTEXT.set_forkserver_preload(["hoot.bench.worker"])
         else:  # pragma: no cover - Windows
             _CONTEXT = multiprocessing.get_context("spawn")
     return _CONTEXT
@@ -135,7 +135,7 @@ def _death(exitcode: int | None) -> tuple[str, str]:
 def run_child(job: dict[str, Any], on_message: Callable[[dict[str, Any]], None],
               timeout_s: float | None = None) -> tuple[int | None, bool]:
     """Run one job in a child process, relaying each message; (exit code, timed out)."""
-    from bench.worker import child_main  # noqa: F401 - importable here means importable in the child
+    from hoot.bench.worker import child_main  # noqa: F401 - importable here means importable in the child
 
     ctx = mp_context()
     receiver, sender = ctx.Pipe(duplex=False)
@@ -182,7 +182,7 @@ def run_child(job: dict[str, Any], on_message: Callable[[dict[str, Any]], None],
 
 
 def _child_entry(job: dict[str, Any], conn: Any) -> None:
-    from bench.worker import child_main
+    from hoot.bench.worker import child_main
 
     child_main(job, conn)
 

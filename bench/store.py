@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from advisor.errors import HootError
-from advisor.paths import default_db_path
+from hoot.advisor.errors import HootError
+from hoot.advisor.paths import default_db_path
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "oom", "error")
@@ -268,7 +268,7 @@ class ResultStore:
 
     def resolve_hardware(self, spec: str) -> str:
         """'this' or an id (or a unique prefix of one) -> a stored hardware id, else a HootError listing them."""
-        from bench.hardware import current_hardware_id
+        from hoot.bench.hardware import current_hardware_id
 
         known = self.hardware_ids()
         if spec == "this":

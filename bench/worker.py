@@ -23,15 +23,15 @@ import torch
 import torchvision
 from torch import nn
 
-from advisor import __version__ as hoot_version
-from advisor.catalog import load_catalog
-from bench.autobatch import auto_batch_size, is_oom
-from bench.flops import count_flops, fvcore_gmacs, gmacs_on_meta
-from bench.measure import FULL, QUICK, CPUTimer, CUDATimer, measure
-from bench.memory import CPUPeak, CUDAPeak
+from hoot.advisor import __version__ as hoot_version
+from hoot.advisor.catalog import load_catalog
+from hoot.bench.autobatch import auto_batch_size, is_oom
+from hoot.bench.flops import count_flops, fvcore_gmacs, gmacs_on_meta
+from hoot.bench.measure import FULL, QUICK, CPUTimer, CUDATimer, measure
+from hoot.bench.memory import CPUPeak, CUDAPeak
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DEFAULT_BUILDER = "bench.models:build_model"
+DEFAULT_BUILDER = "hoot.bench.models:build_model"
 
 
 def load_builder(spec: str) -> Callable[..., nn.Module]:
@@ -285,7 +285,7 @@ def _inference(device: torch.device, dtype: str) -> contextlib.ExitStack:
 
 
 def _now() -> str:
-    from bench.store import utc_now
+    from hoot.bench.store import utc_now
 
     return utc_now()
 

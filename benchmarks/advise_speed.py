@@ -29,7 +29,7 @@ def _hoot() -> list[str]:
     if exe.exists():
         return [str(exe)]
     found = shutil.which("hoot")
-    return [found] if found else [sys.executable, "-m", "advisor.cli"]
+    return [found] if found else [sys.executable, "-m", "hoot.cli"]
 
 
 def time_once(cmd: list[str], env: dict[str, str]) -> float:

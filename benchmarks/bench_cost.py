@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from advisor.catalog import load_catalog
-from advisor.render import render
+from hoot.advisor.catalog import load_catalog
+from hoot.advisor.render import render
 
 
 def _child(conn) -> None:
@@ -36,7 +36,7 @@ def start_cost(method: str, n: int = 5) -> float:
     """Median seconds from starting a child to hearing from it (torch imported there)."""
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
-        ctx.set_forkserver_preload(["bench.worker"])
+        ctx.set_forkserver_preload(["hoot.bench.worker"])
     times = []
     for _ in range(n + 1):
         r, w = ctx.Pipe(duplex=False)
@@ -57,7 +57,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "cost.sqlite"
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "advisor.cli", "bench", "--models", ",".join(seeds), "--quick",
+        proc = subprocess.run([sys.executable, "-m", "hoot.cli", "bench", "--models", ",".join(seeds), "--quick",
                                "--device", "cpu", "--batch-size", "1", "--db", str(db), "--format", "csv"],
                               capture_output=True, text=True)
         wall = time.perf_counter() - t0

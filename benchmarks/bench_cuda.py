@@ -20,7 +20,7 @@ TRIO = "resnet18,mobilenet_v3_large,efficientnet_b0"
 
 
 def hoot(*args: str, out: Path, log: list[str]) -> int:
-    cmd = [sys.executable, "-m", "advisor.cli", *args]
+    cmd = [sys.executable, "-m", "hoot.cli", *args]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     took = time.perf_counter() - t0
@@ -36,7 +36,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     db = str(out / "bench.sqlite")
     os.environ.setdefault("HOOT_DATA_DIR", str(out / "data"))
-    from advisor.catalog import load_catalog
+    from hoot.advisor.catalog import load_catalog
 
     seeds = ",".join(v.name for v in load_catalog().seed_variants())
     log: list[str] = []

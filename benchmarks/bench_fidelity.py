@@ -27,12 +27,12 @@ from pathlib import Path
 import torch
 import torch.utils.benchmark as tbench
 
-from advisor.catalog import load_catalog
-from advisor.render import render
-from bench.measure import FULL, CPUTimer, measure
-from bench.models import build_model
-from bench.runner import Settings, default_threads, mp_context, plan_jobs, run_jobs
-from bench.store import ResultStore
+from hoot.advisor.catalog import load_catalog
+from hoot.advisor.render import render
+from hoot.bench.measure import FULL, CPUTimer, measure
+from hoot.bench.models import build_model
+from hoot.bench.runner import Settings, default_threads, mp_context, plan_jobs, run_jobs
+from hoot.bench.store import ResultStore
 
 MODELS = ["resnet18", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x1_0"]
 

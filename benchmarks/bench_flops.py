@@ -13,11 +13,11 @@ import sys
 
 import torch
 
-from advisor.catalog import load_catalog
-from advisor.render import render
-from bench.flops import fvcore_gmacs, gmacs_on_meta
-from bench.models import build_model
-from bench.worker import make_input
+from hoot.advisor.catalog import load_catalog
+from hoot.advisor.render import render
+from hoot.bench.flops import fvcore_gmacs, gmacs_on_meta
+from hoot.bench.models import build_model
+from hoot.bench.worker import make_input
 
 
 def main() -> int:

@@ -33,9 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from advisor.render import render  # noqa: E402
-from tests.trainer.conftest import make_imagefolder  # noqa: E402
-from trainer import study as st  # noqa: E402
+from hoot.advisor.render import render  # noqa: E402
+from tests.trainer_tests.conftest import make_imagefolder  # noqa: E402
+from hoot.trainer import study as st  # noqa: E402
 
 # four small models whose training costs are within ~1.7x of each other on a CPU
 CANDIDATES = "mobilenet_v3_small,mnasnet0_5,shufflenet_v2_x1_0,squeezenet1_1"
@@ -49,7 +49,7 @@ def run_bakeoff(data: Path, out: Path, storage: str, workers: int, steps: int, t
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     logs = out / f"{tag}.log"
     logs.parent.mkdir(parents=True, exist_ok=True)
-    hoot = [sys.executable, "-m", "advisor.cli"]
+    hoot = [sys.executable, "-m", "hoot.cli"]
     with open(logs, "w") as log:
         coord = subprocess.Popen([*hoot, *common, "--run-id", f"coord-{tag}"], env=env, cwd=REPO, stdout=log, stderr=log)
         deadline = time.monotonic() + 120

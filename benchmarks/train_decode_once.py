@@ -28,8 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from advisor.render import render  # noqa: E402
-from tests.trainer.conftest import draw  # noqa: E402
+from hoot.advisor.render import render  # noqa: E402
+from tests.trainer_tests.conftest import draw  # noqa: E402
 
 CANDIDATES = ["mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_1", "resnet18"]
 
@@ -51,8 +51,8 @@ def make_jpegs(root: Path, per_class: int, width: int = 1024, height: int = 768)
 
 
 def run_hoot(data: Path, out: Path, size: int, batch: int) -> tuple[float, dict]:
-    from trainer.bakeoff import prepare, run_bakeoff
-    from trainer.config import ShortlistConfig
+    from hoot.trainer.bakeoff import prepare, run_bakeoff
+    from hoot.trainer.config import ShortlistConfig
 
     t0 = time.perf_counter()
     cfg = ShortlistConfig(data_dir=str(data), candidates=CANDIDATES, pretrained=False, output=str(out), run_id="hoot",
@@ -74,7 +74,7 @@ def run_plain(data: Path, size: int, batch: int) -> tuple[float, dict]:
     from torch.utils.data import DataLoader
     from torchvision import transforms as T
 
-    from bench.models import build_model
+    from hoot.bench.models import build_model
 
     norm = T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     train_tf = T.Compose([T.RandomResizedCrop(size, scale=(0.25, 1.0)), T.RandomHorizontalFlip(), T.ToTensor(), norm])

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from advisor.render import render  # noqa: E402
+from hoot.advisor.render import render  # noqa: E402
 
 CANDIDATES = ["mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_1", "resnet18"]
 
@@ -47,10 +47,10 @@ def main() -> None:
     ap.add_argument("--full-epochs", type=int, default=12)
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
-    import trainer.bakeoff as bakeoff
-    from trainer.bakeoff import prepare, run_bakeoff
-    from trainer.config import ShortlistConfig
-    from trainer.finetune import finetune
+    import hoot.trainer.bakeoff as bakeoff
+    from hoot.trainer.bakeoff import prepare, run_bakeoff
+    from hoot.trainer.config import ShortlistConfig
+    from hoot.trainer.finetune import finetune
 
     tmp = Path(tempfile.mkdtemp(prefix="hoot-quality-"))
     n = write_digits(tmp / "digits")

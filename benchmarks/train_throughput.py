@@ -25,13 +25,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from advisor.render import render  # noqa: E402
-from tests.trainer.conftest import make_imagefolder  # noqa: E402
-from trainer.bakeoff import BakeoffStream, build_candidate, prepare  # noqa: E402
-from trainer.config import ShortlistConfig  # noqa: E402
-from trainer.loop import Stepper  # noqa: E402
-from trainer.losses import make_loss  # noqa: E402
-from trainer.strategy import make_optimizer  # noqa: E402
+from hoot.advisor.render import render  # noqa: E402
+from tests.trainer_tests.conftest import make_imagefolder  # noqa: E402
+from hoot.trainer.bakeoff import BakeoffStream, build_candidate, prepare  # noqa: E402
+from hoot.trainer.config import ShortlistConfig  # noqa: E402
+from hoot.trainer.loop import Stepper  # noqa: E402
+from hoot.trainer.losses import make_loss  # noqa: E402
+from hoot.trainer.strategy import make_optimizer  # noqa: E402
 
 CANDIDATES = ["mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_1", "resnet18"]
 

@@ -31,8 +31,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from advisor.catalog import SCHEMA_VERSION, Variant  # noqa: E402
-from advisor.truth import (  # noqa: E402
+from hoot.advisor.catalog import SCHEMA_VERSION, Variant  # noqa: E402
+from hoot.advisor.truth import (  # noqa: E402
     FACT_FIELDS,
     SEED_VARIANT_NAMES,
     torchvision_builders,

@@ -59,16 +59,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from advisor.catalog import Catalog, load_catalog
-from advisor.errors import HootError
-from trainer.cache import SplitCache, build_cache
-from trainer.config import ShortlistConfig
-from trainer.data import DatasetScan, scan_dataset
-from trainer.loop import (Stepper, evaluate, measure_latency_ms, recalibrate_bn, resolve_device)
-from trainer.losses import make_loss
-from trainer.metrics import primary_metric
-from trainer.pipeline import Normalizer, SeededSampler, epoch_batches, mix_seed, steps_per_epoch, train_batch
-from trainer.strategy import Recipe, apply_strategy, make_optimizer, resolve_recipe
+from hoot.advisor.catalog import Catalog, load_catalog
+from hoot.advisor.errors import HootError
+from hoot.trainer.cache import SplitCache, build_cache
+from hoot.trainer.config import ShortlistConfig
+from hoot.trainer.data import DatasetScan, scan_dataset
+from hoot.trainer.loop import (Stepper, evaluate, measure_latency_ms, recalibrate_bn, resolve_device)
+from hoot.trainer.losses import make_loss
+from hoot.trainer.metrics import primary_metric
+from hoot.trainer.pipeline import Normalizer, SeededSampler, epoch_batches, mix_seed, steps_per_epoch, train_batch
+from hoot.trainer.strategy import Recipe, apply_strategy, make_optimizer, resolve_recipe
 
 MIN_IMAGE_SIZE = 32  # five stride-2 stages need at least 32 px
 
@@ -122,7 +122,7 @@ class RunContext:
 
 
 def weights_mean_std(catalog: Catalog, candidate: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    from trainer.pipeline import IMAGENET_MEAN, IMAGENET_STD
+    from hoot.trainer.pipeline import IMAGENET_MEAN, IMAGENET_STD
 
     variant = catalog.get(candidate)
     if variant.weights:
@@ -197,7 +197,7 @@ def atomic_torch_save(obj, path: Path) -> None:
 
 def build_candidate(ctx: RunContext, candidate: str) -> torch.nn.Module:
     """The candidate with the run's head and weights; its random init depends only on the seed."""
-    from bench.models import build_model
+    from hoot.bench.models import build_model
 
     torch.manual_seed(mix_seed(ctx.config.seed, 7))
     model = build_model(candidate, task=ctx.task, num_classes=ctx.num_classes, pretrained=ctx.config.pretrained,
@@ -220,7 +220,7 @@ def _budget(ctx: RunContext, rung: int) -> tuple[int | None, float | None, int]:
 def _latency(ctx: RunContext, candidate: str, model: torch.nn.Module) -> tuple[float, str]:
     """Batch-1 latency from `hoot bench`'s store for this machine and device, else measured now."""
     try:
-        from bench.store import measurements_for_advice
+        from hoot.bench.store import measurements_for_advice
 
         _info, measured = measurements_for_advice(None, "this")
         row = measured.get(candidate)
@@ -318,7 +318,7 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
     bn_images = recalibrate_bn(model, ctx.train, norm, ctx.device, cfg.batch_size, cfg.bn_recalibration_images)
     metrics = evaluate(model, ctx.val, norm, ctx.device, cfg.batch_size, ctx.task, loss_fn)
     latency_ms, latency_source = _latency(ctx, candidate, model)
-    from bench.models import count_params
+    from hoot.bench.models import count_params
 
     result = {
         "candidate": candidate, "rung": rung, "status": "ok", "error": None,

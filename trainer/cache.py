@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.data import DatasetScan, Sample, check_trainable
+from hoot.trainer.data import DatasetScan, Sample, check_trainable
 
 
 @dataclass

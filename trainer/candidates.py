@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.errors import HootError, NoAnswer
+from hoot.advisor.errors import HootError, NoAnswer
 
 
 def parse_candidates(text: str | None) -> list[str]:
@@ -19,9 +19,9 @@ def parse_candidates(text: str | None) -> list[str]:
 
 def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_px: float | None,
                        limits: dict[str, Any], target: str | None = None) -> tuple[list[str], list[str]]:
-    """(names, one reason line per name) from advisor.recommend for this machine's measurements."""
-    from advisor.advise_cli import load_measurements
-    from advisor.recommend import Request, recommend
+    """(names, one reason line per name) from hoot.advisor.recommend for this machine's measurements."""
+    from hoot.cli.advise import load_measurements
+    from hoot.advisor.recommend import Request, recommend
 
     hardware, measured, _note = load_measurements(None, "this")
     request = Request(task="multilabel" if task == "multilabel" else "classification", target=target,

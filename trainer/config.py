@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 STRATEGIES = ("auto", "frozen", "top", "full")
 OPTIMIZERS = ("adamw", "sgd")

@@ -24,8 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-from advisor.dataset_scan import IMAGE_EXTENSIONS
-from advisor.errors import HootError
+from hoot.advisor.dataset_scan import IMAGE_EXTENSIONS
+from hoot.advisor.errors import HootError
 
 IMG_EXTENSIONS = IMAGE_EXTENSIONS  # one list for advise and shortlist
 LABELS_CSV = "labels.csv"

@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 SPEC_NAME = "ddp_spec.json"
 
@@ -128,10 +128,10 @@ def param_checksum(model: nn.Module) -> list[float]:
 def _rank_main(spec_path: Path) -> int:
     """One torchrun rank: rebuild the run, fine-tune under DDP, rank 0 writes finetune.json."""
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    from trainer.scaleout import load_engine
+    from hoot.trainer.scaleout import load_engine
 
     engine = load_engine(spec.get("engine"))
-    from trainer.config import ShortlistConfig
+    from hoot.trainer.config import ShortlistConfig
 
     config = ShortlistConfig.from_dict(spec["config"])
     rank, world_size, local_rank, device = init_from_env(config.device)
@@ -180,8 +180,8 @@ def _rank_main(spec_path: Path) -> int:
 
 def _record_in_study(storage: str, study: str, result: dict) -> None:
     """Rank 0 may run on another machine than the coordinator: the study carries the result back."""
-    from trainer import study as st
-    from trainer.scaleout import _clean
+    from hoot.trainer import study as st
+    from hoot.trainer.scaleout import _clean
 
     bake = st.load(st.open_storage(storage, create=False), study)
     bake.set_attr("finetune_result", _clean({k: v for k, v in result.items() if k != "history"}))
@@ -201,7 +201,7 @@ def torchrun_command(spec_path: Path, *, nproc: int, nnodes: int = 1, rdzv_endpo
         cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}", f"--rdzv-id={rdzv_id or 'hoot'}"]
     else:
         cmd += ["--standalone"]
-    return cmd + ["-m", "trainer.distributed", str(spec_path)]
+    return cmd + ["-m", "hoot.trainer.distributed", str(spec_path)]
 
 
 def launch_finetune(config: Any, winner: str, *, nproc: int, nnodes: int = 1, rdzv_endpoint: str | None = None,
@@ -220,9 +220,9 @@ def launch_finetune(config: Any, winner: str, *, nproc: int, nnodes: int = 1, rd
     cmd = torchrun_command(spec_path, nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint,
                            rdzv_id=study or run_dir.name)
     print("hoot: " + " ".join(cmd), file=sys.stderr, flush=True)
-    env = dict(os.environ)
-    repo = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # the ranks import hoot as installed: the working directory (a user's own ./trainer/ or ./hoot/)
+    # is not put on their path (PYTHONSAFEPATH, Python 3.11+)
+    env = {**os.environ, "PYTHONSAFEPATH": "1"}
     started = time.perf_counter()
     try:
         proc = subprocess.run(cmd, env=env, timeout=timeout_s)
@@ -237,7 +237,7 @@ def launch_finetune(config: Any, winner: str, *, nproc: int, nnodes: int = 1, rd
     if result_file.is_file():
         result = json.loads(result_file.read_text(encoding="utf-8"))
     elif storage and study:
-        from trainer import study as st
+        from hoot.trainer import study as st
 
         result = st.load(st.open_storage(storage, create=False), study).attrs().get("finetune_result") or {}
     else:
@@ -248,7 +248,7 @@ def launch_finetune(config: Any, winner: str, *, nproc: int, nnodes: int = 1, rd
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        print("usage: python -m torch.distributed.run ... -m trainer.distributed SPEC.json", file=sys.stderr)
+        print("usage: python -m torch.distributed.run ... -m hoot.trainer.distributed SPEC.json", file=sys.stderr)
         sys.exit(2)
     try:
         sys.exit(_rank_main(Path(sys.argv[1])))

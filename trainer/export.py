@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from advisor.errors import HootError
-from trainer.trained import load_trained
+from hoot.advisor.errors import HootError
+from hoot.trainer.trained import load_trained
 
 FORMATS = ("onnx", "torchscript")
 ONNX_OPSET = 17

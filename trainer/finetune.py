@@ -25,11 +25,11 @@ from typing import Callable
 import torch
 from torch import nn
 
-from trainer.bakeoff import RunContext, atomic_torch_save, build_candidate, checkpoint_path
-from trainer.loop import Stepper, autocast_dtype, evaluate, recalibrate_bn, unwrap
-from trainer.losses import make_loss
-from trainer.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, train_batch
-from trainer.strategy import make_optimizer
+from hoot.trainer.bakeoff import RunContext, atomic_torch_save, build_candidate, checkpoint_path
+from hoot.trainer.loop import Stepper, autocast_dtype, evaluate, recalibrate_bn, unwrap
+from hoot.trainer.losses import make_loss
+from hoot.trainer.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, train_batch
+from hoot.trainer.strategy import make_optimizer
 
 CHECKPOINT_VERSION = 1
 
@@ -72,7 +72,7 @@ def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module) -> tu
     cfg = ctx.config
     if ctx.device.type != "cuda" or not cfg.auto_batch:
         return cfg.batch_size, None
-    from bench.autobatch import auto_batch_size
+    from hoot.bench.autobatch import auto_batch_size
 
     cap = max(cfg.batch_size, min(1024, len(ctx.train) // 10))
     params = [p for p in model.parameters() if p.requires_grad]
@@ -90,7 +90,7 @@ def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module) -> tu
 
     found = auto_batch_size(step, torch, ctx.device, max_batch=cap, cleanup=lambda: probe_opt.zero_grad(set_to_none=True))
     if found.batch_size < 1:
-        from advisor.errors import HootError
+        from hoot.advisor.errors import HootError
 
         raise HootError(f"'{unwrap(model).hoot_variant}' does not fit in GPU memory even at batch 1 at {ctx.image_size} px; "
                         "lower --image-size or pick a smaller model")

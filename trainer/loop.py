@@ -18,15 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.cache import SplitCache
-from trainer.metrics import classification_metrics, multilabel_metrics
-from trainer.pipeline import Normalizer, eval_batches
+from hoot.trainer.cache import SplitCache
+from hoot.trainer.metrics import classification_metrics, multilabel_metrics
+from hoot.trainer.pipeline import Normalizer, eval_batches
 
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
 
 
 def resolve_device(name: str) -> torch.device:
-    from advisor.errors import HootError
+    from hoot.advisor.errors import HootError
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -137,7 +137,7 @@ class Stepper:
             out = self.model(x)
         loss = self.loss_fn(out.float(), y)
         if not torch.isfinite(loss):
-            from advisor.errors import HootError
+            from hoot.advisor.errors import HootError
 
             raise HootError(f"training diverged (loss {float(loss)} at step {step}); lower --lr or use --optimizer adamw")
         if self.scaler is not None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torchvision.ops import roi_align
 
-from trainer.cache import SplitCache
+from hoot.trainer.cache import SplitCache
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

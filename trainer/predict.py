@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from advisor.errors import HootError
-from trainer.cache import decode_resized
-from trainer.data import probe_image
-from trainer.pipeline import Normalizer
-from trainer.trained import load_trained
+from hoot.advisor.errors import HootError
+from hoot.trainer.cache import decode_resized
+from hoot.trainer.data import probe_image
+from hoot.trainer.pipeline import Normalizer
+from hoot.trainer.trained import load_trained
 
 
 def predict_images(run_dir: Path, images: list[str], top_k: int = 5, threshold: float = 0.5) -> list[dict]:

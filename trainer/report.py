@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from advisor.errors import HootError
-from advisor.render import render
+from hoot.advisor.errors import HootError
+from hoot.advisor.render import render
 
 
 def _read(path: Path) -> Any:
@@ -124,7 +124,7 @@ def deployment_notes(variant_name: str | None) -> list[str]:
         return []
     notes = []
     try:
-        from advisor.catalog import load_catalog
+        from hoot.advisor.catalog import load_catalog
 
         v = load_catalog().get(variant_name)
         facts = [f"{v.display_name} ({v.family})"]

@@ -37,8 +37,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from advisor.errors import HootError
-from trainer import study as st
+from hoot.advisor.errors import HootError
+from hoot.trainer import study as st
 
 #: settings that may differ between machines without changing the bake-off's result
 LOCAL_SETTINGS = ("data_dir", "output", "run_id", "device", "num_threads", "auto_batch")
@@ -141,8 +141,8 @@ def _engine(name: str, bakeoff: Any, finetune: Any, report: Callable | None) -> 
 
 
 def default_engine() -> Engine:
-    return _engine("trainer", importlib.import_module("trainer.bakeoff"), importlib.import_module("trainer.finetune"),
-                   importlib.import_module("trainer.report").write_report)
+    return _engine("trainer", importlib.import_module("hoot.trainer.bakeoff"), importlib.import_module("hoot.trainer.finetune"),
+                   importlib.import_module("hoot.trainer.report").write_report)
 
 
 def load_engine(spec: str | None) -> Engine:
@@ -157,7 +157,7 @@ def _metric_of_ctx(ctx: Any) -> str:
     metric = getattr(ctx, "metric", None)
     if metric:
         return str(metric)
-    from trainer.metrics import primary_metric
+    from hoot.trainer.metrics import primary_metric
 
     task = getattr(ctx, "task", None) or getattr(getattr(ctx, "config", None), "task", "classification")
     return primary_metric(task)
@@ -167,7 +167,7 @@ def _metric_of_ctx(ctx: Any) -> str:
 def _catalog_gmacs(name: str) -> float:
     """A candidate's GMACs from the catalog (0 when unknown): a rough cost before any is measured."""
     try:
-        from advisor.catalog import load_catalog
+        from hoot.advisor.catalog import load_catalog
 
         return float(getattr(load_catalog().get(name), "gmacs", 0.0) or 0.0)
     except Exception:  # noqa: BLE001 - not a catalog name (or no catalog): no estimate
@@ -525,7 +525,7 @@ def _coordinate(config: Any, opts: ScaleoutOptions, engine: Engine, bake: st.Bak
     finetune_result = json.loads(ft_file.read_text()) if ft_file.is_file() else None
     if finetune_result is None:
         if opts.world_size > 1:
-            from trainer import distributed
+            from hoot.trainer import distributed
 
             finetune_result = distributed.launch_finetune(
                 config, winner, nproc=opts.nproc, nnodes=opts.nnodes, rdzv_endpoint=opts.rdzv_endpoint,
@@ -601,7 +601,7 @@ def run_worker(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, 
 
 def join_finetune(bake: st.BakeoffStudy, config: Any, opts: ScaleoutOptions, engine: Engine) -> dict:
     """On the other machines of a multi-node fine-tune: wait for the winner, then join torchrun's rendezvous."""
-    from trainer import distributed
+    from hoot.trainer import distributed
 
     while True:
         attrs = bake.attrs()
@@ -674,7 +674,7 @@ def run_shortlist(config: Any, scaleout_options: dict[str, Any], *, engine: Engi
     """Entry point for `hoot shortlist` with any scale-out flag (see the module docstring)."""
     opts = ScaleoutOptions.from_dict(scaleout_options)
     if opts.status:
-        from advisor.render import render
+        from hoot.advisor.render import render
 
         rows = run_status(opts)
         print(render(rows, opts.format))

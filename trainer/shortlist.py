@@ -11,13 +11,13 @@ import json
 import sys
 from pathlib import Path
 
-from trainer.bakeoff import RunContext, prepare, run_bakeoff
-from trainer.config import ShortlistConfig
+from hoot.trainer.bakeoff import RunContext, prepare, run_bakeoff
+from hoot.trainer.config import ShortlistConfig
 
 
 def run_local(config: ShortlistConfig, progress: bool = True, executor=None) -> dict:
     """Run (or resume) a shortlist in this process; returns the bake-off table and final metrics."""
-    from trainer.report import write_report
+    from hoot.trainer.report import write_report
 
     ctx: RunContext = prepare(config, progress=progress)
     run_dir = ctx.run_dir
@@ -27,7 +27,7 @@ def run_local(config: ShortlistConfig, progress: bool = True, executor=None) -> 
         ft_file = run_dir / "finetune.json"
         finetune_result = json.loads(ft_file.read_text()) if ft_file.is_file() else None
         if finetune_result is None:  # --full-epochs 0: best.pt holds the bake-off weights
-            from trainer.finetune import finetune
+            from hoot.trainer.finetune import finetune
 
             finetune_result = finetune(ctx, result.winner)
             ft_file.write_text(json.dumps(finetune_result, indent=2, default=str), encoding="utf-8")
@@ -41,7 +41,7 @@ def run_local(config: ShortlistConfig, progress: bool = True, executor=None) -> 
 
 def resume_config(output: str, run: str) -> ShortlistConfig:
     """The saved settings of run `run` (a run id under `output`, or a run folder path)."""
-    from advisor.errors import HootError
+    from hoot.advisor.errors import HootError
 
     path = Path(run)
     if not (path / "config.json").is_file():

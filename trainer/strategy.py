@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from advisor import guidance
-from advisor.errors import HootError
+from hoot.advisor import guidance
+from hoot.advisor.errors import HootError
 
 #: hoot shortlist's --strategy names -> advisor.guidance's strategy names
 GUIDANCE_NAMES = {"frozen": "feature_extraction", "top": "top_layers", "full": "full"}

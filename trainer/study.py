@@ -40,7 +40,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 #: environment variable: seconds between heartbeats of a running rung (read when a study is created)
 HEARTBEAT_ENV = "HOOT_HEARTBEAT_SECONDS"

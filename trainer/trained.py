@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from advisor.errors import HootError
+from hoot.advisor.errors import HootError
 
 
 def find_run(run: str, output: str = "reports") -> Path:
@@ -24,7 +24,7 @@ def find_run(run: str, output: str = "reports") -> Path:
 
 def load_trained(run_dir: Path) -> tuple[nn.Module, dict]:
     """(model in eval mode on the CPU, checkpoint metadata). weights_only=True: a checkpoint is data, not code."""
-    from bench.models import build_model
+    from hoot.bench.models import build_model
 
     try:
         ckpt = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)

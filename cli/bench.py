@@ -1,0 +1,316 @@
+"""`hoot bench`: measure catalog variants on this machine; show, compare, export, import, report.
+
+`hoot bench [OPTIONS]` measures; the subcommands read the results store. Data goes to
+stdout (table | json | csv), progress to stderr. This module imports no torch: the
+measuring happens in child processes (see bench.runner).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hoot.advisor.catalog import Variant, default_catalog_path, load_catalog
+from hoot.advisor.errors import HootError, NoAnswer
+from hoot.advisor.render import render
+from hoot.bench.hardware import current_hardware_id, this_machine
+from hoot.bench.store import DTYPES, MODES, STATUSES, ResultStore
+
+FORMATS = ("table", "json", "csv")
+RESULT_COLUMNS = [
+    "variant", "mode", "device", "dtype", "batch_size", "input_size", "status", "latency_ms", "latency_p10_ms",
+    "latency_p90_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params", "peak_memory_mb",
+    "auto_batch_size", "error",
+]
+SHOW_COLUMNS = ["hardware_id", *RESULT_COLUMNS[:-1], "threads", "measured_at", "error"]
+
+
+def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    """'1,32' -> (1, 32); anything else is a one-line error."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) <= 0:
+            raise HootError(f"--batch-size '{text}': '{part}' is not a positive integer; e.g. --batch-size 1,32")
+        if int(part) not in out:
+            out.append(int(part))
+    return tuple(out)
+
+
+def select_variants(catalog: Any, all_: bool, models: str | None, family: str | None,
+                    target: str | None) -> list[Variant]:
+    """The variants to measure, validated (unknown names are one-line errors)."""
+    if not (all_ or models or family or target):
+        raise HootError("nothing to measure: pass --all, --models a,b, --family NAME or --target NAME")
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    chosen = catalog.provided() if all_ and not names else catalog.select(names, None)
+    if family:
+        chosen = [v for v in catalog.select(None, family) if v in chosen]
+    if target:
+        picks = target_variants(catalog, target)
+        chosen = [v for v in chosen if v.name in picks] if (names or family) else [catalog.get(n) for n in picks]
+    missing = [v.name for v in chosen if not v.provided]
+    if missing:
+        raise HootError(f"'{missing[0]}' is listed for reference but torchvision does not provide it; "
+                        "pick a provided variant (`hoot catalog`)")
+    if not chosen:
+        raise NoAnswer("no catalog variant matches that selection")
+    return chosen
+
+
+def target_variants(catalog: Any, target: str) -> list[str]:
+    """The variants the advisor keeps for a deployment target (classification), in its rank order.
+
+    Falls back to the catalog's `targets` field where the recommender is not available.
+    """
+    try:
+        from hoot.advisor.recommend import Request, recommend
+    except ImportError:  # pragma: no cover - a build without the recommender
+        from hoot.advisor.catalog import TARGETS
+
+        if target not in TARGETS:
+            raise HootError(f"--target '{target}' is unknown; use one of {', '.join(TARGETS)}") from None
+        return [v.name for v in catalog.provided() if target in v.targets]
+    advice = recommend(Request(task="classification", target=target, top_k=1), catalog=catalog)
+    return list(advice.survivors)
+
+
+def _store(db: str | None, create: bool = True) -> ResultStore:
+    return ResultStore(db, create=create)
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    if fmt == "table":
+        columns = [c for c in columns if any(r.get(c) not in (None, "") for r in rows)] or columns
+    click.echo(render(rows, fmt, columns))
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--all", "all_", is_flag=True, help="Every variant torchvision provides.")
+@click.option("--models", help="Comma-separated variant names, e.g. resnet18,mobilenet_v3_small.")
+@click.option("--family", help="Every variant of one family, e.g. EfficientNet.")
+@click.option("--target", help="The variants the advisor keeps for a deployment target (mobile, edge, cpu-server, gpu-server, ...).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--batch-size", "batch_size", default="1", show_default=True,
+              help="One or more batch sizes, e.g. 1,32 (1 for latency, larger for throughput).")
+@click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
+              help="Autocast precision (fp16/bf16 on CUDA; bf16 on CPUs that support it).")
+@click.option("--channels-last", is_flag=True, help="NHWC memory format for model and input.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model first (warm-up absorbs compile time).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch (default: all cores; recorded).")
+@click.option("--input-size", type=click.IntRange(min=16, max=4096), help="Square input side in pixels (default: each model's native size).")
+@click.option("--train", is_flag=True, help="Also time a training step (forward + backward + SGD step); on a GPU, find the auto batch size.")
+@click.option("--quick", is_flag=True, help="Fewer repeats: a first look, not a final figure.")
+@click.option("--db", type=click.Path(dir_okay=False), help="Results database (default: the user's data directory).")
+@click.option("--force", is_flag=True, help="Measure again even when these settings are stored.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), help="Seconds per model before it is stopped (an error row).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None, target: str | None, device: str,
+          batch_size: str, dtype: str, channels_last: bool, compile_: bool, threads: int | None, input_size: int | None,
+          train: bool, quick: bool, db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
+    """Measure latency, throughput, FLOPs and memory of catalog variants on this machine.
+
+    Each model runs in its own process; each result is stored as soon as it exists, and a
+    re-run measures only what is missing (use --force to measure again).
+    Subcommands read the results: show, compare, export, import, report.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+    if ctx.invoked_subcommand is not None:
+        return
+    from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
+
+    batches = parse_batch_sizes(batch_size)
+    catalog = load_catalog()
+    variants = select_variants(catalog, all_, models, family, target)
+    probe = probe_torch()
+    resolved = resolve_device(device, probe)
+    check_dtype(dtype, resolved, probe)
+    settings = Settings(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
+                        threads=threads or default_threads(), channels_last=channels_last, compile=compile_,
+                        train=train, quick=quick, force=force, timeout_s=timeout_s)
+    hardware = this_machine()
+    with _store(db) as store:
+        store.save_hardware(hardware)
+        jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
+                                         catalog_path=default_catalog_path())
+        for note in notes:
+            click.echo(f"hoot: {note}", err=True)
+        if skipped:
+            click.echo(f"hoot: {len(skipped)} measurement(s) already stored for these settings on "
+                       f"{hardware['hardware_id']}: skipped (--force to measure again)", err=True)
+        click.echo(f"hoot: measuring {len(jobs)} model(s) on {resolved} ({settings.threads} threads, {dtype}) "
+                   f"into {store.path}", err=True)
+        run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s)
+        wanted = {v.name for v in variants}
+        rows = [r for r in store.rows({"hardware_id": hardware["hardware_id"], "device": resolved, "dtype": dtype,
+                                       "threads": settings.threads, "channels_last": channels_last,
+                                       "compile": compile_, "quick": quick, "batch_size": list(batches),
+                                       "mode": ["inference", "train"] if train else "inference"})
+                if r["variant"] in wanted and (input_size is None and r.get("native_input") or r["input_size"] == input_size)]
+    _emit(rows, fmt, RESULT_COLUMNS)
+    failed = [r for r in rows if r["status"] != "ok"]
+    if failed:
+        click.echo(f"hoot: {len(failed)} of {len(rows)} measurement(s) did not succeed (status oom/error above)", err=True)
+
+
+def _filters(ctx: click.Context, store: ResultStore, hardware: str | None, models: str | None, family: str | None,
+             device: str | None, dtype: str | None, mode: str | None, batch_size: str | None,
+             status: str | None) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    if hardware and hardware != "all":
+        filters["hardware_id"] = store.resolve_hardware(hardware)
+    if models:
+        filters["variant"] = [m.strip() for m in models.split(",") if m.strip()]
+    if family:
+        filters["family"] = [v.family for v in load_catalog().select(None, family)][:1] or [family]
+    if device:
+        filters["device"] = device
+    if dtype:
+        filters["dtype"] = dtype
+    if mode:
+        filters["mode"] = mode
+    if batch_size:
+        filters["batch_size"] = list(parse_batch_sizes(batch_size))
+    if status:
+        filters["status"] = status
+    return filters
+
+
+def _filter_options(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--hardware", default="all", show_default=True, help="'this', a hardware id (or prefix), or 'all'."),
+        click.option("--models", help="Comma-separated variant names."),
+        click.option("--family", help="One family, e.g. ResNet."),
+        click.option("--device", help="cpu, cuda:0, ..."),
+        click.option("--dtype", type=click.Choice(DTYPES)),
+        click.option("--mode", type=click.Choice(MODES)),
+        click.option("--batch-size", "batch_size", help="e.g. 1 or 1,32."),
+        click.option("--status", type=click.Choice(STATUSES)),
+        click.option("--db", type=click.Path(dir_okay=False), help="Results database."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _db(ctx: click.Context, db: str | None) -> str | None:
+    return db or (ctx.obj or {}).get("db")
+
+
+@bench.command("show")
+@_filter_options
+@click.option("--history", is_flag=True, help="Every stored row, not only the latest per settings.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def show(ctx: click.Context, hardware: str, models: str | None, family: str | None, device: str | None,
+         dtype: str | None, mode: str | None, batch_size: str | None, status: str | None, db: str | None,
+         history: bool, fmt: str) -> None:
+    """Stored measurements, filtered (latest per settings unless --history)."""
+    with _store(_db(ctx, db), create=False) as store:
+        filters = _filters(ctx, store, hardware, models, family, device, dtype, mode, batch_size, status)
+        rows = store.rows(filters, latest=not history)
+    if not rows:
+        raise NoAnswer("no stored measurements match; run `hoot bench --models ...` or relax the filters")
+    _emit(rows, fmt, SHOW_COLUMNS)
+
+
+@bench.command("hardware")
+@click.option("--db", type=click.Path(dir_okay=False), help="Results database.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def hardware_cmd(ctx: click.Context, db: str | None, fmt: str) -> None:
+    """Machines in the results store (and this machine's id)."""
+    with _store(_db(ctx, db)) as store:
+        rows = store.hardware()
+    this = current_hardware_id()
+    for r in rows:
+        r["this"] = r["hardware_id"] == this
+    if not any(r["this"] for r in rows):
+        rows.append({**{k: v for k, v in this_machine().items() if k != "gpus"}, "rows": 0, "this": True})
+    _emit(rows, fmt, ["hardware_id", "this", "rows", "cpu_model", "cpu_cores", "memory_gb", "gpu_name",
+                      "gpu_memory_mb", "gpu_driver", "os"])
+
+
+@bench.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--models", help="Comma-separated variant names.")
+@click.option("--db", type=click.Path(dir_okay=False), help="Results database.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def compare_cmd(ctx: click.Context, a: str, b: str, models: str | None, db: str | None, fmt: str) -> None:
+    """Two machines or two settings side by side, with ratios B/A.
+
+    A and B are 'HARDWARE[,key=value...]' where HARDWARE is 'this', an id or a prefix, and
+    keys are device, dtype, batch, size, threads, mode, channels_last, compile, quick, e.g.
+    `hoot bench compare this,dtype=fp32 this,dtype=bf16` or `hoot bench compare this nvidia-h100`.
+    """
+    from hoot.bench.compare import compare
+
+    with _store(_db(ctx, db), create=False) as store:
+        rows, label_a, label_b = compare(store, a, b,
+                                         [m.strip() for m in models.split(",")] if models else None)
+    click.echo(f"hoot: A = {label_a}; B = {label_b}; ratio = B / A (below 1: B is faster/smaller)", err=True)
+    _emit(rows, fmt, list(rows[0]))
+
+
+@bench.command("export")
+@_filter_options
+@click.option("--format", "fmt", type=click.Choice(("csv", "json")), default="json", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: stdout).")
+@click.pass_context
+def export_cmd(ctx: click.Context, hardware: str, models: str | None, family: str | None, device: str | None,
+               dtype: str | None, mode: str | None, batch_size: str | None, status: str | None, db: str | None,
+               fmt: str, output: str | None) -> None:
+    """Every stored row (with its machine's description) as CSV or JSON, for `hoot bench import`."""
+    from hoot.bench.exchange import export_text
+
+    with _store(_db(ctx, db), create=False) as store:
+        filters = _filters(ctx, store, hardware, models, family, device, dtype, mode, batch_size, status)
+        rows = store.export_rows(filters)
+    if not rows:
+        raise NoAnswer("no stored measurements match; nothing to export")
+    text = export_text(rows, fmt)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"hoot: wrote {len(rows)} row(s) to {output}", err=True)
+    else:
+        click.echo(text)
+
+
+@bench.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False), help="Results database.")
+@click.pass_context
+def import_cmd(ctx: click.Context, file: str, db: str | None) -> None:
+    """Bring in rows exported elsewhere (CSV or JSON); every row is validated, all or nothing."""
+    from hoot.bench.exchange import read_rows
+
+    rows = read_rows(file)
+    with _store(_db(ctx, db)) as store:
+        added, present = store.import_rows(rows, source=Path(file).name)
+    click.echo(f"hoot: imported {added} row(s) from {file}; {present} already present")
+
+
+@bench.command("report")
+@click.option("--hardware", default="this", show_default=True, help="'this' or a hardware id (or prefix).")
+@click.option("--output", "-o", type=click.Path(file_okay=False), help="Folder (default: reports/bench-<hardware>/).")
+@click.option("--db", type=click.Path(dir_okay=False), help="Results database.")
+@click.pass_context
+def report_cmd(ctx: click.Context, hardware: str, output: str | None, db: str | None) -> None:
+    """Markdown + HTML report with plots: top-1 vs latency (Pareto front), latency vs GMACs, peak memory."""
+    from hoot.bench.report import write_report
+
+    with _store(_db(ctx, db), create=False) as store:
+        hid = store.resolve_hardware(hardware)
+        rows = store.rows({"hardware_id": hid})
+        info = store.hardware_info(hid) or {"hardware_id": hid}
+    if not rows:
+        raise NoAnswer(f"no measurements for hardware '{hid}'; run `hoot bench` first")
+    out = Path(output) if output else Path("reports") / f"bench-{hid}"
+    written = write_report(rows, info, out, load_catalog())
+    for path in written:
+        click.echo(str(path))

@@ -1,0 +1,109 @@
+"""The `hoot` command group and the one place errors become exit codes.
+
+Every subcommand module is imported here directly (no string table): each keeps its own
+module-level imports light (click, the catalog, sqlite) and imports torch inside the
+command that needs it, so `hoot advise` never pays for torch.
+
+Exit codes (DESIGN.md): 0 success, 1 no answer, 2 bad input, 3 internal error,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+
+import click
+
+from hoot.advisor import __version__
+from hoot.advisor.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, HootError, HootFailure, NoAnswer
+from hoot.cli.advise import advise
+from hoot.cli.bench import bench
+from hoot.cli.catalog import catalog
+from hoot.cli.runs import export, predict, report, shortlist
+
+
+class _StderrHandler(logging.Handler):
+    """hoot's library code logs; the CLI shows those records on stderr as `hoot: ...` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "hoot: warning: " if record.levelno >= logging.WARNING else "hoot: "
+        try:
+            click.echo(prefix + record.getMessage(), err=True)
+        except Exception:  # noqa: BLE001 - a closed stderr must not turn into a crash
+            self.handleError(record)
+
+
+def configure_logging(debug: bool = False) -> None:
+    """Route the `hoot` logger to stderr once (idempotent); DEBUG records only with --debug."""
+    logger = logging.getLogger("hoot")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    logger.propagate = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hoot")
+@click.option("--debug", is_flag=True, envvar="HOOT_DEBUG", help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """hoot: pick an image-model architecture and prove the pick on your hardware and data."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+for _command in (advise, bench, catalog, export, predict, report, shortlist):
+    cli.add_command(_command)
+
+
+def _wants_debug(args: list[str]) -> bool:
+    """--debug anywhere on the line (before or after the subcommand) or HOOT_DEBUG set."""
+    return "--debug" in args or os.environ.get("HOOT_DEBUG") not in (None, "", "0")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: one-line errors, no tracebacks unless --debug, distinct exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _wants_debug(args)
+    if debug:
+        # accepted wherever a user puts it: click only knows it on the group, before the subcommand
+        args = ["--debug", *[a for a in args if a != "--debug"]]
+    configure_logging(debug)
+    try:
+        cli.main(args=args, prog_name="hoot", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("hoot: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except HootFailure as exc:
+        if debug:
+            traceback.print_exc()
+        prefix = "hoot: " if isinstance(exc, NoAnswer) else "hoot: error: "
+        click.echo(prefix + exc.format_message(), err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        if debug:
+            traceback.print_exc()
+        # click's own usage errors (unknown option, bad choice, bad number): one line, exit 2
+        click.echo(f"hoot: error: {exc.format_message()}", err=True)
+        return EXIT_BAD_INPUT if isinstance(exc, click.UsageError) else exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo(f"hoot: error: internal error {type(exc).__name__}: {exc} "
+                       "(run with --debug for the traceback and report it)", err=True)
+        return EXIT_INTERNAL
+    return 0
+
+
+__all__ = ["cli", "main", "configure_logging", "HootError"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""`hoot shortlist`, `hoot export`, `hoot predict`, `hoot report`: the trainer's commands.
+
+Data (the ranking table, predictions, export facts) goes to stdout in --format; progress
+bars, warnings and notes go to stderr. Every bad input is a one-line HootError.
+"""
+
+from __future__ import annotations
+
+
+import click
+
+from hoot.advisor.errors import HootError
+from hoot.advisor.render import FORMATS, render
+
+SCALEOUT_FLAGS = ("storage", "study", "worker", "status", "nproc", "nnodes", "rdzv_endpoint", "sync_bn")
+TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_images_per_s", "latency_ms", "params", "winner")
+
+
+def _existing_dir(path: str, what: str) -> str:
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise HootError(f"{what} '{path}' does not exist; pass a folder with one sub-folder of images per class")
+    if not p.is_dir():
+        raise HootError(f"{what} '{path}' is a file; pass a folder with one sub-folder of images per class")
+    return path
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.argument("data_dir", required=False)
+@click.option("--candidates", default=None, metavar="A,B,C", help="Models to compare (catalog names). Default: the advisor's top picks.")
+@click.option("--target", default=None, metavar="NAME", help="Advisor target for picking candidates (mobile, edge, cpu-server, ...).")
+@click.option("--task", default="auto", type=click.Choice(["auto", "classification", "multilabel"]),
+              help="auto: .txt tag sidecars or labels.csv switch to multi-label.")
+@click.option("--max-latency-ms", default=None, metavar="MS", help="Advisor limit when picking candidates.")
+@click.option("--max-params", default=None, metavar="N", help="Advisor limit, e.g. 5M.")
+@click.option("--max-gmacs", default=None, metavar="G", help="Advisor limit (GMACs at native size).")
+@click.option("--max-size-mb", default=None, metavar="MB", help="Advisor limit on the weights file.")
+@click.option("--max-memory-mb", default=None, metavar="MB", help="Advisor limit on peak memory.")
+@click.option("--min-top1", default=None, metavar="PCT", help="Advisor limit on ImageNet top-1.")
+@click.option("--top", "top_k", default=4, type=int, help="How many advisor picks become candidates.")
+@click.option("--val-fraction", default=0.2, type=float, help="Validation share when DATA_DIR has no train/ and val/ (stratified, seeded).")
+@click.option("--image-size", default=None, type=int, metavar="PX", help="Training size. Default: min(candidates' native size, median image size).")
+@click.option("--batch-size", default=32, type=int)
+@click.option("--seed", default=0, type=int)
+@click.option("--epochs", default=1.0, type=float, help="Bake-off budget per candidate at rung 0, in epochs.")
+@click.option("--steps", default=None, type=int, help="Bake-off budget in optimiser steps (overrides --epochs).")
+@click.option("--budget-seconds", default=None, type=float, help="Bake-off budget in training seconds (overrides --steps).")
+@click.option("--rungs", default=None, type=int, help="Successive-halving rungs (default: until one candidate is left).")
+@click.option("--eta", default=2, type=int, help="Keep 1/eta of the candidates per rung; the next rung trains eta x longer.")
+@click.option("--pretrained/--no-pretrained", default=True, help="Start from torchvision's ImageNet weights (from its cache, TORCH_HOME).")
+@click.option("--strategy", default="auto", type=click.Choice(["auto", "frozen", "top", "full"]), help="Fine-tuning strategy (seeds/004).")
+@click.option("--similarity", default="similar", type=click.Choice(["similar", "somewhat-different", "different"]),
+              help="How close your images are to ImageNet (picks the auto strategy, seeds/004).")
+@click.option("--full-epochs", default=None, type=int, help="Fine-tune epochs for the winner (default: from the dataset size; 0 skips).")
+@click.option("--optimizer", default="adamw", type=click.Choice(["adamw", "sgd"]))
+@click.option("--lr", default=None, type=float, help="Learning rate (default: seeds/004's range for the strategy).")
+@click.option("--weight-decay", default=0.05, type=float)
+@click.option("--label-smoothing", default=0.0, type=float)
+@click.option("--focal", is_flag=True, help="Focal loss instead of cross-entropy/BCE (seeds/003).")
+@click.option("--focal-gamma", default=2.0, type=float)
+@click.option("--warmup-epochs", default=1.0, type=float)
+@click.option("--patience", default=5, type=int, help="Early stopping: epochs without improvement.")
+@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", default=None, type=int, help="CPU threads for torch.")
+@click.option("--no-auto-batch", is_flag=True, help="On a GPU, keep --batch-size for the fine-tune instead of searching.")
+@click.option("--output", default="reports", help="Where run folders go.")
+@click.option("--run-id", default="", help="Run folder name (default: a timestamp).")
+@click.option("--resume", default=None, metavar="RUN", help="Continue run RUN (id under --output, or its folder).")
+@click.option("--format", "fmt", default="table", type=click.Choice(FORMATS), help="Format of the ranking on stdout.")
+@click.option("--storage", default=None, metavar="URL", help="Scale-out: Optuna storage shared by workers.")
+@click.option("--study", default=None, metavar="NAME", help="Scale-out: study name.")
+@click.option("--worker", is_flag=True, default=None, help="Scale-out: run trials of an existing study.")
+@click.option("--status", is_flag=True, default=None, help="Scale-out: show a study's progress.")
+@click.option("--nproc", default=None, type=int, help="Scale-out: fine-tune processes per machine (DDP).")
+@click.option("--nnodes", default=None, type=int, help="Scale-out: machines for the fine-tune.")
+@click.option("--rdzv-endpoint", default=None, metavar="HOST:PORT", help="Scale-out: torchrun rendezvous.")
+@click.option("--sync-bn", is_flag=True, default=None, help="Scale-out: SyncBatchNorm in the DDP fine-tune.")
+def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
+              min_top1, top_k, val_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
+              pretrained, strategy, similarity, full_epochs, optimizer, lr, weight_decay, label_smoothing, focal,
+              focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, output, run_id, resume, fmt,
+              **scaleout) -> None:
+    """Bake-off of candidate models on the images in DATA_DIR, then fine-tune the winner.
+
+    DATA_DIR holds one folder per class (or train/ and val/ with class folders; .txt tag
+    sidecars or labels.csv for multi-label). Everything lands in OUTPUT/<run-id>/.
+    """
+    from hoot.trainer.candidates import parse_candidates
+    from hoot.trainer.config import ShortlistConfig
+
+    scaleout_opts = {k: v for k, v in scaleout.items() if v not in (None, False)}
+    if resume:
+        from hoot.trainer.shortlist import resume_config
+
+        config = resume_config(output, resume)
+    elif data_dir is None:
+        if scaleout_opts.get("status"):
+            config = None
+        else:
+            raise HootError("missing DATA_DIR: pass the folder of images (one sub-folder per class), or --resume RUN")
+    else:
+        _existing_dir(data_dir, "data folder")
+        names = parse_candidates(candidates)
+        if not names:
+            names = _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb,
+                             max_memory_mb, min_top1)
+        config = ShortlistConfig(
+            data_dir=data_dir, candidates=names, task=task, val_fraction=val_fraction, image_size=image_size,
+            batch_size=batch_size, seed=seed, epochs=epochs, steps=steps, budget_seconds=budget_seconds, rungs=rungs,
+            eta=eta, pretrained=pretrained, strategy=strategy, full_epochs=full_epochs, optimizer=optimizer, lr=lr,
+            weight_decay=weight_decay, label_smoothing=label_smoothing, focal=focal, focal_gamma=focal_gamma,
+            warmup_epochs=warmup_epochs, patience=patience, output=output, run_id=run_id, device=device,
+            num_threads=threads, auto_batch=not no_auto_batch, similarity=similarity)
+        if config.pretrained:
+            check_weights_cached(config.candidates)
+    if scaleout_opts:
+        try:
+            from hoot.trainer.scaleout import run_shortlist
+        except ImportError:
+            raise HootError("scale-out is not available in this build (trainer.scaleout is missing); drop "
+                            f"--{next(iter(scaleout_opts)).replace('_', '-')}") from None
+        result = run_shortlist(config, {**scaleout_opts, "format": fmt})
+        if isinstance(result, dict) and result.get("table"):
+            click.echo(render(result["table"], fmt, _columns(result)))
+        return
+    from hoot.trainer.shortlist import run_local
+
+    try:
+        result = run_local(config)
+    except KeyboardInterrupt:
+        click.echo(f"hoot: interrupted; the last checkpoint is kept: resume with "
+                   f"`hoot shortlist --resume {config.run_id} --output {config.output}`", err=True)
+        raise
+    click.echo(render(result["table"], fmt, _columns(result), json_payload=result))
+
+
+def _columns(result: dict) -> list[str]:
+    metric = "val_f1" if result["table"] and "val_f1" in result["table"][0] else "val_top1"
+    return [c.format(metric=metric) for c in TABLE_COLUMNS]
+
+
+def check_weights_cached(candidates: list[str]) -> None:
+    """Fail before decoding anything when a pretrained weights file is missing offline."""
+    import os
+
+    from hoot.advisor.catalog import load_catalog
+    from hoot.bench.models import weights_cache_path, weights_enum
+
+    if os.environ.get("HOOT_ALLOW_DOWNLOAD", "0") not in ("", "0"):
+        return
+    catalog = load_catalog()
+    for name in candidates:
+        w = weights_enum(catalog.get(name))
+        if w is None:
+            raise HootError(f"'{name}' has no pretrained weights in torchvision; pass --no-pretrained")
+        path = weights_cache_path(w)
+        if not path.is_file():
+            raise HootError(f"pretrained weights file '{path.name}' for {name} is not in torchvision's cache: download "
+                            f"{w.url} into {path.parent}/ (or set HOOT_ALLOW_DOWNLOAD=1 with network access), or pass --no-pretrained")
+
+
+def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, min_top1) -> list[str]:
+    from hoot.cli.advise import parse_positive
+    from hoot.advisor.units import parse_count
+    from hoot.trainer.candidates import advised_candidates
+    from hoot.trainer.data import scan_dataset
+
+    if top_k < 1:
+        raise HootError(f"--top {top_k} must be at least 1")
+    limits = {"max_latency_ms": parse_positive(max_latency_ms, "--max-latency-ms"),
+              "max_params": parse_count(max_params, "--max-params") if max_params is not None else None,
+              "max_gmacs": parse_positive(max_gmacs, "--max-gmacs"),
+              "max_size_mb": parse_positive(max_size_mb, "--max-size-mb"),
+              "max_memory_mb": parse_positive(max_memory_mb, "--max-memory-mb"),
+              "min_top1": parse_positive(min_top1, "--min-top1")}
+    scan = scan_dataset(data_dir, task)
+    names, reasons = advised_candidates(scan.task, top_k, len(scan.train) + len(scan.val), scan.median_size() or None,
+                                        {k: v for k, v in limits.items() if v is not None}, target)
+    click.echo("candidates from the advisor:\n  " + "\n  ".join(reasons), err=True)
+    return names
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run")
+@click.option("--format", "export_format", default="onnx", show_default=True, type=click.Choice(["onnx", "torchscript"]))
+@click.option("--out", default=None, help="Output file (default: next to the run's best.pt).")
+@click.option("--output", default="reports", show_default=True, help="Where run folders are.")
+def export(run, export_format, out, output) -> None:
+    """Export a trained run (its best.pt) to ONNX (checked with onnxruntime) or TorchScript."""
+    from pathlib import Path
+
+    from hoot.trainer.export import export_run
+    from hoot.trainer.trained import find_run
+
+    result = export_run(find_run(run, output), export_format, Path(out) if out else None)
+    check = result["check"]
+    click.echo(f"{result['path']}  ({result['size_mb']} MB, {result['variant']}, {result['image_size']} px; "
+               f"max abs diff vs PyTorch {check.get('max_abs_diff', 'n/a')} via {check.get('checked_with') or 'nothing'})")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run")
+@click.argument("images", nargs=-1)
+@click.option("--top", "top_k", default=5, show_default=True, type=int, help="Classes per image.")
+@click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(FORMATS))
+@click.option("--output", default="reports", show_default=True, help="Where run folders are.")
+def predict(run, images, top_k, fmt, output) -> None:
+    """Classify IMAGES with a trained run: top-k classes with probabilities."""
+    from hoot.trainer.predict import predict_images
+    from hoot.trainer.trained import find_run
+
+    rows = predict_images(find_run(run, output), list(images), top_k)
+    click.echo(render(rows, fmt, ["image", "rank", "class", "probability"], floatfmt=".4f"))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run")
+@click.option("--output", default="reports", show_default=True, help="Where run folders are.")
+def report(run, output) -> None:
+    """Re-render a run's report.md, report.html, metrics.json/csv and plots from its files."""
+    from pathlib import Path
+
+    from hoot.trainer.report import write_report
+
+    path = Path(run) if (Path(run) / "config.json").is_file() else Path(output) / run
+    files = write_report(path)
+    for name, p in files.items():
+        click.echo(f"{name}: {p}")
