@@ -84,12 +84,21 @@ class Variant:
     def params_m(self) -> float | None:
         return None if self.params is None else self.params / 1e6
 
+    @property
+    def native_input_px(self) -> int:
+        """The input size the variant was trained and is measured at: its weights' eval crop,
+        else its kind's usual size (torchvision's detection and segmentation references)."""
+        return self.crop_size or NATIVE_INPUT_PX_BY_KIND.get(self.kind, 224)
+
     def supports(self, task: str) -> bool:
         return bool(self.task_builders.get(task))
 
     def builder_for(self, task: str) -> str | None:
         return self.task_builders.get(task)
 
+
+#: input size when the weights name no crop: torchvision's detection (800) and segmentation (520) references
+NATIVE_INPUT_PX_BY_KIND = {"classification": 224, "detection": 800, "segmentation": 520}
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,),

@@ -41,3 +41,40 @@ def parse_count(text: str | int | float, option_name: str) -> int:
     if value < 0:
         raise HootError(f"{option_name} '{text}' is negative; give a count like 5M, 5e6 or 500k")
     return int(round(value))
+
+
+def check_number(value: float, option_name: str, *, integer: bool = False, minimum: float | None = None,
+                 maximum: float | None = None, exclusive_minimum: bool = False, example: str = "") -> float:
+    """`value` if finite and inside [minimum, maximum] (or (minimum, ...] when exclusive); else a
+    one-line HootError naming the option, the rule and an example. The one numeric validator
+    every command's options go through, so `--x 0` means the same everywhere."""
+    hint = f"; e.g. {option_name} {example}" if example else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
+        raise HootError(f"{option_name} '{value}' is not a finite number{hint}")
+    if integer and float(value) != int(value):
+        raise HootError(f"{option_name} '{value}' is not a whole number{hint}")
+    if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+        rule = f"greater than {_fmt(minimum)}" if exclusive_minimum else f"at least {_fmt(minimum)}"
+        raise HootError(f"{option_name} '{_fmt(value)}' must be {rule}{hint}")
+    if maximum is not None and value > maximum:
+        raise HootError(f"{option_name} '{_fmt(value)}' must be at most {_fmt(maximum)}{hint}")
+    return int(value) if integer else float(value)
+
+
+def parse_number(text: str | int | float, option_name: str, **rules: object) -> float:
+    """`text` from the command line as a number, checked by `check_number`'s rules."""
+    if isinstance(text, str):
+        raw = text.strip().replace("_", "")
+        try:
+            value: float = int(raw) if re.fullmatch(r"[+-]?[0-9]+", raw) else float(raw)
+        except ValueError:
+            example = rules.get("example")
+            hint = f"; e.g. {option_name} {example}" if example else ""
+            raise HootError(f"{option_name} '{text}' is not a number{hint}") from None
+    else:
+        value = text
+    return check_number(value, option_name, **rules)  # type: ignore[arg-type]
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

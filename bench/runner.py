@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from hoot.advisor.catalog import Variant
+from hoot.advisor import devices
 from hoot.advisor.errors import HootError
 from hoot.bench.store import ResultStore, utc_now
 
-NATIVE_SIZE_BY_KIND = {"classification": 224, "detection": 800, "segmentation": 520}
 
 
 @dataclass
@@ -51,10 +51,6 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def native_size(variant: Variant) -> int:
-    return variant.crop_size or NATIVE_SIZE_BY_KIND.get(variant.kind, 224)
-
-
 def task_of(variant: Variant) -> str:
     """The task a variant is benchmarked as: what its builder natively is."""
     return variant.kind if variant.kind in ("detection", "segmentation") else "classification"
@@ -71,7 +67,7 @@ def plan_jobs(
     """(jobs to run, settings keys already stored, notes) for these variants and settings."""
     jobs, skipped, notes = [], [], []
     for v in variants:
-        size = settings.input_size or native_size(v)
+        size = settings.input_size or v.native_input_px
         pairs: list[tuple[str, int]] = [("inference", b) for b in settings.batch_sizes]
         if settings.train:
             if task_of(v) == "detection":
@@ -90,7 +86,7 @@ def plan_jobs(
         jobs.append({
             "variant": v.name, "family": v.family, "task": task_of(v), "kind": task_of(v),
             "device": settings.device, "dtype": settings.dtype, "input_size": size,
-            "native_input": settings.input_size is None or settings.input_size == native_size(v),
+            "native_input": settings.input_size is None or settings.input_size == v.native_input_px,
             "threads": settings.threads, "channels_last": settings.channels_last, "compile": settings.compile,
             "quick": settings.quick, "weights_file_mb": v.weights_file_mb, "auto_batch": settings.auto_batch,
             "pairs": todo, "catalog_path": catalog_path, "builder": builder,
@@ -203,22 +199,9 @@ def probe_torch() -> dict[str, Any]:
 
 
 def resolve_device(requested: str, probe: dict[str, Any]) -> str:
-    """'auto' -> 'cuda:0' or 'cpu'; 'cuda' -> 'cuda:0'; validate 'cuda:N' against what torch sees."""
-    req = requested.strip().lower()
-    gpus = probe.get("cuda_devices") or []
-    if req == "auto":
-        return "cuda:0" if gpus else "cpu"
-    if req == "cpu":
-        return "cpu"
-    if req == "cuda" or req.startswith("cuda:"):
-        if not gpus:
-            raise HootError(f"--device {requested}: torch {probe.get('torch_version')} sees no CUDA GPU on this machine; "
-                            "use --device cpu (or auto)")
-        index_text = req.partition(":")[2] or "0"
-        if not index_text.isdigit() or int(index_text) >= len(gpus):
-            raise HootError(f"--device {requested}: no such GPU; this machine has cuda:0..cuda:{len(gpus) - 1}")
-        return f"cuda:{int(index_text)}"
-    raise HootError(f"--device '{requested}' is not understood; use auto, cpu, cuda or cuda:N")
+    """The shared resolver (hoot.advisor.devices) against what the probing child's torch sees."""
+    return devices.resolve_device(requested, len(probe.get("cuda_devices") or []),
+                                  torch_version=probe.get("torch_version"))
 
 
 def check_dtype(dtype: str, device: str, probe: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import click
@@ -34,42 +33,6 @@ def parse_positive(text: str | None, option: str) -> float | None:
     if math.isnan(value) or math.isinf(value) or value <= 0:
         raise HootError(f"{option} '{text}' must be a positive finite number")
     return value
-
-
-def load_measurements(db: str | None, hardware: str) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], str | None]:
-    """(hardware info, {variant: figures}, note) from the results store; no store means estimates."""
-    if db is not None and not Path(db).exists():
-        raise HootError(f"results database '{db}' does not exist; run `hoot bench --db {db}` first or drop --db")
-    if db is not None and Path(db).is_dir():
-        raise HootError(f"results database '{db}' is a directory; pass the SQLite file")
-    try:
-        from hoot.bench.store import measurements_for_advice
-    except ImportError:  # a build without the profiler: rank on estimates
-        if hardware != "this":
-            raise HootError("--hardware needs the results store (bench.store), which this build lacks") from None
-        return None, {}, "no results store in this build: costs are estimates"
-    info, rows = measurements_for_advice(db, hardware)
-    note = None
-    if not rows:
-        who = "this machine" if hardware == "this" else f"hardware '{hardware}'"
-        note = (f"no measurements for {who} in the results store: costs are estimates "
-                "(run `hoot bench --target ...` to rank on measured latency)")
-        others = _stored_hardware(db)
-        if others:
-            note += f"; results exist for {', '.join(others[:5])}: pass --hardware ID to use them"
-    return info, rows, note
-
-
-def _stored_hardware(db: str | None) -> list[str]:
-    """Hardware ids the store has results for (empty when there is no store)."""
-    from hoot.advisor.paths import default_db_path
-    from hoot.bench.store import ResultStore
-
-    path = Path(db) if db is not None else default_db_path()
-    if not path.exists():
-        return []
-    with ResultStore(path) as store:
-        return [h for h in store.hardware_ids() if store.rows({"hardware_id": h, "status": "ok"})]
 
 
 def _cost_cell(pick) -> str:
@@ -288,6 +251,8 @@ def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max
     wanted = [n.strip() for n in (explain_names or "").split(",") if n.strip()]
     for name in wanted:
         load_catalog().get(name)  # an unknown name is a bad input (exit 2), checked before any work
+    from hoot.bench.advice_rows import load_measurements
+
     hw, measured, store_note = load_measurements(db, hardware)
     guidance = None
     if request.dataset_size is not None:

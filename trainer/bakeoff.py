@@ -60,11 +60,12 @@ import numpy as np
 import torch
 
 from hoot.advisor.catalog import Catalog, load_catalog
+from hoot.advisor.devices import torch_device
 from hoot.advisor.errors import HootError
 from hoot.trainer.cache import SplitCache, build_cache
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.data import DatasetScan, scan_dataset
-from hoot.trainer.loop import (Stepper, evaluate, measure_latency_ms, recalibrate_bn, resolve_device)
+from hoot.trainer.loop import (Stepper, evaluate, measure_latency_ms, recalibrate_bn)
 from hoot.trainer.losses import make_loss
 from hoot.trainer.metrics import primary_metric
 from hoot.trainer.pipeline import Normalizer, SeededSampler, epoch_batches, mix_seed, steps_per_epoch, train_batch
@@ -136,11 +137,6 @@ def weights_mean_std(catalog: Catalog, candidate: str) -> tuple[tuple[float, ...
     return IMAGENET_MEAN, IMAGENET_STD
 
 
-def native_size(catalog: Catalog, name: str) -> int:
-    v = catalog.get(name)
-    return int(v.crop_size or 224)
-
-
 def check_candidates(catalog: Catalog, candidates: list[str], task: str) -> None:
     if not candidates:
         raise HootError("no candidates: pass --candidates a,b,c or advisor options (--target, --top K)")
@@ -158,12 +154,12 @@ def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
     scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed)
     check_candidates(catalog, config.candidates, scan.task)
     if config.image_size is None:
-        native = min(native_size(catalog, c) for c in config.candidates)
+        native = min(catalog.get(c).native_input_px for c in config.candidates)
         median = scan.median_size()
         config.image_size = max(MIN_IMAGE_SIZE, min(native, median or native))
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
-    device = resolve_device(config.device)
+    device = torch_device(config.device)
     # settings that cannot work fail here, before any image is decoded
     resolve_recipe(config.strategy, config.pretrained, len(scan.train), config.optimizer, config.lr, config.similarity)
     run_dir = config.run_dir

@@ -20,7 +20,7 @@ def parse_candidates(text: str | None) -> list[str]:
 def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_px: float | None,
                        limits: dict[str, Any], target: str | None = None) -> tuple[list[str], list[str]]:
     """(names, one reason line per name) from hoot.advisor.recommend for this machine's measurements."""
-    from hoot.cli.advise import load_measurements
+    from hoot.bench.advice_rows import load_measurements
     from hoot.advisor.recommend import Request, recommend
 
     hardware, measured, _note = load_measurements(None, "this")

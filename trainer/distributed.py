@@ -27,6 +27,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from hoot.advisor.devices import torch_device
 from hoot.advisor.errors import HootError
 
 SPEC_NAME = "ddp_spec.json"
@@ -42,16 +43,10 @@ def backend_for(device: torch.device) -> str:
 
 def rank_device(local_rank: int, requested: str = "auto") -> torch.device:
     """One GPU per local rank when CUDA is asked for (or auto and present), else the CPU."""
-    wants_cuda = requested.startswith("cuda") or (requested == "auto" and torch.cuda.is_available())
-    if wants_cuda:
-        if not torch.cuda.is_available():
-            raise HootError(f"--device {requested}: CUDA is not available on this machine; use --device cpu")
-        if local_rank >= torch.cuda.device_count():
-            raise HootError(f"--nproc asks for GPU {local_rank} but this machine has {torch.cuda.device_count()}; "
-                            "set --nproc to the number of GPUs")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
+    device = torch_device(requested, local_rank=local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 def init_from_env(requested_device: str = "auto") -> tuple[int, int, int, torch.device]:

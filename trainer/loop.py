@@ -25,20 +25,6 @@ from hoot.trainer.pipeline import Normalizer, eval_batches
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
 
 
-def resolve_device(name: str) -> torch.device:
-    from hoot.advisor.errors import HootError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise HootError(f"--device '{name}' is not a device; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise HootError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
-    return dev
-
-
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """bf16 where the GPU supports it (no loss scaling needed), else fp16; None on CPU (fp32)."""
     if device.type != "cuda":

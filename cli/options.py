@@ -1,0 +1,84 @@
+"""Numeric command-line options, validated at the edge by one rule set (hoot.advisor.units).
+
+Every number a command takes goes through `Number`: NaN, infinities, zero, negatives and
+absurd sizes get one line naming the option and an example, the same way in every command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from hoot.advisor.errors import HootError
+from hoot.advisor.units import parse_count, parse_number
+
+
+class BadNumber(click.BadParameter):
+    """The validator's own line is already complete: no click prefix."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+class Number(click.ParamType):
+    """A finite int or float inside bounds; `count=True` also takes 5M / 500k."""
+
+    name = "number"
+
+    def __init__(self, *, integer: bool = False, minimum: float | None = None, maximum: float | None = None,
+                 exclusive_minimum: bool = False, example: str = "", count: bool = False) -> None:
+        self.rules: dict[str, Any] = {"integer": integer, "minimum": minimum, "maximum": maximum,
+                                      "exclusive_minimum": exclusive_minimum, "example": example}
+        self.count = count
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None:
+            return None
+        option = _option_name(param)
+        try:
+            if self.count:
+                value = parse_count(value, option)
+            return parse_number(value, option, **self.rules)
+        except HootError as exc:
+            raise BadNumber(exc.message, ctx=ctx, param=param) from None
+
+
+def _option_name(param: click.Parameter | None) -> str:
+    if param is None:
+        return "value"
+    opts = getattr(param, "opts", None) or [param.name or "value"]
+    return max(opts, key=len)
+
+
+def positive_int(maximum: int | None = None, example: str = "1") -> Number:
+    """1, 2, ... (at most `maximum`)."""
+    return Number(integer=True, minimum=1, maximum=maximum, example=example)
+
+
+def non_negative_int(maximum: int | None = None, example: str = "0") -> Number:
+    return Number(integer=True, minimum=0, maximum=maximum, example=example)
+
+
+def positive_float(maximum: float | None = None, example: str = "1") -> Number:
+    """> 0 and finite."""
+    return Number(minimum=0, exclusive_minimum=True, maximum=maximum, example=example)
+
+
+def non_negative_float(maximum: float | None = None, example: str = "0") -> Number:
+    return Number(minimum=0, maximum=maximum, example=example)
+
+
+def fraction(example: str = "0.2") -> Number:
+    """Strictly between 0 and 1 (a share of the data)."""
+    return Number(minimum=0, exclusive_minimum=True, maximum=0.95, example=example)
+
+
+def percentage(example: str = "75") -> Number:
+    return Number(minimum=0, maximum=100, example=example)
+
+
+def positive_count(example: str = "5M") -> Number:
+    """A count that may be spelled 5M, 5e6 or 500k; at least 1."""
+    return Number(integer=True, minimum=1, example=example, count=True)
