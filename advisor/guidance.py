@@ -167,6 +167,21 @@ def learning_rate_range(strategy_name: str) -> tuple[float, float]:
     return STRATEGIES[strategy_name]["lr"]
 
 
+def group_learning_rates(strategy_name: str) -> dict[str, tuple[float, float] | None]:
+    """{"head": (lo, hi), "backbone": (lo, hi) or None when frozen}: the per-group learning rates
+    `hoot advise` prints, as data the trainer reads (seeds/004 "Learning Rate Guidelines": new head
+    0.001-0.01, fine-tuned pretrained layers 0.0001-0.001). The trainer gives the new head and the
+    trained backbone layers their own optimizer parameter groups at these rates."""
+    if strategy_name not in STRATEGIES:
+        raise HootError(f"unknown strategy '{strategy_name}'; use one of {', '.join(STRATEGIES)}")
+    spec = STRATEGIES[strategy_name]
+    return {"head": spec["head_lr"], "backbone": None if spec["trainable"] == "head" else spec["lr"]}
+
+
+GROUP_LEARNING_RATES: dict[str, dict[str, tuple[float, float] | None]] = {
+    name: group_learning_rates(name) for name in STRATEGIES}
+
+
 # -- dataset size fit ----------------------------------------------------------------
 #: (lowest image count, band, advice); seeds/000 "Selection Guidelines > By Dataset Size".
 #: Band names equal the catalog's `dataset_sizes` values.

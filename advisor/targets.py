@@ -51,7 +51,18 @@ class Ranking:
     cost: float
     document: float
     dataset_fit: float
-    source: str | None = None
+    rule: str | None = None  # hoot's own numbers: the reasoning behind them, not a document's
+
+
+@dataclass(frozen=True)
+class MeasureDefaults:
+    """Which stored setting a target ranks on by default, and which memory it compares (hoot's rule)."""
+
+    device: str | None  # cpu | cuda | None (whichever the store has, GPU first)
+    dtype: str  # fp32 | half (fp16 or bf16, whichever was measured)
+    batch_size: int | str  # a batch, or "throughput": the largest batch measured in that device and precision
+    memory: str  # inference | train
+    rule: str
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,7 @@ class Target:
     picks: tuple[NamedPick, ...]
     not_in_torchvision: tuple[Mention, ...]
     after_selection: tuple[str, ...]
+    measure: MeasureDefaults = MeasureDefaults(None, "fp32", 1, "inference", "")
 
     def budgets_for(self, task: str) -> list[Budget]:
         return [b for b in self.budgets if b.applies_to(task)]
@@ -98,6 +110,8 @@ class TargetBook:
     common_picks: tuple[NamedPick, ...]
     common_not_in_torchvision: tuple[Mention, ...]
     targets: dict[str, Target]
+    default_measure: MeasureDefaults = MeasureDefaults(None, "fp32", 1, "train", "")
+    roles_rule: str = ""
 
     def get(self, name: str) -> Target:
         """The target called `name`, or a HootError listing the valid ones."""
@@ -149,7 +163,28 @@ def _ranking(raw: Any, where: str) -> Ranking:
         if value < 0:
             raise HootError(f"{where} ranking: weight '{key}' is {value}, expected >= 0")
         weights[key] = float(value)
-    return Ranking(**weights, source=raw.get("source"))
+    rule = _need(raw, "rule", f"{where} ranking", str)
+    if not rule.startswith("hoot's rule"):
+        raise HootError(f"{where} ranking: 'rule' must start with \"hoot's rule\" (the weights are hoot's own numbers)")
+    return Ranking(**weights, rule=rule)
+
+
+def _measure(raw: Any, where: str) -> MeasureDefaults:
+    if not isinstance(raw, dict):
+        raise HootError(f"{where}: 'measure' must be a mapping (device, dtype, batch_size, memory, rule)")
+    device = raw.get("device")
+    if device not in (None, "cpu", "cuda"):
+        raise HootError(f"{where} measure: device is {device!r}, expected cpu, cuda or null")
+    dtype = raw.get("dtype", "fp32")
+    if dtype not in ("fp32", "half", "fp16", "bf16"):
+        raise HootError(f"{where} measure: dtype is {dtype!r}, expected fp32, half, fp16 or bf16")
+    batch = raw.get("batch_size", 1)
+    if batch != "throughput" and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
+        raise HootError(f"{where} measure: batch_size is {batch!r}, expected a positive whole number or throughput")
+    memory = raw.get("memory", "inference")
+    if memory not in ("inference", "train"):
+        raise HootError(f"{where} measure: memory is {memory!r}, expected inference or train")
+    return MeasureDefaults(device, dtype, batch, memory, _need(raw, "rule", f"{where} measure", str))
 
 
 def _budget(kind: str, raw: Any, where: str) -> Budget:
@@ -215,6 +250,7 @@ def parse_targets(text: str, where: str = "targets.yaml") -> TargetBook:
             picks=_picks(raw.get("picks"), roles, label),
             not_in_torchvision=_mentions(raw.get("not_in_torchvision"), label),
             after_selection=tuple(raw.get("after_selection") or ()),
+            measure=_measure(_need(raw, "measure", label, dict), label),
         )
     missing = [t for t in TARGETS if t not in targets]
     if missing:
@@ -226,6 +262,8 @@ def parse_targets(text: str, where: str = "targets.yaml") -> TargetBook:
         common_picks=_picks(doc.get("common_picks"), roles, f"{where} common"),
         common_not_in_torchvision=_mentions(doc.get("common_not_in_torchvision"), f"{where} common"),
         targets=targets,
+        default_measure=_measure(_need(doc, "default_measure", where, dict), f"{where} default"),
+        roles_rule=_need(doc, "roles_rule", where, str),
     )
     unknown = sorted(set(_SEED_REF.findall(text)) - set(seeds))
     if unknown:

@@ -15,6 +15,7 @@ from hoot.advisor.recommend import (
     recommend,
     tier_of_memory_mb,
     Candidate,
+    MeasuredCost,
 )
 
 #: families seeds/000 and seeds/004 treat as mobile-class (plus MNASNet and RegNet's 400MF
@@ -195,38 +196,91 @@ def test_latency_limit_without_measurements_excludes_and_says_why():
     assert "latency not measured" in err.value.message and "hoot bench" in err.value.message
 
 
-def test_measured_latency_ranks_and_estimates_the_rest():
+def _row(ms, peak=None, device="cpu", mode="inference", converged=True):
+    return MeasuredCost(latency_ms=ms, peak_memory_mb=peak, device=device, mode=mode, converged=converged,
+                        memory_kind="cuda_allocator" if device.startswith("cuda") else "cpu_rss")
+
+
+def test_measured_latency_ranks_and_estimates_inside_the_measured_range():
+    # rewritten (issue 11.2): estimates only inside the measured GMACs range, with an interval
     measured = {
-        "mobilenet_v3_large": {"latency_ms": 40.0, "peak_memory_mb": 300.0, "device": "cpu", "dtype": "fp32", "input_size": 224},
-        "shufflenet_v2_x1_0": {"latency_ms": 2.0, "peak_memory_mb": 90.0, "device": "cpu", "dtype": "fp32", "input_size": 224},
-        "mobilenet_v3_small": {"latency_ms": 1.5, "peak_memory_mb": 80.0, "device": "cpu", "dtype": "fp32", "input_size": 224},
-        "efficientnet_b0": {"latency_ms": 6.0, "peak_memory_mb": 200.0, "device": "cpu", "dtype": "fp32", "input_size": 224},
+        "mobilenet_v3_large": _row(40.0, 300.0), "shufflenet_v2_x1_0": _row(2.0, 90.0),
+        "mobilenet_v3_small": _row(1.5, 80.0), "efficientnet_b0": _row(6.0, 200.0),
+        "shufflenet_v2_x0_5": _row(1.0, 60.0), "efficientnet_b1": _row(9.0, 250.0),
     }
     hw = {"hardware_id": "testbox-1234", "cpu_model": "Test CPU"}
-    advice = recommend(Request(task="classification", target="mobile", top_k=50), measurements=measured, hardware=hw)
+    advice = recommend(Request(task="classification", target="mobile", top_k=50), measurements=measured, hardware=hw,
+                       setting="cpu fp32 batch 1 native px eager")
     by_name = {p.variant.name: p for p in advice.picks}
+    assert advice.cost_unit == "ms" and advice.setting == "cpu fp32 batch 1 native px eager"
     assert by_name["mobilenet_v3_large"].candidate.latency_source == "measured"
     assert by_name["mobilenet_v3_large"].candidate.cost == 40.0
-    assert by_name["mobilenet_v2"].candidate.latency_source == "estimated"
-    assert "measured on testbox-1234" in advice.cost_basis and "estimates" in advice.cost_basis
+    v2 = by_name["mobilenet_v2"].candidate
+    assert v2.latency_source == "estimated" and v2.latency_interval[0] <= v2.latency_ms <= v2.latency_interval[1]
+    assert "measured on testbox-1234" in advice.cost_basis and "estimated" in advice.cost_basis
     assert any("40 ms measured on testbox-1234" in r for r in by_name["mobilenet_v3_large"].reasons)
+    assert any(n.startswith("figures: 6 of") and "estimated" in n for n in advice.notes)
     # slow on this hardware: no longer on the front although its GMACs put it there
     assert by_name["mobilenet_v3_large"].pareto_layer > 1
-    # the latency limit uses the measurement where there is one
+    # the latency limit uses the measurement; an estimate alone never satisfies it
     tight = recommend(Request(task="classification", target="mobile", max_latency_ms=10, top_k=50),
                       measurements=measured, hardware=hw)
     assert "mobilenet_v3_large" not in tight.survivors and "efficientnet_b0" in tight.survivors
+    assert "mobilenet_v2" not in tight.survivors
+    assert "cannot prove" in " ".join(text for _, ok, text in tight.checks["mobilenet_v2"] if not ok)
 
 
-def test_gpu_measurement_makes_the_memory_tier_a_fact():
-    measured = {"resnet152": {"latency_ms": 5.0, "peak_memory_mb": 900.0, "device": "cuda", "dtype": "fp32", "input_size": 224}}
-    advice = recommend(Request(task="classification", target="gpu-server", top_k=200), measurements=measured)
+def test_estimates_outside_the_measured_range_never_pass_a_latency_limit():
+    """Issue 11 item 2: 4 tiny models measured at 3.6-9.4 ms; --max-latency-ms 20 admitted resnet50."""
+    measured = {"mobilenet_v3_small": _row(3.6), "shufflenet_v2_x0_5": _row(4.0),
+                "squeezenet1_1": _row(9.4), "mnasnet0_5": _row(5.0)}
+    advice = recommend(Request(task="classification", max_latency_ms=20, top_k=50), measurements=measured)
+    assert set(advice.survivors) == set(measured)
+    for name in ("resnet50", "efficientnet_b4"):
+        failed = [text for _, ok, text in advice.checks[name] if not ok]
+        assert failed and "not measured" in failed[0]
+    # without the limit the big models rank, but on GMACs: no latency figure outside 0.04-0.35 GMACs
+    free = recommend(Request(task="classification", top_k=200), measurements=measured)
+    assert free.cost_unit == "GMACs" and "outside the measured range" in free.cost_basis
+    r50 = next(p for p in free.picks if p.variant.name == "resnet50").candidate
+    assert r50.latency_ms is None and r50.latency_source is None and r50.cost == r50.variant.gmacs
+
+
+def test_unconverged_rows_are_said():
+    measured = {"resnet18": _row(15.0, converged=False), "resnet34": _row(30.0)}
+    advice = recommend(Request(task="classification", top_k=200), measurements=measured)
+    assert advice.unconverged == ["resnet18"]
+    assert any("did not converge" in n and "resnet18" in n for n in advice.notes)
+
+
+def test_only_a_training_gpu_peak_makes_the_memory_tier_a_fact():
+    # rewritten (issue 11.3): a batch-1 GPU inference peak used to turn resnet152's tier "low"
+    inference = {"resnet152": _row(5.0, 900.0, device="cuda:0")}
+    advice = recommend(Request(task="classification", target="gpu-server", top_k=200), measurements=inference)
+    p = next(p for p in advice.picks if p.variant.name == "resnet152")
+    assert p.candidate.memory_tier == "very_high" and p.candidate.memory_tier_source == "catalog"
+    train = {"resnet152": _row(50.0, 3000.0, device="cuda:0", mode="train")}
+    advice = recommend(Request(task="classification", target="gpu-server", top_k=200), train_measurements=train)
     p = next(p for p in advice.picks if p.variant.name == "resnet152")
     assert p.candidate.memory_tier == "low" and p.candidate.memory_tier_source == "measured"
-    assert any("measured GPU peak 900 MB" in r and "very_high" in r for r in p.reasons)
-    # and the memory limit reads the measurement, not the tier
-    limited = recommend(Request(task="classification", max_memory_mb=1000, top_k=500), measurements=measured)
-    assert "resnet152" in limited.survivors and "resnet101" not in limited.survivors
+    assert any("measured GPU training peak 3000 MB" in r and "very_high" in r for r in p.reasons)
+
+
+def test_memory_limits_compare_like_with_like():
+    inference = {"resnet152": _row(5.0, 900.0, device="cuda:0"), "resnet18": _row(2.0, 300.0, device="cuda:0")}
+    train = {"resnet18": _row(9.0, 2500.0, device="cuda:0", mode="train")}
+    # deployment: inference peaks only; models without one are unknown, never a training tier
+    dep = recommend(Request(task="classification", max_memory_mb=1000, memory="inference", top_k=500),
+                    measurements=inference, train_measurements=train)
+    assert set(dep.survivors) == {"resnet152", "resnet18"}
+    assert "not compared" in " ".join(t for _, ok, t in dep.checks["resnet101"] if not ok)
+    # training: the measured training peak, else the tier's upper bound; inference peaks never count
+    tr = recommend(Request(task="classification", max_memory_mb=5000, memory="train", top_k=500),
+                   measurements=inference, train_measurements=train)
+    assert "resnet18" in tr.survivors and "resnet152" not in tr.survivors
+    assert any("train peak memory 2500 MB" in t for _, ok, t in tr.checks["resnet18"])
+    # the target's default: deployment targets compare inference memory
+    assert recommend(Request(task="classification", target="production")).memory == "inference"
 
 
 def test_memory_tiers_follow_seeds_000():
