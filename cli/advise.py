@@ -16,10 +16,14 @@ import click
 
 from hoot.advisor.errors import HootError, NoAnswer
 from hoot.advisor.render import FORMATS, render
+from hoot.cli.options import percentage, positive_count, positive_float, positive_int
 
-TABLE_COLUMNS = ("rank", "name", "family", "params_m", "gmacs", "{metric}", "input_px", "cost", "why")
-CSV_COLUMNS = ("rank", "name", "family", "params", "gmacs", "{metric}", "input_size", "latency_ms",
-               "cost_source", "pareto_layer", "score", "reasons")
+TABLE_COLUMNS = ("rank", "score", "layer", "name", "family", "params_m", "gmacs", "{metric}", "input_px", "latency_ms",
+                 "latency_from", "why")
+CSV_COLUMNS = ("rank", "score", "pareto_layer", "name", "family", "params", "gmacs", "{metric}", "input_size",
+               "latency_ms", "latency_low_ms", "latency_high_ms", "latency_source", "cost_source", "converged", "reasons")
+#: runtimes whose measured speed-up against eager the after-selection advice names (issue 13.4)
+SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph")
 
 
 def parse_positive(text: str | None, option: str) -> float | None:
@@ -35,13 +39,14 @@ def parse_positive(text: str | None, option: str) -> float | None:
     return value
 
 
-def _cost_cell(pick) -> str:
+def _latency_from(pick) -> str:
     c = pick.candidate
     if c.latency_source == "measured":
-        return f"{c.latency_ms:.3g} ms"
+        return "measured" if c.measurement is None or c.measurement.converged is not False else "measured, unsettled"
     if c.latency_source == "estimated":
-        return f"~{c.latency_ms:.3g} ms est."
-    return f"{c.variant.gmacs:.3g} GMACs est." if c.variant.gmacs is not None else "unknown"
+        lo, hi = c.latency_interval
+        return f"estimate {lo:.3g}-{hi:.3g}"
+    return "-"
 
 
 def _why(pick) -> str:
@@ -56,6 +61,7 @@ def _why(pick) -> str:
 
 def pick_json(pick, metric: str) -> dict[str, Any]:
     v, c = pick.variant, pick.candidate
+    m = c.measurement
     return {
         "rank": pick.rank,
         "name": v.name,
@@ -68,10 +74,14 @@ def pick_json(pick, metric: str) -> dict[str, Any]:
         "accuracy": c.accuracy,
         "input_size": v.crop_size,
         "latency_ms": None if c.latency_ms is None else round(c.latency_ms, 4),
+        "latency_low_ms": None if c.latency_interval is None else round(c.latency_interval[0], 4),
+        "latency_high_ms": None if c.latency_interval is None else round(c.latency_interval[1], 4),
         "latency_source": c.latency_source,
+        "converged": None if m is None else m.converged,
         "cost_source": {"measured": "measured_latency", "estimated": "latency_estimated_from_gmacs"}.get(
             c.latency_source or "", "gmacs_estimate"),
-        "peak_memory_mb": (c.measurement or {}).get("peak_memory_mb"),
+        "peak_memory_mb": None if m is None else m.peak_memory_mb,
+        "train_peak_memory_mb": None if c.train_measurement is None else c.train_measurement.peak_memory_mb,
         "memory_tier": c.memory_tier,
         "memory_tier_source": c.memory_tier_source,
         "speed_class": v.speed_class,
@@ -85,15 +95,10 @@ def pick_json(pick, metric: str) -> dict[str, Any]:
 def _rows(advice, metric: str) -> list[dict[str, Any]]:
     rows = []
     for p in advice.picks:
-        v, c = p.variant, p.candidate
-        rows.append({
-            "rank": p.rank, "name": v.name, "family": v.family,
-            "params_m": None if v.params is None else round(v.params / 1e6, 2), "params": v.params,
-            "gmacs": v.gmacs, metric: c.accuracy, "input_px": v.crop_size, "input_size": v.crop_size,
-            "cost": _cost_cell(p), "latency_ms": None if c.latency_ms is None else round(c.latency_ms, 4),
-            "cost_source": pick_json(p, metric)["cost_source"], "pareto_layer": p.pareto_layer, "score": p.score,
-            "why": _why(p), "reasons": " | ".join(p.reasons),
-        })
+        doc = pick_json(p, metric)
+        rows.append({**doc, metric: doc["accuracy"], "layer": p.pareto_layer, "input_px": doc["input_size"],
+                     "params_m": None if doc["params"] is None else round(doc["params"] / 1e6, 2),
+                     "latency_from": _latency_from(p), "why": _why(p), "reasons": " | ".join(p.reasons)})
     return rows
 
 
@@ -103,7 +108,11 @@ def _header(advice) -> list[str]:
     lines = [f"hoot advise: {what}: {len(advice.survivors)} of {advice.n_candidates} models meet the constraints"]
     if advice.target:
         lines.append(f"Rule: {advice.target.rule}")
-    lines.append(f"Cost: {advice.cost_basis}")
+    lines.append(f"Setting: {advice.setting or 'none measured'}; memory limits compare {advice.memory} memory")
+    lines.append(f"Cost (ranked in {advice.cost_unit}): {advice.cost_basis}")
+    lines.append(f"Figures: {advice.measured} measured, {advice.n_estimated} estimated, "
+                 f"{len(advice.survivors) - advice.measured - advice.n_estimated} without a latency figure "
+                 "(table ranked by score: the Pareto layer first, then hoot's weighted score)")
     return lines
 
 
@@ -141,10 +150,16 @@ def _payload(advice, guidance, dataset, metric: str, store_note: str | None) -> 
             "name": advice.target.name, "title": advice.target.title, "rule": advice.target.rule,
             "budgets": [{"kind": b.kind, "value": list(b.value) if isinstance(b.value, tuple) else b.value,
                          "source": b.source} for b in advice.target.budgets_for(r.task)],
+            "ranking_rule": advice.target.ranking.rule,
         },
+        "setting": advice.setting,
+        "memory": advice.memory,
         "accuracy_metric": metric,
         "cost_basis": advice.cost_basis,
+        "cost_unit": advice.cost_unit,
         "estimated": advice.estimated,
+        "figures": {"measured": advice.measured, "estimated": advice.n_estimated,
+                    "unconverged": advice.unconverged},
         "hardware": advice.hardware,
         "store_note": store_note,
         "considered": advice.n_candidates,
@@ -160,10 +175,9 @@ def _payload(advice, guidance, dataset, metric: str, store_note: str | None) -> 
 
 
 def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
-                  min_top1, dataset_size, dataset_path, top_k):
-    """The command line as a validated Request (and the dataset scan, when --dataset is given)."""
+                  min_top1, dataset_size, dataset_path, top_k, memory=None):
+    """The command line (numbers already validated by hoot.cli.options) as a Request, with the dataset scan."""
     from hoot.advisor.recommend import ACCURACY_METRICS, Request
-    from hoot.advisor.units import parse_count
 
     if target is not None:
         book.get(target)
@@ -171,40 +185,20 @@ def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max
         raise HootError(f"unknown task '{task}'; use one of {', '.join(ACCURACY_METRICS)}")
     if dataset_size is not None and dataset_path is not None:
         raise HootError("give --dataset-size or --dataset, not both (--dataset counts the images itself)")
-    try:
-        k = int(str(top_k).strip())
-    except ValueError:
-        raise HootError(f"--top '{top_k}' is not a whole number; give 1 or more") from None
-    if k < 1:
-        raise HootError(f"--top is {k}; give 1 or more")
-    min_acc = None
-    if min_top1 is not None:
-        try:
-            min_acc = float(str(min_top1).strip())
-        except ValueError:
-            raise HootError(f"--min-top1 '{min_top1}' is not a number; give a percentage like 75") from None
-        if not 0 <= min_acc <= 100:
-            raise HootError(f"--min-top1 '{min_top1}' must be a percentage between 0 and 100")
-    max_params_n = parse_count(max_params, "--max-params") if max_params is not None else None
-    if max_params_n == 0:
-        raise HootError("--max-params is 0; give a positive count like 5M")
     summary = None
-    n_images = parse_count(dataset_size, "--dataset-size") if dataset_size is not None else None
+    n_images = dataset_size
     if dataset_path is not None:
         from hoot.advisor.dataset_scan import scan_dataset
 
         summary = scan_dataset(dataset_path)
         n_images = summary.n_images
+        if not n_images:
+            raise HootError(f"--dataset '{dataset_path}' holds no readable images; give an ImageFolder "
+                            "with one folder of images per class")
     request = Request(
-        task=task, target=target,
-        max_latency_ms=parse_positive(max_latency_ms, "--max-latency-ms"),
-        max_params=max_params_n,
-        max_gmacs=parse_positive(max_gmacs, "--max-gmacs"),
-        max_size_mb=parse_positive(max_size_mb, "--max-size-mb"),
-        max_memory_mb=parse_positive(max_memory_mb, "--max-memory-mb"),
-        min_top1=min_acc, dataset_size=n_images,
-        median_short_side_px=summary.median_short_side_px if summary else None,
-        top_k=k,
+        task=task, target=target, max_latency_ms=max_latency_ms, max_params=max_params, max_gmacs=max_gmacs,
+        max_size_mb=max_size_mb, max_memory_mb=max_memory_mb, min_top1=min_top1, dataset_size=n_images,
+        median_short_side_px=summary.median_short_side_px if summary else None, top_k=top_k, memory=memory,
     )
     return request, summary
 
@@ -214,68 +208,99 @@ def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max
               help="Deployment target: mobile, edge, cpu-server, gpu-server, research, production (budgets from hoot.advisor/targets.yaml).")
 @click.option("--task", default="classification", show_default=True, metavar="TASK",
               help="classification, multilabel, detection or segmentation.")
-@click.option("--max-latency-ms", default=None, metavar="MS",
-              help="Batch-1 latency limit: measured on --hardware, else estimated from GMACs and this hardware's own "
-                   "measurements; models with neither are excluded.")
-@click.option("--max-params", default=None, metavar="N", help="Parameter limit, e.g. 5M or 5e6.")
-@click.option("--max-gmacs", default=None, metavar="G", help="Multiply-add limit at the native input size (GMACs).")
-@click.option("--max-size-mb", default=None, metavar="MB", help="Weights file size limit.")
-@click.option("--max-memory-mb", default=None, metavar="MB",
-              help="Peak memory limit: measured where the store has it, else the seeds/000 memory tier's upper bound.")
-@click.option("--min-top1", default=None, metavar="PCT",
+@click.option("--max-latency-ms", default=None, type=positive_float(example="25"), metavar="MS",
+              help="Latency limit in the ranking's setting; only a measured latency satisfies it (an estimate "
+                   "cannot prove a limit: run `hoot bench`).")
+@click.option("--max-params", default=None, type=positive_count(), metavar="N", help="Parameter limit, e.g. 5M or 5e6.")
+@click.option("--max-gmacs", default=None, type=positive_float(example="2"), metavar="G",
+              help="Multiply-add limit at the native input size (GMACs).")
+@click.option("--max-size-mb", default=None, type=positive_float(example="40"), metavar="MB", help="Weights file size limit.")
+@click.option("--max-memory-mb", default=None, type=positive_float(example="2000"), metavar="MB",
+              help="Peak memory limit, compared like with like (see --memory): measured inference peaks, or "
+                   "training memory (measured training rows, else the seeds/000 tier's upper bound).")
+@click.option("--memory", type=click.Choice(["inference", "train"]), default=None,
+              help="Which memory --max-memory-mb compares: inference (deployment) or train. Default: the target's "
+                   "(inference for deployment targets; train for research and no target).")
+@click.option("--min-top1", default=None, type=percentage(), metavar="PCT",
               help="Minimum accuracy: ImageNet top-1 % (classification), box mAP (detection), mIoU (segmentation).")
-@click.option("--dataset-size", default=None, metavar="N", help="Number of labelled images (for fine-tuning advice).")
+@click.option("--dataset-size", default=None, type=positive_count(example="5000"), metavar="N",
+              help="Number of labelled images (for fine-tuning advice), e.g. 5000 or 5k.")
 @click.option("--dataset", "dataset_path", default=None, metavar="PATH",
               help="ImageFolder to scan (one folder per class): counts, classes and image sizes.")
 @click.option("--similarity", default="similar", show_default=True,
               type=click.Choice(["similar", "somewhat-different", "different"]),
               help="How close your images are to ImageNet (seeds/004 fine-tuning guide).")
-@click.option("--top", "top_k", default="5", show_default=True, metavar="K", help="How many picks to show.")
+@click.option("--top", "top_k", default=5, show_default=True, type=positive_int(maximum=10_000, example="5"),
+              metavar="K", help="How many picks to show.")
 @click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(FORMATS))
 @click.option("--hardware", default="this", show_default=True, metavar="this|ID",
               help="Rank on latency measured on this machine or a stored hardware id (`hoot bench show`).")
+@click.option("--device", default=None, metavar="cpu|cuda",
+              help="Rank on rows measured on this device (default: the target's; see docs/advise.md).")
+@click.option("--batch-size", default=None, type=positive_int(maximum=65_536, example="32"), metavar="N",
+              help="Rank on rows measured at this batch (default: 1; gpu-server: the measured throughput batch).")
+@click.option("--dtype", default=None, type=click.Choice(["fp32", "fp16", "bf16"]),
+              help="Rank on rows measured in this precision (default: fp32; gpu-server: bf16/fp16).")
+@click.option("--runtime", default=None, type=click.Choice(["eager", "cuda_graph", "compile", "onnxruntime", "int8"]),
+              help="Rank on rows measured with this runtime (default: eager).")
+@click.option("--cuda-graphs", is_flag=True, help="Rank on captured-CUDA-graph rows (same as --runtime cuda_graph).")
+@click.option("--threads", default=None, type=positive_int(maximum=4096, example="4"), metavar="T",
+              help="Rank on rows measured with this many CPU threads.")
 @click.option("--db", default=None, metavar="PATH", help="Results database (default: the user data directory).")
 @click.option("--explain", "explain_names", default=None, metavar="NAME[,NAME]",
               help="Also say why these models are ranked where they are, or which constraints exclude them.")
-def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, min_top1,
-           dataset_size, dataset_path, similarity, top_k, fmt, hardware, db, explain_names) -> None:
-    """Rank catalog models for a target and task, with the reasons for each pick."""
+def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, memory, min_top1,
+           dataset_size, dataset_path, similarity, top_k, fmt, hardware, device, batch_size, dtype, runtime,
+           cuda_graphs, threads, db, explain_names) -> None:
+    """Rank catalog models for a target and task, on the stored measurements of one setting."""
     from hoot.advisor.catalog import load_catalog
     from hoot.advisor.guidance import build_guidance
     from hoot.advisor.recommend import ACCURACY_METRICS, NoModelFits, explain, recommend
+    from hoot.advisor.settings import SettingWish
     from hoot.advisor.targets import load_targets
+    from hoot.cli.advise_store import load_inputs
 
     book = load_targets()
     request, summary = parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb,
-                                     max_memory_mb, min_top1, dataset_size, dataset_path, top_k)
+                                     max_memory_mb, min_top1, dataset_size, dataset_path, top_k, memory)
     wanted = [n.strip() for n in (explain_names or "").split(",") if n.strip()]
     for name in wanted:
         load_catalog().get(name)  # an unknown name is a bad input (exit 2), checked before any work
-    from hoot.bench.advice_rows import load_measurements
-
-    hw, measured, store_note = load_measurements(db, hardware)
+    if cuda_graphs and runtime not in (None, "cuda_graph"):
+        raise HootError(f"--cuda-graphs and --runtime {runtime} name two runtimes; give one")
+    if device is not None and not (device in ("cpu", "cuda") or device.startswith("cuda:")):
+        raise HootError(f"--device '{device}' is not a device; use cpu, cuda or cuda:N")
+    defaults = book.get(target).measure if target else book.default_measure
+    wish = SettingWish(device=device, dtype=dtype, batch_size=batch_size,
+                       runtime="cuda_graph" if cuda_graphs else runtime, threads=threads)
+    need_train = (request.memory or defaults.memory) == "train" or bool(target and any(
+        b.kind == "memory_tiers" for b in book.get(target).budgets_for(task)))
+    inputs = load_inputs(db, hardware, wish, defaults, need_train)
     guidance = None
     if request.dataset_size is not None:
         guidance = build_guidance(request.dataset_size, similarity, request.median_short_side_px)
     metric = ACCURACY_METRICS[task][0]
     try:
-        advice = recommend(request, book=book, measurements=measured, hardware=hw)
+        advice = recommend(request, book=book, measurements=inputs.costs, hardware=inputs.hardware,
+                           setting=inputs.setting_label, train_measurements=inputs.train_costs,
+                           speedups=inputs.speedups)
     except NoAnswer as exc:
         explained = {name: explain(exc.advice, name) for name in wanted} if isinstance(exc, NoModelFits) else {}
         if fmt == "json":
-            click.echo(json.dumps({"picks": [], "no_answer": exc.message, **exc.details,
-                                   "explain": explained}, indent=2, default=str))
+            click.echo(json.dumps({"picks": [], "no_answer": exc.message, "setting": inputs.setting_label,
+                                   **exc.details, "explain": explained}, indent=2, default=str))
         else:
             for line in [line for lines in explained.values() for line in lines]:
                 click.echo(f"hoot: {line}", err=True)
         raise
-    if store_note and fmt != "json":
-        click.echo(f"hoot: {store_note}", err=True)
+    if inputs.note and fmt != "json":
+        click.echo(f"hoot: {inputs.note}", err=True)
     explained = {name: explain(advice, name) for name in wanted}
     explain_lines = [line for lines in explained.values() for line in lines]
     if fmt == "json":
-        payload = _payload(advice, guidance, summary, metric, store_note)
+        payload = _payload(advice, guidance, summary, metric, inputs.note)
         payload["explain"] = explained
+        payload["training_memory_setting"] = inputs.train_label
         click.echo(render([], "json", json_payload=payload))
         return
     rows = _rows(advice, metric)

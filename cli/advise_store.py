@@ -1,0 +1,108 @@
+"""What `hoot advise` reads from the results store: the rows of ONE setting, training rows for
+memory, and measured runtime speed-ups, turned into the advisor's plain records.
+
+The recommender never imports the measurement layer; this module (CLI layer) is the one
+place that reads `hoot.bench.advice_rows` for advise and copies figures into
+`hoot.advisor.costs.MeasuredCost` and `hoot.advisor.explanation.RuntimeSpeedup`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from hoot.advisor.costs import MeasuredCost
+from hoot.advisor.explanation import RuntimeSpeedup
+from hoot.advisor.settings import SettingWish, choose_setting, train_setting
+from hoot.advisor.targets import MeasureDefaults
+
+SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph")
+
+
+@dataclass
+class AdviseInputs:
+    """Everything advise ranks on, already reduced to one setting."""
+
+    hardware: dict[str, Any] | None
+    setting_label: str
+    costs: dict[str, MeasuredCost]
+    train_costs: dict[str, MeasuredCost] = field(default_factory=dict)
+    train_label: str | None = None
+    speedups: list[RuntimeSpeedup] = field(default_factory=list)
+    note: str | None = None
+
+
+def _cost(m: Any) -> MeasuredCost:
+    """A stored Measurement's figures as the advisor's record."""
+    return MeasuredCost(latency_ms=m.latency_ms, latency_p10_ms=m.latency_p10_ms, latency_p90_ms=m.latency_p90_ms,
+                        converged=m.converged, peak_memory_mb=m.peak_memory_mb, memory_kind=m.memory_kind,
+                        mode=m.key.mode, device=m.key.device, throughput_ips=m.throughput_ips)
+
+
+def load_measurements(db: str | None, hardware: str, wanted: Any) -> Any:
+    """bench.advice_rows.load_measurements (AdviceRows), or the temporary adapter until it lands."""
+    from hoot.bench import advice_rows
+
+    if hasattr(advice_rows, "AdviceRows"):
+        return advice_rows.load_measurements(db, hardware, wanted)
+    from hoot.cli.advise_legacy import load_measurements as legacy
+
+    return legacy(db, hardware, wanted)
+
+
+def _available(found: Any) -> list[Any]:
+    return ([found.setting] if found.setting is not None else []) + list(found.other_settings)
+
+
+def load_inputs(db: str | None, hardware: str, wish: SettingWish, defaults: MeasureDefaults,
+                need_train: bool) -> AdviseInputs:
+    """Pick the setting (the user's options over the target's defaults) and read its rows."""
+    from hoot.bench.records import Setting
+
+    first = load_measurements(db, hardware, None)
+    available = _available(first)
+    fields, relaxed = choose_setting(wish, defaults, available)
+    wanted = Setting(**fields)
+    found = first if first.setting == wanted else load_measurements(db, hardware, wanted)
+    costs = {name: _cost(m) for name, m in found.rows.items() if m.latency_ms is not None or m.peak_memory_mb}
+    note = found.note
+    if relaxed:
+        note = (f"nothing stored in the target's default setting ({defaults.rule.split(':')[0]}: "
+                f"{defaults.dtype}, batch {defaults.batch_size}); ranking on {wanted.label()}, the closest stored")
+    label = (found.setting or wanted).label()
+    inputs = AdviseInputs(found.hardware or first.hardware, label, costs, note=note)
+    if not costs and available and note is None:
+        stored = ", ".join(s.label() for s in available[:4])
+        inputs.note = (f"nothing stored in {wanted.label()} for this hardware: costs are estimates; "
+                       f"stored settings: {stored} (pick one with --device/--dtype/--batch-size/--runtime)")
+    train = train_setting(dataclasses.asdict(wanted), available) if need_train else None
+    if train is not None:
+        rows = load_measurements(db, hardware, train).rows
+        inputs.train_costs = {n: _cost(m) for n, m in rows.items() if m.peak_memory_mb is not None}
+        inputs.train_label = train.label()
+    inputs.speedups = _speedups(db, hardware, found.setting or wanted, available)
+    return inputs
+
+
+def _speedups(db: str | None, hardware: str, ranking: Any, available: list[Any]) -> list[RuntimeSpeedup]:
+    """Measured eager/runtime ratios: runtimes stored for this hardware, each against eager in its own setting
+    (the ranking's setting first)."""
+    runtime_settings = [s for s in available if s.runtime in SPEEDUP_RUNTIMES and s.mode == "inference" and not s.quick]
+    runtime_settings.sort(key=lambda s: dataclasses.replace(s, runtime="eager") != dataclasses.replace(
+        ranking, runtime="eager"))
+    out: list[RuntimeSpeedup] = []
+    done: set[str] = set()
+    for s in runtime_settings:
+        if s.runtime in done:
+            continue
+        eager = dataclasses.replace(s, runtime="eager")
+        if eager not in available:
+            continue
+        fast, base = load_measurements(db, hardware, s).rows, load_measurements(db, hardware, eager).rows
+        pairs = [(n, base[n].latency_ms, fast[n].latency_ms) for n in fast
+                 if n in base and base[n].latency_ms and fast[n].latency_ms]
+        if pairs:
+            done.add(s.runtime)
+            out.extend(RuntimeSpeedup(n, s.runtime, e, r, eager.label() + f" vs {s.runtime}") for n, e, r in pairs)
+    return out
