@@ -44,6 +44,31 @@ class SeedFigure:
 
 
 @dataclass(frozen=True)
+class Basis:
+    """Where one judgement comes from: the documents (seed file + a quote the tests find in it)
+    or hoot's own rule (its text). Keys: memory_tier, speed_class, targets.<target>,
+    dataset_sizes.<size>."""
+
+    seed: str | None = None  # seed file name, e.g. "000_46be6743a230da89.txt"
+    quote: str | None = None  # words of that file (whitespace-normalised match)
+    section: str | None = None  # where in the file, for a reader
+    rule: str | None = None  # hoot's rule, when no document makes the judgement
+
+    @property
+    def by(self) -> str:
+        return "documents" if self.seed else "hoot_rule"
+
+    def text(self) -> str:
+        if self.seed:
+            where = f" {self.section}" if self.section else ""
+            return f"seeds/{self.seed[:3]}{where}: \"{self.quote}\""
+        return f"{self.rule}"
+
+
+BASIS_FIELDS = {"seed", "quote", "section", "rule"}
+
+
+@dataclass(frozen=True)
 class Variant:
     """One catalog entry. Field names carry units; `None` means unknown or not applicable."""
 
@@ -74,6 +99,11 @@ class Variant:
     sources: tuple[str, ...] = ()  # seed files whose judgement this entry encodes
     seed_variant: bool = False  # one of the 28 variants of seeds/000
     notes: str | None = None
+    basis: dict[str, Basis] = field(default_factory=dict)  # judgement key -> the documents' quote or hoot's rule
+
+    def basis_for(self, key: str) -> Basis | None:
+        """How `key` (memory_tier, speed_class, targets.<t>, dataset_sizes.<s>) was judged, or None."""
+        return self.basis.get(key)
 
     @property
     def flops_g(self) -> float | None:
@@ -128,6 +158,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "sources": (list,),
     "seed_variant": (bool,),
     "notes": (str, type(None)),
+    "basis": (dict,),
 }
 _REQUIRED = ("name", "family", "display_name", "kind", "provided", "year", "paper")
 _ENUMS: dict[str, tuple[str, ...]] = {
@@ -247,6 +278,19 @@ def _check_entry(raw: Any, index: int, where: str) -> Variant:
         if bad:
             raise HootError(f"{label}: field 'seed_figures' has unknown key '{bad[0]}'")
         figures.append(SeedFigure(**fig))
+    basis = {}
+    judged = {k for k in ("memory_tier", "speed_class") if raw.get(k)} | {f"targets.{t}" for t in raw.get("targets", [])} | {
+        f"dataset_sizes.{d}" for d in raw.get("dataset_sizes", [])}
+    for key, rec in raw.get("basis", {}).items():
+        if key not in judged:
+            raise HootError(f"{label}: field 'basis' has '{key}', which is not a judgement of this entry "
+                            f"(one of {', '.join(sorted(judged))})")
+        if not isinstance(rec, dict) or set(rec) - BASIS_FIELDS:
+            raise HootError(f"{label}: field 'basis.{key}' must be a mapping of {', '.join(sorted(BASIS_FIELDS))}")
+        if bool(rec.get("seed")) == bool(rec.get("rule")) or (rec.get("seed") and not rec.get("quote")):
+            raise HootError(f"{label}: field 'basis.{key}' needs either seed and quote (the documents') "
+                            "or rule (hoot's own), not both")
+        basis[key] = Basis(**rec)
     if raw["provided"] and raw.get("kind") == "classification" and not raw.get("weights"):
         raise HootError(f"{label}: field 'weights' is missing; a provided variant names its default weights")
     values = dict(raw)
@@ -257,6 +301,7 @@ def _check_entry(raw: Any, index: int, where: str) -> Variant:
         if values.get(name) is not None:
             values[name] = float(values[name])
     values["metrics"] = {k: float(v) for k, v in values.get("metrics", {}).items()}
+    values["basis"] = basis
     return Variant(**values)
 
 

@@ -185,6 +185,9 @@ SPEED_CLASS_RULE = {
 HIGH_ACCURACY_MIN_TOP1 = 80.0
 #: target -> (max GMACs, max params) a variant must fit to be proposed for it
 TARGET_SIZE_RULE = {"edge": (0.35, 3e6), "mobile": (0.6, 6e6), "cpu-server": (4.5, 30e6)}
+#: a classifier's cpu-server bound: targets.yaml's cpu-server budget (set by EfficientNet-B2, the largest model
+#: seeds/002 and seeds/004 name for a CPU server), so a tag never claims what the target's own budget rejects
+CPU_SERVER_CLASSIFIER_RULE = (1.1, 9.2e6)
 #: ImageNet top-1 (%) a classifier needs to be proposed for gpu-server / production / research
 GPU_SERVER_MIN_TOP1 = 80.0
 PRODUCTION_MIN_TOP1, PRODUCTION_MAX_GMACS = 80.0, 9.0
@@ -205,7 +208,8 @@ def _first_fit(rule: list[tuple[str, float, float]], gmacs: float, params: int) 
 def propose_judgement(name: str, facts: dict[str, Any]) -> dict[str, Any]:
     """Rule-derived judgement for a builder the catalog does not have yet (review it by hand)."""
     gmacs, params, kind, top1 = facts["gmacs"], facts["params"], facts["kind"], facts["top1"]
-    targets = [t for t, (g, p) in TARGET_SIZE_RULE.items() if gmacs <= g and params <= p]
+    size_rule = dict(TARGET_SIZE_RULE, **({"cpu-server": CPU_SERVER_CLASSIFIER_RULE} if kind == "classification" else {}))
+    targets = [t for t, (g, p) in size_rule.items() if gmacs <= g and params <= p]
     if kind == "classification":
         if top1 >= GPU_SERVER_MIN_TOP1:
             targets.append("gpu-server")
@@ -228,18 +232,56 @@ def propose_judgement(name: str, facts: dict[str, Any]) -> dict[str, Any]:
         speed = None
         notes += (f" speed_class left empty: it costs as much as the high-accuracy group but reaches only "
                   f"{top1:.1f}% top-1 (dominated).")
+    memory_tier = _first_fit(MEMORY_TIER_RULE[scale], gmacs, params)
+    targets = [t for t in order if t in targets]
+    sizes = ([s for s, p in DATASET_SIZE_RULE.items() if params <= p] if kind == "classification"
+             else list(DATASET_SIZE_RULE))
+    judged = ["memory_tier"] + (["speed_class"] if speed else []) + [f"targets.{t}" for t in targets] + [
+        f"dataset_sizes.{d}" for d in sizes]
     return {
-        "memory_tier": _first_fit(MEMORY_TIER_RULE[scale], gmacs, params),
+        "memory_tier": memory_tier,
         "speed_class": speed,
         "task_builders": task_builders,
-        "targets": [t for t in order if t in targets],
-        "dataset_sizes": ([s for s, p in DATASET_SIZE_RULE.items() if params <= p] if kind == "classification"
-                          else list(DATASET_SIZE_RULE)),
+        "targets": targets,
+        "dataset_sizes": sizes,
         "seed_figures": [],
-        "sources": [SEED_000],
+        "sources": [],
         "seed_variant": name in SEED_VARIANT_NAMES,
         "notes": notes,
+        "basis": {key: {"rule": rule_text(key, kind)} for key in judged},
     }
+
+
+def rule_text(key: str, kind: str) -> str:
+    """hoot's rule behind a rule-derived judgement (key: memory_tier, speed_class, targets.<t>, dataset_sizes.<s>),
+    written from the rule tables above so the text cannot drift from the rule."""
+    dense = kind != "classification"
+    scale = "dense" if dense else "classification"
+
+    def bands(rule: list[tuple[str, float, float]]) -> str:
+        return "; ".join(f"{v} <= {g:g} GMACs" + (f" and <= {p / 1e6:g}M params" if p != _INF else "")
+                         for v, g, p in rule[:-1]) + f"; else {rule[-1][0]}"
+
+    head = "hoot's rule (tools/regen_catalog.py, docs/catalog.md; no seed document rates this variant here): "
+    field, _, value = key.partition(".")
+    if field == "memory_tier":
+        return head + "memory tier by cost, calibrated on seeds/000's tiers: " + bands(MEMORY_TIER_RULE[scale])
+    if field == "speed_class":
+        extra = "" if dense else f" (left empty below {HIGH_ACCURACY_MIN_TOP1:g}% top-1)"
+        return head + "speed class by GMACs: " + bands(SPEED_CLASS_RULE[scale]) + extra
+    if field == "targets":
+        if value in TARGET_SIZE_RULE:
+            g, p = CPU_SERVER_CLASSIFIER_RULE if value == "cpu-server" and not dense else TARGET_SIZE_RULE[value]
+            return head + f"{value} when <= {g:g} GMACs and <= {p / 1e6:g}M params"
+        if dense:
+            return head + f"{value} for detection/segmentation above {TARGET_SIZE_RULE['cpu-server'][0]:g} GMACs"
+        floor = {"gpu-server": f"ImageNet top-1 >= {GPU_SERVER_MIN_TOP1:g}%", "research": f"ImageNet top-1 >= {RESEARCH_MIN_TOP1:g}%",
+                 "production": f"ImageNet top-1 >= {PRODUCTION_MIN_TOP1:g}% and <= {PRODUCTION_MAX_GMACS:g} GMACs"}
+        return head + f"{value} when {floor[value]}"
+    if dense:
+        return head + "every dataset size: COCO-pretrained heads fine-tune on small sets (torchvision's detection tutorial)"
+    bound = DATASET_SIZE_RULE[value]
+    return head + (f"{value} datasets when <= {bound / 1e6:g}M params" if bound != _INF else f"{value} datasets: every model")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -103,7 +103,9 @@ def test_shipped_catalog_floor_and_shape():
     missing = {v.name for v in cat if not v.provided}
     assert {"efficientnet_lite0", "mcunet", "yolov8", "unet"} <= missing
     for v in cat:
-        assert v.sources, f"{v.name} cites no source"
+        # rewritten (issue 11.8): a rule-derived entry no longer cites a seed file that never names it;
+        # it carries its basis (hoot's rules) instead
+        assert v.sources or v.basis, f"{v.name} cites no source and no basis"
 
 
 def test_documents_judgement_encoded():
