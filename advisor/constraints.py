@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from hoot.advisor.catalog import MEMORY_TIERS
 
 if TYPE_CHECKING:
-    from hoot.advisor.recommend import Candidate, Request
+    from hoot.advisor.advice import Candidate, Request
     from hoot.advisor.targets import Budget, Target
 
 #: seeds/000 "Memory Usage Guidelines": GPU memory per tier (to train), upper bound in MB (None: open-ended)
@@ -144,7 +144,7 @@ def budget_constraint(target: "Target", b: "Budget") -> Constraint:
 
 def build_constraints(request: "Request", target: "Target | None") -> list[Constraint]:
     """The hard limits: the user's options, then the target's budgets for this task."""
-    from hoot.advisor.recommend import ACCURACY_METRICS
+    from hoot.advisor.advice import ACCURACY_METRICS
 
     r = request
     metric = ACCURACY_METRICS[r.task][0]

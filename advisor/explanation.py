@@ -15,7 +15,7 @@ from hoot.advisor.ranking import dominates, pareto_reason
 
 if TYPE_CHECKING:
     from hoot.advisor.catalog import Catalog
-    from hoot.advisor.recommend import Advice, Candidate, Request
+    from hoot.advisor.advice import Advice, Candidate, Request
     from hoot.advisor.targets import Target, TargetBook
 
 _SEED_REF = re.compile(r"seeds/\d{3}")
@@ -68,7 +68,7 @@ def hardware_label(hardware: dict[str, Any] | None) -> str:
 def reasons(c: "Candidate", layer: int, layers: list[list["Candidate"]], checks: list[Check],
             constraints: list[Constraint], request: "Request", target: "Target | None", role: Any,
             where: str, fit_reasons: list[str]) -> list[str]:
-    from hoot.advisor.recommend import ACCURACY_METRICS
+    from hoot.advisor.advice import ACCURACY_METRICS
 
     v = c.variant
     metric, metric_label = ACCURACY_METRICS[request.task]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from hoot.advisor.guidance import dataset_band, input_size_fit
 
 if TYPE_CHECKING:
-    from hoot.advisor.recommend import Candidate, Request
+    from hoot.advisor.advice import Candidate, Request
     from hoot.advisor.targets import Ranking
 
 

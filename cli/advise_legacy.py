@@ -23,7 +23,7 @@ class _AdviceRows:
 def load_measurements(db: str | None, hardware: str, wanted: Any = None) -> _AdviceRows:
     from hoot.advisor.errors import HootError
     from hoot.advisor.paths import default_db_path
-    from hoot.bench.records import Measurement, Setting
+    from hoot.bench.records import Measurement
     from hoot.bench.store import ResultStore
 
     if db is not None and not Path(db).exists():

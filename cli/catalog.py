@@ -18,7 +18,7 @@ import click
 from hoot.advisor.catalog import KINDS, TARGETS, TASKS, Catalog, Variant, load_catalog
 from hoot.advisor.errors import HootError, NoAnswer
 from hoot.advisor.render import FORMATS, render
-from hoot.advisor.units import parse_count
+from hoot.cli.options import positive_count
 
 #: columns of the table/markdown view (csv and json get every field)
 TABLE_COLUMNS = ("name", "family", "kind", "params_m", "gmacs", "input_px", "top1", "metric",
@@ -38,7 +38,8 @@ def _list_options(func: Callable) -> Callable:
         click.option("--kind", type=click.Choice(KINDS), help="Only builders of this kind."),
         click.option("--seed-only", is_flag=True, default=None, help="Only the 28 variants of seeds/000."),
         click.option("--provided-only", is_flag=True, default=None, help="Hide models torchvision does not provide."),
-        click.option("--max-params", metavar="COUNT", help="At most this many parameters: 5M, 5e6, 500k."),
+        click.option("--max-params", type=positive_count(), metavar="COUNT",
+                     help="At most this many parameters: 5M, 5e6, 500k."),
         click.option("--sort", "sort_by", type=click.Choice(SORT_KEYS), help="Order rows (default: catalog order)."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table)."),
     ]
@@ -69,9 +70,9 @@ def list_cmd(ctx: click.Context, **filters: Any) -> None:
 
 def _print_list(cat: Catalog, family: str | None = None, task: str | None = None, target: str | None = None,
                 kind: str | None = None, seed_only: bool | None = None, provided_only: bool | None = None,
-                max_params: str | None = None, sort_by: str | None = None, fmt: str | None = None) -> None:
+                max_params: int | None = None, sort_by: str | None = None, fmt: str | None = None) -> None:
     fmt = fmt or "table"
-    limit = parse_count(max_params, "--max-params") if max_params is not None else None
+    limit = max_params
     chosen = filter_variants(cat, family=family, task=task, target=target, kind=kind,
                              seed_only=bool(seed_only), provided_only=bool(provided_only), max_params=limit)
     if not chosen:
@@ -153,9 +154,20 @@ def variant_record(v: Variant) -> dict[str, Any]:
     record["seed_figures"] = [{k: x for k, x in f.items() if x is not None} for f in record["seed_figures"]]
     for key in ("targets", "dataset_sizes", "sources"):
         record[key] = list(record[key])
+    record["basis"] = {k: {"by": b.by, **{f: x for f, x in dataclasses.asdict(b).items() if x is not None}}
+                       for k, b in v.basis.items()}
     record["params_m"] = v.params_m
     record["gflops"] = v.flops_g
     return record
+
+
+def judgement_rows(v: Variant) -> list[dict[str, Any]]:
+    """One row per judgement: its value, whether the documents or hoot's rule make it, and the quote or rule."""
+    rows = []
+    for key, b in v.basis.items():
+        field, _, value = key.partition(".")
+        rows.append({"judgement": field, "value": value or getattr(v, field), "by": b.by, "basis": b.text()})
+    return rows
 
 
 @catalog.command("show")
@@ -168,7 +180,8 @@ def show(name: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(render([], "json", json_payload=variant_record(v)))
         return
-    fields_rows = [{"field": k, "value": _text(x)} for k, x in variant_record(v).items() if k != "seed_figures"]
+    fields_rows = [{"field": k, "value": _text(x)} for k, x in variant_record(v).items()
+                   if k not in ("seed_figures", "basis")]
     if fmt == "table":  # long notes wrap inside their cell instead of stretching the terminal
         import textwrap
 
@@ -177,6 +190,17 @@ def show(name: str, fmt: str) -> None:
                 row["value"] = textwrap.fill(row["value"], SHOW_WRAP)
     compare = figure_comparison(v)
     click.echo(render(fields_rows, fmt, columns=("field", "value")))
+    judged = judgement_rows(v)
+    if judged:
+        if fmt == "table":
+            import textwrap
+
+            for row in judged:
+                row["basis"] = textwrap.fill(row["basis"], SHOW_WRAP)
+        click.echo("")
+        if fmt in ("table", "markdown"):
+            click.echo("Judgements (by documents: a quote of the seed file; by hoot_rule: hoot's own rule):")
+        click.echo(render(judged, fmt, columns=("judgement", "value", "by", "basis")))
     if compare:
         click.echo("")
         if fmt in ("table", "markdown"):

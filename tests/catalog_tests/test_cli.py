@@ -149,7 +149,7 @@ def test_check_directory_exits_2(tmp_path, capsys):
 
 def test_no_match_exits_1(capsys):
     assert main(["catalog", "--max-params", "1k"]) == 1
-    assert "no catalog variant matches --max-params 1k" in capsys.readouterr().err
+    assert "no catalog variant matches --max-params 1000" in capsys.readouterr().err
 
 
 def test_hoot_catalog_env_points_at_another_file(tmp_path, monkeypatch):
