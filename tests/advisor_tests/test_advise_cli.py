@@ -274,3 +274,20 @@ def test_explain_with_no_answer(capsys):
     assert rc == 1
     assert json.loads(out)["explain"]["squeezenet1_1"] == ["squeezenet1_1: excluded by 1 constraint(s)",
                                                          "  - --max-params 1M: params 1.24M > 1M"]
+
+
+def test_a_crash_is_exit_3_not_the_no_answer_code(monkeypatch, capsys):
+    """Issue 11.9: exit 1 means "nothing satisfies"; an internal error is 3."""
+    import hoot.advisor.recommend as recommend_module
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(recommend_module, "recommend", broken)
+    rc, _, err = run_main(["--target", "mobile"], capsys)
+    assert rc == 3 and "internal error" in err
+    rc, _, _ = run_main(["--target", "mobile", "--max-params", "1000"], capsys)
+    assert rc == 3
+    monkeypatch.undo()
+    rc, _, err = run_main(["--target", "mobile", "--max-params", "1000"], capsys)
+    assert rc == 1 and "no model satisfies" in err

@@ -40,6 +40,21 @@ CLI_CASES = [
 # -- hoot advise / hoot catalog --------------------------------------------------------------
 ADVISE_CASES = [
     Case("advise unknown target", ("advise", "--target", "toaster"), 2, r"target 'toaster'"),
+    Case("advise dataset size zero", ("advise", "--dataset-size", "0"), 2, r"--dataset-size '0' must be at least 1"),
+    Case("advise dataset size negative", ("advise", "--dataset-size", "-10"), 2, r"--dataset-size '-10' is negative"),
+    Case("advise dataset size nan", ("advise", "--dataset-size", "nan"), 2, r"--dataset-size 'nan'"),
+    Case("advise max latency inf", ("advise", "--max-latency-ms", "inf"), 2, r"--max-latency-ms 'inf' is not a finite"),
+    Case("advise max memory zero", ("advise", "--max-memory-mb", "0"), 2, r"--max-memory-mb '0' must be greater than 0"),
+    Case("advise min top1 over 100", ("advise", "--min-top1", "101"), 2, r"--min-top1 '101' must be at most 100"),
+    Case("advise top zero", ("advise", "--top", "0"), 2, r"--top '0' must be at least 1"),
+    Case("advise batch size zero", ("advise", "--batch-size", "0"), 2, r"--batch-size '0' must be at least 1"),
+    Case("advise threads negative", ("advise", "--threads", "-2"), 2, r"--threads '-2'"),
+    Case("advise bad dtype", ("advise", "--dtype", "fp64"), 2, r"--dtype"),
+    Case("advise bad memory kind", ("advise", "--memory", "gpu"), 2, r"--memory"),
+    Case("advise bad device", ("advise", "--device", "tpu"), 2, r"--device 'tpu' is not a device"),
+    Case("advise two runtimes", ("advise", "--cuda-graphs", "--runtime", "int8"), 2, r"name two runtimes"),
+    Case("advise nothing satisfies", ("advise", "--max-params", "1000"), 1, r"no model satisfies"),
+    Case("catalog max params zero", ("catalog", "--max-params", "0"), 2, r"--max-params '0' must be at least 1"),
 ]
 
 # -- hoot bench -------------------------------------------------------------------------------
