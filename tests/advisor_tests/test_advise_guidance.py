@@ -139,3 +139,19 @@ def test_scan_reads_train_val_splits(tmp_path):
 def test_scan_errors(tmp_path, setup, message):
     with pytest.raises(HootError, match=message.replace("(", r"\(")):
         scan_dataset(setup(tmp_path))
+
+
+def test_per_group_learning_rates_are_data_the_trainer_can_read():
+    """Issue 11.7: advise prints a head rate and a backbone rate; the trainer reads the same numbers."""
+    from hoot.advisor.guidance import GROUP_LEARNING_RATES, build_guidance, group_learning_rates
+
+    assert group_learning_rates("feature_extraction") == {"head": (1e-3, 1e-2), "backbone": None}
+    assert group_learning_rates("top_layers") == {"head": (1e-3, 1e-2), "backbone": (1e-4, 1e-3)}
+    assert group_learning_rates("full") == {"head": (1e-4, 1e-3), "backbone": (1e-4, 1e-3)}
+    assert GROUP_LEARNING_RATES["top_layers"] == group_learning_rates("top_layers")
+    # what advise prints for "top layers" is exactly these groups
+    g = build_guidance(2500)
+    line = next(x for x in g.lines() if x.startswith("Fine-tuning"))
+    assert "learning rate 0.0001-0.001" in line and "new head 0.001-0.01" in line
+    with pytest.raises(HootError, match="unknown strategy"):
+        group_learning_rates("everything")
