@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from optuna.trial import TrialState
 
 from hoot.testing import toy_engine
 from hoot.advisor.errors import HootError
+from hoot.advisor.metric import Metric
 from hoot.trainer import study as st
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.scaleout import ScaleoutOptions, load_engine, run_shortlist
@@ -280,11 +282,43 @@ def test_option_errors_name_the_flag(options, message):
 
 def test_claim_is_exclusive_between_two_storage_handles(tmp_path):
     url = f"sqlite:///{tmp_path / 'q.db'}"
-    bake, _ = st.create_or_load(st.open_storage(url), "q", "maximize", {})
+    bake, _ = st.create_or_load(st.open_storage(url), "q", Metric.named("val_top1"), {})
     st.add_work(bake, ["a"], "a", 0)
     other = st.load(st.open_storage(url, create=False), "q")
-    first, second = st.claim_work(bake), st.claim_work(other)
-    assert first is not None and second is None
+    seen = {}
+
+    def first_objective(trial):  # while the first handle holds the rung, the second claims nothing
+        seen["first"] = trial.params["candidate"]
+        seen["second"] = st.run_next_rung(other, lambda t: seen.setdefault("second_ran", t.params))
+        return 1.0
+
+    first = st.run_next_rung(bake, first_objective)
+    second = seen["second"]
+    assert first is True and seen["first"] == "a" and second is False and "second_ran" not in seen
+    assert [t.state for t in bake.rung_trials()] == [TrialState.COMPLETE]
+
+
+def test_a_lost_race_for_the_last_rung_leaves_no_work_trial(tmp_path):
+    """Two handles see one queued rung; the second's ask finds the queue empty and makes a fresh
+    trial: it is pruned, runs nothing, and is not counted as work."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    bake, _ = st.create_or_load(st.open_storage(url), "r", Metric.named("val_top1"), {})
+    st.add_work(bake, ["a"], "a", 0)
+    other = st.load(st.open_storage(url, create=False), "r")
+    ran = []
+
+    def first_objective(trial):
+        # the other handle already looked at the queue (one rung waiting) and asks now
+        real = other.rung_trials
+        other.rung_trials = lambda states=None: real(None) if states else real(states)
+        ran.append(st.run_next_rung(other, lambda t: ran.append("other trained") or 0.0))
+        return 1.0
+
+    assert st.run_next_rung(bake, first_objective) is True
+    assert ran == [False]
+    assert [t.params["candidate"] for t in bake.rung_trials()] == ["a"]
+    empty = [t for t in bake.rungs.get_trials() if t.user_attrs.get(st.EMPTY_CLAIM)]
+    assert len(empty) == 1 and empty[0].state == TrialState.PRUNED
 
 
 # ---------------------------------------------------------------- helpers
@@ -314,8 +348,7 @@ def _engine_with_local_worker(url: str):
         threading.Thread(target=work, daemon=True).start()
         return ctx
 
-    engine.prepare = prepare_and_start_worker
-    return engine
+    return dataclasses.replace(engine, prepare=prepare_and_start_worker)
 
 
 def _wait_for_study(url: str, name: str, timeout: float = 30.0) -> None:
