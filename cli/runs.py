@@ -90,7 +90,7 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
     from hoot.trainer.candidates import parse_candidates
     from hoot.trainer.config import ShortlistConfig
 
-    scaleout_opts = {k: v for k, v in scaleout.items() if v not in (None, False)}
+    scaleout_opts = {k: v for k, v in scaleout.items() if v is not None and v is not False}  # 0 is a value (refused later)
     if resume:
         from hoot.trainer.shortlist import resume_config
 
