@@ -130,14 +130,13 @@ def test_sqlite_storage_coordinator_and_worker_processes(toy_data, tmp_path):
 # ---------------------------------------------------------------- PostgreSQL: several workers
 
 
-@pytest.mark.postgres
-def test_two_workers_share_the_bakeoff_each_rung_once(toy_data, tmp_path, postgres_url, study_name):
+def test_two_workers_share_the_bakeoff_each_rung_once(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
     env = toy_env(log, rung_s=0.5)
-    opts = {"storage": postgres_url, "study": study_name}
+    opts = {"storage": shared_url, "study": study_name}
     coord = spawn_toy(config, opts, env, "coord", tmp_path)
-    _wait_for_study(postgres_url, study_name)
+    _wait_for_study(shared_url, study_name)
     workers = [spawn_toy(config, {**opts, "worker": True}, env, f"w{i}", tmp_path) for i in (1, 2)]
     codes = wait_all([coord, *workers])
     assert codes == [0, 0, 0], _logs(tmp_path)
@@ -147,19 +146,18 @@ def test_two_workers_share_the_bakeoff_each_rung_once(toy_data, tmp_path, postgr
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
     trained = [json.loads((tmp_path / f"w{i}.out").read_text())["rungs_trained"] for i in (1, 2)]
     assert sum(trained) == len(expected_rungs(config)) and min(trained) >= 1  # both workers took rungs
-    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    bake = st.load(st.open_storage(shared_url, create=False), study_name)
     assert all(t.state == TrialState.COMPLETE for t in bake.rung_trials())
     assert bake.attrs()["phase"] == "done"
 
 
-@pytest.mark.postgres
-def test_worker_killed_mid_rung_is_noticed_and_its_rung_rerun(toy_data, tmp_path, postgres_url, study_name):
+def test_worker_killed_mid_rung_is_noticed_and_its_rung_rerun(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
     env = toy_env(log, rung_s=2.0, heartbeat_s=1)
-    opts = {"storage": postgres_url, "study": study_name}
+    opts = {"storage": shared_url, "study": study_name}
     coord = spawn_toy(config, opts, env, "coord", tmp_path)
-    _wait_for_study(postgres_url, study_name)
+    _wait_for_study(shared_url, study_name)
     victim = spawn_toy(config, {**opts, "worker": True}, env, "victim", tmp_path)
     deadline = time.monotonic() + 30
     while not [e for e in executions(log) if e[0] == "start"] and time.monotonic() < deadline:
@@ -174,21 +172,20 @@ def test_worker_killed_mid_rung_is_noticed_and_its_rung_rerun(toy_data, tmp_path
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
     starts = Counter((c, r) for e, c, r in executions(log, (coord.pid,)) if e == "start")
     assert starts[killed] == 2  # the killed rung ran again, on the rescuer
-    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    bake = st.load(st.open_storage(shared_url, create=False), study_name)
     failed = [t for t in bake.rung_trials() if t.state == TrialState.FAIL]
     assert [(t.params["candidate"], t.params["rung"]) for t in failed] == [killed]
     retried = [t for t in bake.rung_trials() if t.system_attrs.get("failed_trial") == failed[0].number]
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
 
 
-@pytest.mark.postgres
-def test_coordinator_killed_then_resumed_reuses_finished_rungs(toy_data, tmp_path, postgres_url, study_name):
+def test_coordinator_killed_then_resumed_reuses_finished_rungs(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
     env = toy_env(log, rung_s=0.3)
-    opts = {"storage": postgres_url, "study": study_name}
+    opts = {"storage": shared_url, "study": study_name}
     coord = spawn_toy(config, opts, env, "coord", tmp_path)
-    _wait_for_study(postgres_url, study_name)
+    _wait_for_study(shared_url, study_name)
     worker = spawn_toy(config, {**opts, "worker": True}, env, "w1", tmp_path)
     deadline = time.monotonic() + 30
     while sum(1 for e in executions(log) if e[0] == "done" and e[2] == 0) < 4 and time.monotonic() < deadline:
@@ -202,13 +199,13 @@ def test_coordinator_killed_then_resumed_reuses_finished_rungs(toy_data, tmp_pat
     counts = done_counts(log, coord, resumed)
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
 
-    rows = run_shortlist(None, {"storage": postgres_url, "study": study_name, "status": True, "format": "json"})
+    rows = run_shortlist(None, {"storage": shared_url, "study": study_name, "status": True, "format": "json"})
     by = {r["candidate"]: r for r in rows}
     assert sorted(by) == ["m1", "m2", "m3", "m4"]
     winner = json.loads((tmp_path / "coord2.out").read_text())["winner"]
     assert by[winner]["state"] == "winner" and by[winner]["rung2_val_top1"] is not None
     assert sum(r["state"] == "dropped" for r in rows) == 3
-    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    bake = st.load(st.open_storage(shared_url, create=False), study_name)
     assert not [t for t in bake.candidate_trials() if t.state == TrialState.RUNNING]
 
 
@@ -367,14 +364,13 @@ def _logs(folder: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(folder.glob("*.err")))
 
 
-@pytest.mark.postgres
-def test_ctrl_c_on_a_worker_hands_its_rung_back_at_once(toy_data, tmp_path, postgres_url, study_name):
+def test_ctrl_c_on_a_worker_hands_its_rung_back_at_once(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
     env = toy_env(log, rung_s=1.0, heartbeat_s=60)  # the heartbeat would take minutes to notice
-    opts = {"storage": postgres_url, "study": study_name}
+    opts = {"storage": shared_url, "study": study_name}
     coord = spawn_toy(config, opts, env, "coord", tmp_path)
-    _wait_for_study(postgres_url, study_name)
+    _wait_for_study(shared_url, study_name)
     first = spawn_toy(config, {**opts, "worker": True}, env, "first", tmp_path)
     deadline = time.monotonic() + 30
     while not executions(log) and time.monotonic() < deadline:
@@ -387,7 +383,7 @@ def test_ctrl_c_on_a_worker_hands_its_rung_back_at_once(toy_data, tmp_path, post
     assert wait_all([coord, second], timeout=90) == [0, 0], _logs(tmp_path)
     counts = done_counts(log, coord)
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
-    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    bake = st.load(st.open_storage(shared_url, create=False), study_name)
     failed = [t for t in bake.rung_trials() if t.state == TrialState.FAIL]
     assert [(t.params["candidate"], t.params["rung"]) for t in failed] == [interrupted]
     assert failed[0].user_attrs.get("error_interrupted") is True
