@@ -23,15 +23,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-import torch
-import torch.distributed as dist
+from typing import TYPE_CHECKING, Any
 
 from hoot.advisor.errors import HootError
 from hoot.trainer import study as st
-from hoot.trainer.ddp import all_gather_floats, backend_for, check_sync_bn, init_from_env, make_ddp_wrap
 from hoot.trainer.scaleout.engine import load_engine
+
+if TYPE_CHECKING:
+    import torch
+
+# torch (and hoot.trainer.ddp) are imported inside the functions: a worker or a --status that
+# never launches a fine-tune starts without paying for torch's import
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ SPEC_NAME = "ddp_spec.json"
 def _rank_config(config: Any, device: torch.device) -> Any:
     """The rank's own copy of the config: its device, and on CPU its share of the machine's cores
     (unless --threads says otherwise). The config itself is never changed."""
+    import torch
+
     changes: dict[str, Any] = {"device": str(device)}
     if device.type == "cpu":
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
@@ -54,6 +58,10 @@ def _rank_config(config: Any, device: torch.device) -> Any:
 
 def rank_main(spec_path: Path) -> int:
     """One torchrun rank: rebuild the run, fine-tune under DDP, rank 0 writes finetune.json."""
+    import torch.distributed as dist
+
+    from hoot.trainer.ddp import init_from_env, make_ddp_wrap
+
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     engine = load_engine(spec.get("engine"))
     from hoot.trainer.config import ShortlistConfig
@@ -91,6 +99,8 @@ def rank_main(spec_path: Path) -> int:
 def _with_rank_agreement(result: dict, world_size: int, device: torch.device, sync_bn: bool) -> dict:
     """Evidence that the replicas stayed in step: each rank evaluates its own replica after every
     epoch, so equal validation numbers on all ranks mean equal weights."""
+    from hoot.trainer.ddp import all_gather_floats, backend_for
+
     per_epoch = [float(v) for row in result.get("history", []) for k, v in sorted(row.items())
                  if k.startswith("val_") and isinstance(v, (int, float))]
     gathered = all_gather_floats(per_epoch, device)
@@ -127,6 +137,10 @@ def launch_finetune(config: Any, winner: str, *, nproc: int, nnodes: int = 1, rd
                     storage: str | None = None, study: str | None = None, timeout_s: float | None = None) -> dict:
     """Run the fine-tune on nproc processes here (x nnodes machines) and return rank 0's result."""
     if sync_bn:
+        import torch
+
+        from hoot.trainer.ddp import check_sync_bn
+
         wants_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
         check_sync_bn("cuda" if wants_cuda else "cpu")
     run_dir = Path(run_dir or config.run_dir)
