@@ -75,6 +75,11 @@ class StorageTimer:
         self.calls = 0
         self._lock = threading.Lock()
 
+    def add(self, seconds: float, calls: int = 1) -> None:
+        with self._lock:
+            self.seconds += seconds
+            self.calls += calls
+
     @contextlib.contextmanager
     def timed(self) -> Iterator[None]:
         start = time.perf_counter()
@@ -259,16 +264,25 @@ def run_next_rung(bake: BakeoffStudy, objective: Callable[[optuna.trial.Trial], 
     if not bake.rung_trials(states=(TrialState.WAITING,)):
         return False
     claimed = []
+    inside = [0.0]  # the objective's own time: the rest of optimize() is storage work (claim, tell, stale check)
 
     def run(trial: optuna.trial.Trial) -> float:
         if "candidate" not in trial.params:
             trial.set_user_attr(EMPTY_CLAIM, True)
             raise optuna.TrialPruned("another process took the last queued rung")
         claimed.append(trial.number)
-        return objective(trial)
+        start = time.perf_counter()
+        try:
+            return objective(trial)
+        finally:
+            inside[0] = time.perf_counter() - start
 
-    with quiet():
-        bake.rungs.optimize(run, n_trials=1, catch=(Exception,), gc_after_trial=False)
+    started = time.perf_counter()
+    try:
+        with quiet():
+            bake.rungs.optimize(run, n_trials=1, catch=(Exception,), gc_after_trial=False)
+    finally:
+        bake.timer.add(time.perf_counter() - started - inside[0])
     return bool(claimed)
 
 
