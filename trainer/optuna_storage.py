@@ -131,7 +131,7 @@ def open_storage(
             raise HootError(f"sqlite storage '{db}' does not exist: start the coordinator first, or fix --storage")
         db.parent.mkdir(parents=True, exist_ok=True)
     shown = redact(url)
-    url = _with_installed_driver(url, parsed)
+    url = with_installed_driver(url, parsed)
     kwargs: dict[str, Any] = {"skip_table_creation": not create}
     if parsed.get_backend_name() == "postgresql":
         kwargs["engine_kwargs"] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
@@ -171,7 +171,7 @@ def _has_optuna_schema(url: str, engine_kwargs: dict[str, Any]) -> bool:
         engine.dispose()
 
 
-def _with_installed_driver(url: str, parsed: Any) -> str:
+def with_installed_driver(url: str, parsed: Any) -> str:
     """postgresql:// with whichever driver is installed: SQLAlchemy 2.1 defaults to psycopg 3,
     hoot's optional dependency is psycopg2-binary."""
     if parsed.get_backend_name() != "postgresql" or "+" in parsed.drivername:

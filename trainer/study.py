@@ -60,6 +60,7 @@ from hoot.trainer.optuna_storage import (  # noqa: F401 - re-exported: the study
     open_storage,
     quiet,
     redact,
+    with_installed_driver,
 )
 
 RUNGS_SUFFIX = ".rungs"
@@ -335,5 +336,5 @@ __all__ = [
     "DEFAULT_HEARTBEAT_S", "HEARTBEAT_ENV", "RUNGS_SUFFIX", "STORAGE_FORMS", "BakeoffStudy", "Poller", "StorageTimer",
     "add_work", "check_storage_form", "create_or_load", "data_fingerprint", "fail_stale", "heartbeat_seconds_from_env",
     "is_rdb_url", "json_safe", "load", "open_storage", "optuna_quiet", "quiet", "redact", "requeue", "run_next_rung",
-    "rungs_name", "settings_fingerprint", "study_names", "worker_id",
+    "rungs_name", "settings_fingerprint", "study_names", "with_installed_driver", "worker_id",
 ]

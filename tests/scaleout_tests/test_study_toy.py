@@ -402,7 +402,7 @@ def test_worker_on_a_fresh_database_writes_nothing(postgres_url, toy_data, tmp_p
     import sqlalchemy
 
     fresh = f"fresh_{uuid.uuid4().hex[:8]}"
-    admin = sqlalchemy.create_engine(st._with_installed_driver(postgres_url, sqlalchemy.engine.make_url(postgres_url)),
+    admin = sqlalchemy.create_engine(st.with_installed_driver(postgres_url, sqlalchemy.engine.make_url(postgres_url)),
                                      isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f"CREATE DATABASE {fresh}"))
@@ -411,7 +411,7 @@ def test_worker_on_a_fresh_database_writes_nothing(postgres_url, toy_data, tmp_p
         config = ShortlistConfig.from_dict(toy_config(toy_data, tmp_path / "out"))
         with pytest.raises(HootError, match="start the coordinator first"):
             run_shortlist(config, {"storage": url, "study": "s", "worker": True}, engine=load_engine("hoot.testing.toy_engine"))
-        check = sqlalchemy.create_engine(st._with_installed_driver(url, sqlalchemy.engine.make_url(url)))
+        check = sqlalchemy.create_engine(st.with_installed_driver(url, sqlalchemy.engine.make_url(url)))
         with check.connect() as conn:
             assert sqlalchemy.inspect(conn).get_table_names() == []
         check.dispose()
