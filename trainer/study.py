@@ -280,8 +280,9 @@ def run_next_rung(bake: BakeoffStudy, objective: Callable[[optuna.trial.Trial], 
 
     started = time.perf_counter()
     try:
-        with quiet():
-            bake.rungs.optimize(run, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        # no warning filter here: inside optimize() Optuna silences its own stale-check warning, and
+        # a filter held for a whole rung would race with other threads' catch_warnings blocks
+        bake.rungs.optimize(run, n_trials=1, catch=(Exception,), gc_after_trial=False)
     finally:
         bake.timer.add(time.perf_counter() - started - inside[0])
     return bool(claimed)
