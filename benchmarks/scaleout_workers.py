@@ -8,7 +8,8 @@ time is the coordinator's run_bakeoff, from the first rung queued to the last re
 (prepare and the fine-tune are excluded; both configurations pay them alike).
 
 Targets (issue 5): 2 workers <= 0.65 x the wall time of 1 worker; storage calls <= 5% of
-a worker's wall time (heartbeats run on a side thread and are not counted; the coordinator's
+a worker's wall time (claims, tells, polls and Optuna's stale-trial checks; heartbeats run on
+Optuna's side thread and are not counted; the coordinator's
 share, mostly idle polling while workers train, is printed beside it). Before every bake-off
 it measures the machine's CPU capacity (two single-threaded processes at once against one
 alone): on a machine shared with other work, two workers cannot beat 1/capacity.
@@ -30,12 +31,11 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from hoot.advisor.render import render
+from hoot.testing.images import make_imagefolder
+from hoot.trainer import study as st
 
-from hoot.advisor.render import render  # noqa: E402
-from tests.trainer_tests.conftest import make_imagefolder  # noqa: E402
-from hoot.trainer import study as st  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 # four small models whose training costs are within ~1.7x of each other on a CPU
 CANDIDATES = "mobilenet_v3_small,mnasnet0_5,shufflenet_v2_x1_0,squeezenet1_1"
@@ -46,7 +46,7 @@ def run_bakeoff(data: Path, out: Path, storage: str, workers: int, steps: int, t
     common = ["shortlist", str(data), "--candidates", CANDIDATES, "--no-pretrained", "--image-size", "64",
               "--batch-size", "16", "--steps", str(steps), "--full-epochs", "0", "--threads", "1", "--seed", "0",
               "--output", str(out), "--storage", storage, "--study", name]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     logs = out / f"{tag}.log"
     logs.parent.mkdir(parents=True, exist_ok=True)
     hoot = [sys.executable, "-m", "hoot.cli"]

@@ -90,7 +90,7 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
     from hoot.trainer.candidates import parse_candidates
     from hoot.trainer.config import ShortlistConfig
 
-    scaleout_opts = {k: v for k, v in scaleout.items() if v not in (None, False)}
+    scaleout_opts = {k: v for k, v in scaleout.items() if v is not None and v is not False}  # 0 is a value (refused later)
     if resume:
         from hoot.trainer.shortlist import resume_config
 
@@ -122,7 +122,9 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
             raise HootError("scale-out is not available in this build (trainer.scaleout is missing); drop "
                             f"--{next(iter(scaleout_opts)).replace('_', '-')}") from None
         result = run_shortlist(config, {**scaleout_opts, "format": fmt})
-        if isinstance(result, dict) and result.get("table"):
+        if scaleout_opts.get("status"):
+            click.echo(render(result, fmt))
+        elif isinstance(result, dict) and result.get("table"):
             click.echo(render(result["table"], fmt, _columns(result)))
         return
     from hoot.trainer.shortlist import run_local

@@ -4,10 +4,12 @@ import json
 import sys
 
 from hoot.advisor.errors import HootError
+from hoot.cli.main import configure_logging
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.scaleout import load_engine, run_shortlist
 
 if __name__ == "__main__":
+    configure_logging()  # as hoot.cli.main does: INFO and up on stderr as `hoot: ...`
     config = ShortlistConfig.from_dict(json.loads(sys.argv[1]))
     try:
         out = run_shortlist(config, json.loads(sys.argv[2]), engine=load_engine("hoot.testing.toy_engine"))

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from hoot.trainer.bakeoff import RunContext, atomic_torch_save, build_candidate, checkpoint_path
+from hoot.trainer.ddp import all_reduce_mean
 from hoot.trainer.loop import Stepper, autocast_dtype, evaluate, recalibrate_bn, unwrap
 from hoot.trainer.losses import make_loss
 from hoot.trainer.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, train_batch
@@ -56,14 +57,6 @@ def _tensorboard(log_dir: Path):
     except ImportError:  # tensorboard is optional (seeds/003 logs to it when present)
         return None
     return SummaryWriter(log_dir=str(log_dir))
-
-
-def _all_reduce_mean(value: float, world_size: int, device: torch.device) -> float:
-    if world_size <= 1 or not torch.distributed.is_available() or not torch.distributed.is_initialized():
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=device)
-    torch.distributed.all_reduce(t)
-    return float(t.item()) / world_size
 
 
 def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module) -> tuple[int, dict | None]:
@@ -170,7 +163,7 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
         if ctx.device.type == "cuda":
             torch.cuda.synchronize(ctx.device)
         train_seconds = time.perf_counter() - t0
-        train_loss = _all_reduce_mean(sum(losses) / max(1, len(losses)), world_size, ctx.device)
+        train_loss = all_reduce_mean({"loss": sum(losses) / max(1, len(losses))}, ctx.device)["loss"]
         recalibrate_bn(model, ctx.train, norm, ctx.device, batch_size, cfg.bn_recalibration_images)
         metrics = evaluate(model, ctx.val, norm, ctx.device, batch_size, ctx.task, loss_fn)
         row = {"epoch": epoch + 1, "train_loss": train_loss, "lr": optimizer.param_groups[0]["lr"],

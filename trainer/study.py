@@ -16,9 +16,17 @@ reports first, so with four candidates the ranking would depend on arrival order
 its own synchronous rule (every candidate of a rung finishes before anyone is promoted) and
 uses Optuna for what it is good at: storage, atomic hand-out, heartbeats, retries, dashboard.
 
-Storage choices: ``None`` → a journal file (one machine, nothing to start); a URL
-(``postgresql://…`` for several machines, ``sqlite:///file.db`` for one); a plain path → a
-journal file. Heartbeats need an RDB storage (Optuna's journal storage has none).
+Storage choices (``check_storage_form``): ``None`` → a journal file in the run folder (one
+machine, nothing to start); a URL (``postgresql://…`` for several machines,
+``sqlite:///file.db`` for one); a path ending in ``.journal`` or ``.log`` → a journal file
+(Optuna's JournalStorage, several processes on one machine). Anything else is refused before
+a file is made. Heartbeats need an RDB storage (Optuna's journal storage has none).
+
+Optuna through its public API: a worker claims a rung with ``study.optimize(n_trials=1)``,
+which pops the oldest WAITING trial atomically and runs Optuna's own heartbeat thread while
+the rung trains; ``fail_stale_trials`` and the storage's retry callback re-queue a dead
+worker's rung. Nothing here changes Optuna's logging or warning filters at import:
+``optuna_quiet`` does it for the length of a run, ``quiet`` around the calls that warn.
 """
 
 from __future__ import annotations
@@ -26,13 +34,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import socket
 import threading
 import time
-import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,28 +49,37 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from hoot.advisor.errors import HootError
+from hoot.advisor.metric import Metric
+from hoot.trainer.optuna_storage import (  # noqa: F401 - re-exported: the study's storage API
+    DEFAULT_HEARTBEAT_S,
+    HEARTBEAT_ENV,
+    STORAGE_FORMS,
+    check_storage_form,
+    heartbeat_seconds_from_env,
+    is_rdb_url,
+    open_storage,
+    quiet,
+    redact,
+    with_installed_driver,
+)
 
-#: environment variable: seconds between heartbeats of a running rung (read when a study is created)
-HEARTBEAT_ENV = "HOOT_HEARTBEAT_SECONDS"
-DEFAULT_HEARTBEAT_S = 20
-#: a worker is declared dead after this many missed heartbeats
-GRACE_BEATS = 3
 RUNGS_SUFFIX = ".rungs"
 #: rung numbers a work trial may carry (Optuna needs a fixed range for the parameter)
 MAX_RUNG = 64
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-# hoot drives heartbeats with ask/tell on purpose (its own synchronous halving), not optimize()
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
-
-
+#: user attribute of a trial `run_next_rung` asked for when another process took the last queued rung
+EMPTY_CLAIM = "empty_claim"
 class StorageTimer:
-    """Wall time spent in storage calls, to hold coordination overhead to account."""
+    """Wall time spent in one bake-off's storage calls, to hold coordination overhead to account."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.calls = 0
         self._lock = threading.Lock()
+
+    def add(self, seconds: float, calls: int = 1) -> None:
+        with self._lock:
+            self.seconds += seconds
+            self.calls += calls
 
     @contextlib.contextmanager
     def timed(self) -> Iterator[None]:
@@ -75,152 +92,21 @@ class StorageTimer:
                 self.calls += 1
 
 
-#: process-wide: every storage call made through this module is counted here
-STORAGE_TIME = StorageTimer()
-
-
 @contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence Optuna's 'experimental' and 'heartbeat is meant for optimize()' warnings: hoot
-    uses heartbeats with ask/tell on purpose (its own synchronous halving)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+def optuna_quiet() -> Iterator[None]:
+    """For the length of a run: Optuna logs warnings and errors only (hoot logs each rung
+    itself), and Optuna's verbosity is restored afterwards."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
         yield
+    finally:
+        optuna.logging.set_verbosity(before)
 
 
 def worker_id() -> str:
     """host:pid — who holds a rung, shown by --status."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as given
-        return url
-
-
-def is_rdb_url(url: str) -> bool:
-    return "://" in url
-
-
-def heartbeat_seconds_from_env() -> int:
-    raw = os.environ.get(HEARTBEAT_ENV)
-    if raw in (None, ""):
-        return DEFAULT_HEARTBEAT_S
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise HootError(f"{HEARTBEAT_ENV}={raw!r} is not a whole number of seconds >= 1; unset it or fix it")
-    return value
-
-
-def _retry_callback() -> dict[str, Any]:
-    """Optuna's 'queue a copy of a trial whose worker died' callback, under its name in this version."""
-    if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
-        return {"heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback()}
-    return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback()}
-
-
-def open_storage(
-    url: str | None,
-    *,
-    journal_path: Path | None = None,
-    create: bool = True,
-    heartbeat_s: int | None = None,
-) -> optuna.storages.BaseStorage:
-    """Open (and with ``create`` set up) a storage; any failure is a one-line HootError.
-
-    Workers pass ``create=False``: the coordinator creates the schema once, because concurrent
-    table creation on a fresh PostgreSQL database races.
-    """
-    if url is None or not is_rdb_url(url):
-        path = Path(url) if url else journal_path
-        if path is None:
-            raise HootError("no storage given: pass --storage URL (postgresql://…, sqlite:///FILE) or a journal file")
-        if not create and not path.is_file():
-            raise HootError(f"journal storage '{path}' does not exist: start the coordinator first, or fix --storage")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-            return JournalStorage(JournalFileBackend(str(path)))
-        except OSError as exc:
-            raise HootError(f"cannot open journal storage '{path}': {exc.strerror or exc}; fix --storage") from None
-    import sqlalchemy.exc
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-    except (sqlalchemy.exc.ArgumentError, ValueError):
-        raise HootError(
-            f"--storage '{url}' is not a database URL: use postgresql://USER@HOST:PORT/DB or sqlite:///FILE"
-        ) from None
-    if parsed.get_backend_name() not in ("postgresql", "sqlite", "mysql"):
-        raise HootError(f"--storage '{redact(url)}': unsupported database '{parsed.get_backend_name()}'; use postgresql or sqlite")
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        db = Path(parsed.database)
-        if not create and not db.is_file():
-            raise HootError(f"sqlite storage '{db}' does not exist: start the coordinator first, or fix --storage")
-        db.parent.mkdir(parents=True, exist_ok=True)
-    shown = redact(url)
-    url = _with_installed_driver(url, parsed)
-    kwargs: dict[str, Any] = {"skip_table_creation": not create}
-    if parsed.get_backend_name() == "postgresql":
-        kwargs["engine_kwargs"] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
-    try:
-        with warnings.catch_warnings(), STORAGE_TIME.timed():
-            warnings.simplefilter("ignore")  # heartbeat arguments are "experimental" in Optuna
-            if heartbeat_s:
-                kwargs.update(heartbeat_interval=heartbeat_s, grace_period=GRACE_BEATS * heartbeat_s, **_retry_callback())
-            if not create and not _has_optuna_schema(url, kwargs.get("engine_kwargs", {})):
-                raise HootError(f"no study in storage '{shown}' yet (no Optuna tables): start the coordinator "
-                                "first, then the workers")
-            storage = optuna.storages.RDBStorage(url, **kwargs)
-            storage.get_all_studies()  # touch the schema: a missing table or a bad login fails here
-    except ImportError:
-        raise HootError(f"--storage '{shown}' needs a database driver: pip install 'hoot[postgres]' (psycopg2-binary)") from None
-    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, RuntimeError, ValueError) as exc:
-        exc = exc.__cause__ or exc if isinstance(exc, optuna.exceptions.StorageInternalError) else exc
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise HootError(f"cannot use storage '{shown}': {reason}; check the URL and that the server is running") from None
-    return storage
-
-
-def _has_optuna_schema(url: str, engine_kwargs: dict[str, Any]) -> bool:
-    """Whether the coordinator has created Optuna's tables, asked read-only.
-
-    Optuna's RDBStorage writes its version row and alembic stamp even when told to skip table
-    creation; a worker doing that while the coordinator creates the schema on a fresh database
-    can make the coordinator's CREATE fail. So a worker looks first and writes nothing.
-    """
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(url, **engine_kwargs)
-    try:
-        with engine.connect() as conn:
-            inspector = sqlalchemy.inspect(conn)
-            return all(inspector.has_table(t) for t in ("version_info", "studies", "trials", "alembic_version"))
-    finally:
-        engine.dispose()
-
-
-def _with_installed_driver(url: str, parsed: Any) -> str:
-    """postgresql:// with whichever driver is installed: SQLAlchemy 2.1 defaults to psycopg 3,
-    hoot's optional dependency is psycopg2-binary."""
-    if parsed.get_backend_name() != "postgresql" or "+" in parsed.drivername:
-        return url
-    import importlib.util
-
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-        return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
-    return url
 
 
 def data_fingerprint(data_dir: Path) -> str:
@@ -243,68 +129,97 @@ def settings_fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def json_safe(value: Any) -> Any:
+    """JSON-safe copy of a metrics dict for study attributes (numpy/torch scalars → float, NaN → None)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (str, bool, int)) or value is None:
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return number if math.isfinite(number) else None
+
+
 def rungs_name(study_name: str) -> str:
     return study_name + RUNGS_SUFFIX
 
 
 @dataclass
 class BakeoffStudy:
-    """The two studies of one bake-off and the settings recorded with them."""
+    """The two studies of one bake-off, the storage they live in, and the time spent talking to it.
+
+    ``heartbeat_s`` is the heartbeat the storage was opened with (None: no heartbeat, e.g. a journal).
+    """
 
     main: optuna.Study
     rungs: optuna.Study
+    storage: optuna.storages.BaseStorage
+    heartbeat_s: int | None = None
+    timer: StorageTimer = field(default_factory=StorageTimer)
 
     @property
     def name(self) -> str:
         return self.main.study_name
 
     def attrs(self) -> dict[str, Any]:
-        with STORAGE_TIME.timed():
+        with self.timer.timed():
             return dict(self.main.user_attrs)
 
     def set_attr(self, key: str, value: Any) -> None:
-        with STORAGE_TIME.timed():
+        with self.timer.timed():
             self.main.set_user_attr(key, value)
 
-    def phase(self) -> str:
-        return str(self.attrs().get("phase", "bakeoff"))
-
     def rung_trials(self, states: tuple[TrialState, ...] | None = None) -> list[FrozenTrial]:
-        with STORAGE_TIME.timed():
-            return self.rungs.get_trials(deepcopy=False, states=states)
+        """The work queue's (candidate, rung) trials; a trial a lost race left empty is not one."""
+        with self.timer.timed():
+            trials = self.rungs.get_trials(deepcopy=False, states=states)
+        return [t for t in trials if "candidate" in t.params]
 
     def candidate_trials(self) -> list[FrozenTrial]:
-        with STORAGE_TIME.timed():
+        with self.timer.timed():
             return self.main.get_trials(deepcopy=False)
+
+    def running_trial(self, number: int) -> optuna.trial.Trial:
+        """A handle on candidate trial `number`, which an earlier coordinator asked for and left RUNNING.
+
+        Optuna has no public "trial by number" for ask/tell; the trial id comes from the storage's
+        public lookups (study id by name, trial id by number) and `Trial`'s constructor is public.
+        """
+        with self.timer.timed():
+            study_id = self.storage.get_study_id_from_name(self.main.study_name)
+            trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        return optuna.trial.Trial(self.main, trial_id)
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
-    with STORAGE_TIME.timed():
-        return [s.study_name for s in storage.get_all_studies()]
+    return [s.study_name for s in storage.get_all_studies()]
 
 
 def create_or_load(
-    storage: optuna.storages.BaseStorage, name: str, direction: str, attrs: dict[str, Any]
+    storage: optuna.storages.BaseStorage, name: str, metric: Metric, attrs: dict[str, Any],
+    heartbeat_s: int | None = None,
 ) -> tuple[BakeoffStudy, bool]:
-    """Create the bake-off's studies with their recorded settings, or load them to resume.
-
-    Returns (study, resumed). Attributes are written only when the studies are new.
-    """
+    """Create the bake-off's studies (in the metric's direction) with their recorded settings,
+    or load them to resume. Returns (study, resumed). Attributes are written only when new."""
     existing = set(study_names(storage))
     if name in existing and rungs_name(name) in existing:
-        return load(storage, name), True
+        return load(storage, name, heartbeat_s=heartbeat_s), True
     if name in existing or rungs_name(name) in existing:
         raise HootError(f"study '{name}' exists in this storage but was not made by hoot shortlist; pick another --study")
-    with STORAGE_TIME.timed():
-        rungs = optuna.create_study(storage=storage, study_name=rungs_name(name), direction=direction)
-        main = optuna.create_study(storage=storage, study_name=name, direction=direction)
+    bake_timer = StorageTimer()
+    with bake_timer.timed():
+        rungs = optuna.create_study(storage=storage, study_name=rungs_name(name), direction=metric.direction)
+        main = optuna.create_study(storage=storage, study_name=name, direction=metric.direction)
         for key, value in attrs.items():
             main.set_user_attr(key, value)
-        main.set_user_attr("phase", "bakeoff")
-    return BakeoffStudy(main, rungs), False
+    return BakeoffStudy(main, rungs, storage, heartbeat_s, bake_timer), False
 
 
-def load(storage: optuna.storages.BaseStorage, name: str) -> BakeoffStudy:
+def load(storage: optuna.storages.BaseStorage, name: str, *, heartbeat_s: int | None = None) -> BakeoffStudy:
     """Load an existing bake-off; a missing one is a one-line error that says how to make it."""
     names = set(study_names(storage))
     if name not in names or rungs_name(name) not in names:
@@ -314,10 +229,11 @@ def load(storage: optuna.storages.BaseStorage, name: str) -> BakeoffStudy:
             f"study '{name}' does not exist in this storage{hint}: start the coordinator first "
             f"(hoot shortlist DATA --storage URL --study {name}) or fix --study"
         )
-    with STORAGE_TIME.timed():
+    bake_timer = StorageTimer()
+    with bake_timer.timed():
         main = optuna.load_study(study_name=name, storage=storage)
         rungs = optuna.load_study(study_name=rungs_name(name), storage=storage)
-    return BakeoffStudy(main, rungs)
+    return BakeoffStudy(main, rungs, storage, heartbeat_s, bake_timer)
 
 
 def work_distributions(candidates: list[str]) -> dict[str, Any]:
@@ -326,7 +242,7 @@ def work_distributions(candidates: list[str]) -> dict[str, Any]:
 
 def add_work(bake: BakeoffStudy, candidates: list[str], candidate: str, rung: int) -> None:
     """Queue one (candidate, rung) for whichever worker claims it first."""
-    with STORAGE_TIME.timed():
+    with bake.timer.timed():
         bake.rungs.add_trial(
             optuna.trial.create_trial(
                 state=TrialState.WAITING,
@@ -336,44 +252,51 @@ def add_work(bake: BakeoffStudy, candidates: list[str], candidate: str, rung: in
         )
 
 
-def claim_work(bake: BakeoffStudy) -> optuna.trial.Trial | None:
-    """Atomically take the oldest waiting rung, or None when nothing waits.
+def run_next_rung(bake: BakeoffStudy, objective: Callable[[optuna.trial.Trial], float]) -> bool:
+    """Claim the oldest queued rung and run `objective` on it; False when nothing waits.
 
-    Not ``study.ask()``: with an empty queue it would invent a new, parameterless trial.
+    ``study.optimize(n_trials=1)`` pops the oldest WAITING trial atomically (WAITING → RUNNING
+    is a row-locked update in the RDB storage), runs Optuna's heartbeat thread while the
+    objective trains, fails stale trials first, and tells the result: FAIL when the objective
+    raises (the exception is kept, not raised, except KeyboardInterrupt). When two processes
+    race for the last queued rung, the loser's ask makes a fresh trial without parameters: it
+    is pruned at once, marked ``empty_claim``, and `BakeoffStudy.rung_trials` leaves it out.
     """
-    storage = bake.rungs._storage
-    for frozen in bake.rung_trials(states=(TrialState.WAITING,)):
+    if not bake.rung_trials(states=(TrialState.WAITING,)):
+        return False
+    claimed = []
+    inside = [0.0]  # the objective's own time: the rest of optimize() is storage work (claim, tell, stale check)
+
+    def run(trial: optuna.trial.Trial) -> float:
+        if "candidate" not in trial.params:
+            trial.set_user_attr(EMPTY_CLAIM, True)
+            raise optuna.TrialPruned("another process took the last queued rung")
+        claimed.append(trial.number)
+        start = time.perf_counter()
         try:
-            with STORAGE_TIME.timed():
-                taken = storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        if taken:
-            # beat at once: a trial that never beat is never declared stale, so a worker dying
-            # before its heartbeat thread's first beat would leave the rung RUNNING forever
-            if heartbeat_enabled(bake):
-                with STORAGE_TIME.timed():
-                    storage.record_heartbeat(frozen._trial_id)
-            return optuna.trial.Trial(bake.rungs, frozen._trial_id)
-    return None
+            return objective(trial)
+        finally:
+            inside[0] = time.perf_counter() - start
 
-
-def heartbeat_enabled(bake: BakeoffStudy) -> bool:
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-
-    return is_heartbeat_enabled(bake.rungs._storage)
+    started = time.perf_counter()
+    try:
+        # no warning filter here: inside optimize() Optuna silences its own stale-check warning, and
+        # a filter held for a whole rung would race with other threads' catch_warnings blocks
+        bake.rungs.optimize(run, n_trials=1, catch=(Exception,), gc_after_trial=False)
+    finally:
+        bake.timer.add(time.perf_counter() - started - inside[0])
+    return bool(claimed)
 
 
 class Poller:
     """Waiting for work or results: short sleeps while things move, longer while idle, and the
     stale-trial check once per heartbeat interval (each look is a round trip to the database).
-    The 1 s ceiling bounds how late a finished rung is noticed."""
+    The ceiling (1 s by default) bounds how late a finished rung is noticed."""
 
     def __init__(self, bake: BakeoffStudy, low_s: float = 0.1, high_s: float = 1.0) -> None:
         self.bake, self.low_s, self.high_s = bake, low_s, high_s
         self.delay = low_s
-        interval = bake.rungs._storage.get_heartbeat_interval() if heartbeat_enabled(bake) else None
-        self.stale_every = float(interval or 0)
+        self.stale_every = float(bake.heartbeat_s or 0)
         self._last_stale = -1e9
 
     def fail_stale(self) -> None:
@@ -391,13 +314,13 @@ class Poller:
 
 def fail_stale(bake: BakeoffStudy) -> None:
     """Fail rungs whose worker stopped beating; Optuna's retry callback queues each again."""
-    with STORAGE_TIME.timed(), quiet():
+    with bake.timer.timed(), quiet():
         optuna.storages.fail_stale_trials(bake.rungs)
 
 
 def requeue(bake: BakeoffStudy, trial_number: int) -> None:
     """Queue a copy of a failed rung now (a worker interrupted by Ctrl-C hands its rung back)."""
-    with STORAGE_TIME.timed():
+    with bake.timer.timed():
         frozen = bake.rungs.get_trials(deepcopy=False)[trial_number]
         bake.rungs.add_trial(
             optuna.trial.create_trial(
@@ -409,32 +332,10 @@ def requeue(bake: BakeoffStudy, trial_number: int) -> None:
         )
 
 
-class Heartbeat:
-    """Records a running rung's heartbeat every interval on a background thread."""
-
-    def __init__(self, bake: BakeoffStudy, trial_id: int) -> None:
-        self._storage = bake.rungs._storage
-        self._trial_id = trial_id
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._interval = self._storage.get_heartbeat_interval() if heartbeat_enabled(bake) else None
-
-    def __enter__(self) -> Heartbeat:
-        if self._interval:
-            self._thread = threading.Thread(target=self._beat, name="hoot-heartbeat", daemon=True)
-            self._thread.start()
-        return self
-
-    def _beat(self) -> None:
-        while True:
-            try:  # not in STORAGE_TIME: it runs beside the training, not in its way
-                self._storage.record_heartbeat(self._trial_id)
-            except Exception:  # noqa: BLE001 - a missed beat is retried; a dead server shows up in the main thread
-                pass
-            if self._stop.wait(self._interval):
-                return
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+#: the storage API is re-exported here, so callers need one module: the study's
+__all__ = [
+    "DEFAULT_HEARTBEAT_S", "HEARTBEAT_ENV", "RUNGS_SUFFIX", "STORAGE_FORMS", "BakeoffStudy", "Poller", "StorageTimer",
+    "add_work", "check_storage_form", "create_or_load", "data_fingerprint", "fail_stale", "heartbeat_seconds_from_env",
+    "is_rdb_url", "json_safe", "load", "open_storage", "optuna_quiet", "quiet", "redact", "requeue", "run_next_rung",
+    "rungs_name", "settings_fingerprint", "study_names", "with_installed_driver", "worker_id",
+]

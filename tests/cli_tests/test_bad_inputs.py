@@ -68,7 +68,31 @@ RUN_CASES = [
 ]
 
 # -- scale-out options of hoot shortlist -------------------------------------------------------
-SCALEOUT_CASES: list[Case] = []
+def _class_folders(tmp: Path) -> None:
+    """A data folder the shortlist accepts up to the scale-out checks (two class folders)."""
+    for name in ("a", "b"):
+        (tmp / "data" / name).mkdir(parents=True)
+
+
+_SHORTLIST = ("shortlist", "{tmp}/data", "--candidates", "resnet18", "--no-pretrained", "--output", "{tmp}/out")
+SCALEOUT_CASES = [
+    Case("--storage neither a URL nor a journal file", (*_SHORTLIST, "--storage", "notaurl"), 2,
+         r"--storage 'notaurl' is not a storage: use sqlite:///PATH.db, postgresql://.*\.journal or \.log", _class_folders),
+    Case("--storage a folder", (*_SHORTLIST, "--storage", "{tmp}/data.journal"), 2, r"is a folder: name a journal file",
+         lambda tmp: (_class_folders(tmp), (tmp / "data.journal").mkdir())),
+    Case("--worker without --storage", (*_SHORTLIST, "--worker"), 2, r"--worker needs the coordinator's --storage",
+         _class_folders),
+    Case("--status without --study", ("shortlist", "--status", "--storage", "sqlite:///{tmp}/s.db"), 2,
+         r"--status needs --study NAME"),
+    Case("--worker on a journal that does not exist", (*_SHORTLIST, "--storage", "{tmp}/none.journal", "--study", "s",
+         "--worker"), 2, r"journal storage '.*none.journal' does not exist: start the coordinator first", _class_folders),
+    Case("--nproc 0", (*_SHORTLIST, "--nproc", "0"), 2, r"--nproc 0 must be at least 1", _class_folders),
+    Case("--nnodes 0", (*_SHORTLIST, "--nnodes", "0"), 2, r"--nnodes 0 must be at least 1", _class_folders),
+    Case("--nproc -2", (*_SHORTLIST, "--nproc", "-2"), 2, r"--nproc -2 must be at least 1", _class_folders),
+    Case("--nnodes 2 without a rendezvous", (*_SHORTLIST, "--nnodes", "2", "--storage", "sqlite:///{tmp}/s.db"), 2,
+         r"--nnodes > 1 needs --rdzv-endpoint HOST:PORT", _class_folders),
+    Case("--study with spaces", (*_SHORTLIST, "--study", "my study"), 2, r"--study 'my study' must be", _class_folders),
+]
 
 # -- hoot optimize -----------------------------------------------------------------------------
 OPTIMIZE_CASES: list[Case] = []

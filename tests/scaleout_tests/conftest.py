@@ -23,6 +23,14 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request, tmp_path: Path) -> str:
+    """A storage several processes share: a SQLite file here, and PostgreSQL where a server runs."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
 def study_name() -> str:
     """A fresh study per test: every test shares the one database."""

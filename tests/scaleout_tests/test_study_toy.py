@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from optuna.trial import TrialState
 
 from hoot.testing import toy_engine
 from hoot.advisor.errors import HootError
+from hoot.advisor.metric import Metric
 from hoot.trainer import study as st
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.scaleout import ScaleoutOptions, load_engine, run_shortlist
@@ -128,14 +130,13 @@ def test_sqlite_storage_coordinator_and_worker_processes(toy_data, tmp_path):
 # ---------------------------------------------------------------- PostgreSQL: several workers
 
 
-@pytest.mark.postgres
-def test_two_workers_share_the_bakeoff_each_rung_once(toy_data, tmp_path, postgres_url, study_name):
+def test_two_workers_share_the_bakeoff_each_rung_once(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
     env = toy_env(log, rung_s=0.5)
-    opts = {"storage": postgres_url, "study": study_name}
+    opts = {"storage": shared_url, "study": study_name}
     coord = spawn_toy(config, opts, env, "coord", tmp_path)
-    _wait_for_study(postgres_url, study_name)
+    _wait_for_study(shared_url, study_name)
     workers = [spawn_toy(config, {**opts, "worker": True}, env, f"w{i}", tmp_path) for i in (1, 2)]
     codes = wait_all([coord, *workers])
     assert codes == [0, 0, 0], _logs(tmp_path)
@@ -145,19 +146,18 @@ def test_two_workers_share_the_bakeoff_each_rung_once(toy_data, tmp_path, postgr
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
     trained = [json.loads((tmp_path / f"w{i}.out").read_text())["rungs_trained"] for i in (1, 2)]
     assert sum(trained) == len(expected_rungs(config)) and min(trained) >= 1  # both workers took rungs
-    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    bake = st.load(st.open_storage(shared_url, create=False), study_name)
     assert all(t.state == TrialState.COMPLETE for t in bake.rung_trials())
     assert bake.attrs()["phase"] == "done"
 
 
-@pytest.mark.postgres
-def test_worker_killed_mid_rung_is_noticed_and_its_rung_rerun(toy_data, tmp_path, postgres_url, study_name):
+def test_worker_killed_mid_rung_is_noticed_and_its_rung_rerun(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
     env = toy_env(log, rung_s=2.0, heartbeat_s=1)
-    opts = {"storage": postgres_url, "study": study_name}
+    opts = {"storage": shared_url, "study": study_name}
     coord = spawn_toy(config, opts, env, "coord", tmp_path)
-    _wait_for_study(postgres_url, study_name)
+    _wait_for_study(shared_url, study_name)
     victim = spawn_toy(config, {**opts, "worker": True}, env, "victim", tmp_path)
     deadline = time.monotonic() + 30
     while not [e for e in executions(log) if e[0] == "start"] and time.monotonic() < deadline:
@@ -172,21 +172,20 @@ def test_worker_killed_mid_rung_is_noticed_and_its_rung_rerun(toy_data, tmp_path
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
     starts = Counter((c, r) for e, c, r in executions(log, (coord.pid,)) if e == "start")
     assert starts[killed] == 2  # the killed rung ran again, on the rescuer
-    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    bake = st.load(st.open_storage(shared_url, create=False), study_name)
     failed = [t for t in bake.rung_trials() if t.state == TrialState.FAIL]
     assert [(t.params["candidate"], t.params["rung"]) for t in failed] == [killed]
     retried = [t for t in bake.rung_trials() if t.system_attrs.get("failed_trial") == failed[0].number]
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
 
 
-@pytest.mark.postgres
-def test_coordinator_killed_then_resumed_reuses_finished_rungs(toy_data, tmp_path, postgres_url, study_name):
+def test_coordinator_killed_then_resumed_reuses_finished_rungs(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
     env = toy_env(log, rung_s=0.3)
-    opts = {"storage": postgres_url, "study": study_name}
+    opts = {"storage": shared_url, "study": study_name}
     coord = spawn_toy(config, opts, env, "coord", tmp_path)
-    _wait_for_study(postgres_url, study_name)
+    _wait_for_study(shared_url, study_name)
     worker = spawn_toy(config, {**opts, "worker": True}, env, "w1", tmp_path)
     deadline = time.monotonic() + 30
     while sum(1 for e in executions(log) if e[0] == "done" and e[2] == 0) < 4 and time.monotonic() < deadline:
@@ -200,13 +199,13 @@ def test_coordinator_killed_then_resumed_reuses_finished_rungs(toy_data, tmp_pat
     counts = done_counts(log, coord, resumed)
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
 
-    rows = run_shortlist(None, {"storage": postgres_url, "study": study_name, "status": True, "format": "json"})
+    rows = run_shortlist(None, {"storage": shared_url, "study": study_name, "status": True, "format": "json"})
     by = {r["candidate"]: r for r in rows}
     assert sorted(by) == ["m1", "m2", "m3", "m4"]
     winner = json.loads((tmp_path / "coord2.out").read_text())["winner"]
     assert by[winner]["state"] == "winner" and by[winner]["rung2_val_top1"] is not None
     assert sum(r["state"] == "dropped" for r in rows) == 3
-    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    bake = st.load(st.open_storage(shared_url, create=False), study_name)
     assert not [t for t in bake.candidate_trials() if t.state == TrialState.RUNNING]
 
 
@@ -280,11 +279,43 @@ def test_option_errors_name_the_flag(options, message):
 
 def test_claim_is_exclusive_between_two_storage_handles(tmp_path):
     url = f"sqlite:///{tmp_path / 'q.db'}"
-    bake, _ = st.create_or_load(st.open_storage(url), "q", "maximize", {})
+    bake, _ = st.create_or_load(st.open_storage(url), "q", Metric.named("val_top1"), {})
     st.add_work(bake, ["a"], "a", 0)
     other = st.load(st.open_storage(url, create=False), "q")
-    first, second = st.claim_work(bake), st.claim_work(other)
-    assert first is not None and second is None
+    seen = {}
+
+    def first_objective(trial):  # while the first handle holds the rung, the second claims nothing
+        seen["first"] = trial.params["candidate"]
+        seen["second"] = st.run_next_rung(other, lambda t: seen.setdefault("second_ran", t.params))
+        return 1.0
+
+    first = st.run_next_rung(bake, first_objective)
+    second = seen["second"]
+    assert first is True and seen["first"] == "a" and second is False and "second_ran" not in seen
+    assert [t.state for t in bake.rung_trials()] == [TrialState.COMPLETE]
+
+
+def test_a_lost_race_for_the_last_rung_leaves_no_work_trial(tmp_path):
+    """Two handles see one queued rung; the second's ask finds the queue empty and makes a fresh
+    trial: it is pruned, runs nothing, and is not counted as work."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    bake, _ = st.create_or_load(st.open_storage(url), "r", Metric.named("val_top1"), {})
+    st.add_work(bake, ["a"], "a", 0)
+    other = st.load(st.open_storage(url, create=False), "r")
+    ran = []
+
+    def first_objective(trial):
+        # the other handle already looked at the queue (one rung waiting) and asks now
+        real = other.rung_trials
+        other.rung_trials = lambda states=None: real(None) if states else real(states)
+        ran.append(st.run_next_rung(other, lambda t: ran.append("other trained") or 0.0))
+        return 1.0
+
+    assert st.run_next_rung(bake, first_objective) is True
+    assert ran == [False]
+    assert [t.params["candidate"] for t in bake.rung_trials()] == ["a"]
+    empty = [t for t in bake.rungs.get_trials() if t.user_attrs.get(st.EMPTY_CLAIM)]
+    assert len(empty) == 1 and empty[0].state == TrialState.PRUNED
 
 
 # ---------------------------------------------------------------- helpers
@@ -314,8 +345,7 @@ def _engine_with_local_worker(url: str):
         threading.Thread(target=work, daemon=True).start()
         return ctx
 
-    engine.prepare = prepare_and_start_worker
-    return engine
+    return dataclasses.replace(engine, prepare=prepare_and_start_worker)
 
 
 def _wait_for_study(url: str, name: str, timeout: float = 30.0) -> None:
@@ -334,14 +364,13 @@ def _logs(folder: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(folder.glob("*.err")))
 
 
-@pytest.mark.postgres
-def test_ctrl_c_on_a_worker_hands_its_rung_back_at_once(toy_data, tmp_path, postgres_url, study_name):
+def test_ctrl_c_on_a_worker_hands_its_rung_back_at_once(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
     env = toy_env(log, rung_s=1.0, heartbeat_s=60)  # the heartbeat would take minutes to notice
-    opts = {"storage": postgres_url, "study": study_name}
+    opts = {"storage": shared_url, "study": study_name}
     coord = spawn_toy(config, opts, env, "coord", tmp_path)
-    _wait_for_study(postgres_url, study_name)
+    _wait_for_study(shared_url, study_name)
     first = spawn_toy(config, {**opts, "worker": True}, env, "first", tmp_path)
     deadline = time.monotonic() + 30
     while not executions(log) and time.monotonic() < deadline:
@@ -354,7 +383,7 @@ def test_ctrl_c_on_a_worker_hands_its_rung_back_at_once(toy_data, tmp_path, post
     assert wait_all([coord, second], timeout=90) == [0, 0], _logs(tmp_path)
     counts = done_counts(log, coord)
     assert set(counts) == expected_rungs(config) and max(counts.values()) == 1
-    bake = st.load(st.open_storage(postgres_url, create=False), study_name)
+    bake = st.load(st.open_storage(shared_url, create=False), study_name)
     failed = [t for t in bake.rung_trials() if t.state == TrialState.FAIL]
     assert [(t.params["candidate"], t.params["rung"]) for t in failed] == [interrupted]
     assert failed[0].user_attrs.get("error_interrupted") is True
@@ -373,7 +402,7 @@ def test_worker_on_a_fresh_database_writes_nothing(postgres_url, toy_data, tmp_p
     import sqlalchemy
 
     fresh = f"fresh_{uuid.uuid4().hex[:8]}"
-    admin = sqlalchemy.create_engine(st._with_installed_driver(postgres_url, sqlalchemy.engine.make_url(postgres_url)),
+    admin = sqlalchemy.create_engine(st.with_installed_driver(postgres_url, sqlalchemy.engine.make_url(postgres_url)),
                                      isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f"CREATE DATABASE {fresh}"))
@@ -382,7 +411,7 @@ def test_worker_on_a_fresh_database_writes_nothing(postgres_url, toy_data, tmp_p
         config = ShortlistConfig.from_dict(toy_config(toy_data, tmp_path / "out"))
         with pytest.raises(HootError, match="start the coordinator first"):
             run_shortlist(config, {"storage": url, "study": "s", "worker": True}, engine=load_engine("hoot.testing.toy_engine"))
-        check = sqlalchemy.create_engine(st._with_installed_driver(url, sqlalchemy.engine.make_url(url)))
+        check = sqlalchemy.create_engine(st.with_installed_driver(url, sqlalchemy.engine.make_url(url)))
         with check.connect() as conn:
             assert sqlalchemy.inspect(conn).get_table_names() == []
         check.dispose()
