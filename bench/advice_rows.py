@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from hoot.advisor.errors import HootError
 from hoot.advisor.paths import default_db_path
 from hoot.bench.records import Measurement, Setting
-from hoot.bench.selection import choose
+from hoot.bench.selection import choose, figures_of
 from hoot.bench.store import ResultStore
 
 
@@ -32,12 +32,7 @@ class AdviceRows:
 
     def figures(self) -> dict[str, dict[str, Any]]:
         """variant -> the figures of its ok row, as plain values (the recommender's input)."""
-        return {
-            name: {"latency_ms": m.latency_ms, "peak_memory_mb": m.peak_memory_mb, "device": m.key.device,
-                   "dtype": m.key.dtype, "input_size": m.key.input_size, "batch_size": m.key.batch_size,
-                   "threads": m.key.threads, "runtime": m.key.runtime, "converged": m.converged}
-            for name, m in self.rows.items() if m.status == "ok"
-        }
+        return figures_of(self.rows)
 
     def __iter__(self) -> Iterator[Any]:
         """Transitional: unpacks as the old (hardware, figures, note) triple for callers not yet moved."""

@@ -365,7 +365,7 @@ def measurements_for_advice(
     setting of `bench.selection` (never a GPU row beside CPU rows, two thread counts, or a
     quick row beside full ones). For callers that want plain figures; `hoot advise` uses
     `bench.advice_rows.load_measurements`, which also says which setting it is."""
-    from hoot.bench.selection import choose_rows
+    from hoot.bench.selection import choose, figures_of
 
     path = Path(db_path) if db_path is not None else default_db_path()
     if not path.exists():
@@ -381,10 +381,4 @@ def measurements_for_advice(
         info = {**(store.hardware(hid) or [{}])[0], **(store.hardware_info(hid) or {})}
     info.pop("rows", None)
     info["hardware_id"] = hid
-    figures = {
-        name: {"latency_ms": m.latency_ms, "peak_memory_mb": m.peak_memory_mb, "device": m.key.device,
-               "dtype": m.key.dtype, "input_size": m.key.input_size, "batch_size": m.key.batch_size,
-               "threads": m.key.threads, "runtime": m.key.runtime, "converged": m.converged}
-        for name, m in chosen.rows.items() if m.status == "ok"
-    }
-    return info, figures
+    return info, figures_of(chosen.rows)
