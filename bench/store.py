@@ -213,8 +213,8 @@ class ResultStore:
         """Measurements matching `filters` (column -> value or list of values), oldest first.
 
         `latest` keeps only the newest row per settings key (what a re-run with --force
-        replaced; with `prefer_ok`, the newest ok row, else the newest). One pass with a
-        window function over the rows the key filters leave.
+        replaced; with `prefer_ok`, the newest ok row, else the newest). One GROUP BY over
+        the rows the key filters leave, then the winners' rows by id.
         """
         key_where, other_where, args, other_args = [], [], [], []
         filters = {k: v for k, v in (filters or {}).items() if v is not None}
@@ -233,19 +233,19 @@ class ResultStore:
                 other_args.extend(to_sql(col, v) for v in values)
         where = (" WHERE " + " AND ".join(key_where)) if key_where else ""
         if latest:
-            part = ", ".join(KEY_COLUMNS)
-            order = ("status = 'ok' DESC, " if prefer_ok else "") + "measured_at DESC, id DESC"
-            sql = (f"SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY {order}) AS newest "
-                   f"FROM measurements m{where}) WHERE newest = 1")
+            # one GROUP BY over the unique index (key..., measured_at): SQLite takes a bare column
+            # from the row holding the MAX, and (key, measured_at) is unique, so that is one row
+            newest = "(status = 'ok') || measured_at" if prefer_ok else "measured_at"
+            newest = (f"SELECT id FROM (SELECT id, MAX({newest}) FROM measurements{where} "
+                      f"GROUP BY {', '.join(KEY_COLUMNS)})")
+            sql = f"SELECT * FROM measurements WHERE id IN ({newest})"
             if other_where:
                 sql += " AND " + " AND ".join(other_where)
         else:
             sql = f"SELECT * FROM measurements{where}"
         out = []
         for r in self.conn.execute(sql + " ORDER BY id", [*args, *other_args]):
-            d = dict(r)
-            d.pop("newest", None)
-            out.append(from_sql(d))
+            out.append(from_sql(dict(r)))
         return out
 
     def measurements(self, filters: dict[str, Any] | None = None, latest: bool = True) -> list[Measurement]:
