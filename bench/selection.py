@@ -8,8 +8,8 @@ The default rule, when the caller leaves a field open (None), is stated once her
 among the full-budget (not --quick) inference settings stored for the hardware, take the
 one with the most models measured ok; a preferred setting wins when it covers at least
 half as many models as that one. Preferred, best first: on CUDA, half precision (fp16 or
-bf16) at a throughput batch (> 1), eager; then batch 1 fp32 eager plain layout (CPU or
-CUDA; CUDA before CPU). Ties go to the most models, native size, more threads, the newest.
+bf16) at a throughput batch (> 1), eager; then batch 1 fp32 eager plain layout. Among
+equals: the most models, then CUDA before CPU, native size, more threads, the newest.
 
 Counting happens in SQL (one GROUP BY per hardware) and only the chosen setting's rows
 are read, so a store of 100,000 rows answers in milliseconds.
@@ -100,7 +100,7 @@ def pick_setting(stored: list[StoredSetting], wanted: Setting | None = None, qui
     def rank(x: StoredSetting) -> tuple:
         eligible = 2 * x.ok_variants >= most
         s = x.setting
-        return (preference(s) if eligible else 0, eligible and s.device.startswith("cuda"), x.ok_variants,
+        return (preference(s) if eligible else 0, x.ok_variants, s.device.startswith("cuda"),
                 s.input_size is None, s.threads or 0, x.newest)
 
     return max(fits, key=rank).setting
