@@ -15,7 +15,6 @@ export files and the CLI tables need them, as dicts of `schema.ROW_COLUMNS` (`ro
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import time
@@ -34,7 +33,6 @@ from hoot.bench.store_schema import migrate
 __all__ = ["DTYPES", "MODES", "STATUSES", "SCHEMA_VERSION", "SETTINGS_KEY", "ResultStore", "utc_now",
            "validate_row", "measurements_for_advice"]
 
-log = logging.getLogger(__name__)
 COLUMNS = ROW_COLUMNS  # the old name of the row schema
 
 

@@ -10,12 +10,15 @@ stored as NULL); a file newer than this hoot is refused.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 from hoot.advisor.errors import HootError
 from hoot.bench.records import KEY_COLUMNS
 from hoot.bench.schema import HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
 
 _HARDWARE_TABLE = ("CREATE TABLE hardware (hardware_id TEXT PRIMARY KEY, "
                    + ", ".join(f"{c} {t}" for c, t in HARDWARE_COLUMNS.items()) + ", info_json TEXT, first_seen TEXT)")
@@ -73,6 +76,7 @@ def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None
             _create(conn)
         elif version == 1:
             _v1_to_v2(conn)
+            log.info("upgraded results database '%s' from schema version 1 to %d", path, SCHEMA_VERSION)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.execute("ROLLBACK")
