@@ -2,7 +2,9 @@
 
 A file written by `hoot bench export` on one machine (a Jetson, a GPU server) is read
 by `hoot bench import` on another; each row stands alone (hardware fields are prefixed
-`hw_`), so a CSV opened in a spreadsheet still says where a figure came from.
+`hw_`), so a CSV opened in a spreadsheet still says where a figure came from. The columns
+are the store's (`schema.ROW_COLUMNS`); files of schema version 1 (a `compile` flag) are
+read as runtime eager/compile.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.render import render
-from hoot.bench.store import SCHEMA_VERSION
+from hoot.bench.schema import HARDWARE_COLUMNS, SCHEMA_VERSION, validate_row
 
 FORMAT_NAME = "hoot-bench"
 
@@ -61,3 +63,42 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     if not reader.fieldnames or "variant" not in reader.fieldnames:
         raise HootError(f"import file '{p}' is neither JSON nor a CSV with a header row naming 'variant'")
     return [dict(r) for r in reader]
+
+
+def write_export(path: str | Path, text: str) -> None:
+    """Write an export file, or one HootError line saying why it cannot be written."""
+    p = Path(path)
+    if p.is_dir():
+        raise HootError(f"export file '{p}' is a directory; pass a file path with -o")
+    if not p.parent.is_dir():
+        raise HootError(f"export file '{p}': folder '{p.parent}' does not exist; create it or pass another -o")
+    try:
+        p.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise HootError(f"export file '{p}' cannot be written ({exc.strerror or exc}); pass a writable path with -o") from None
+
+
+def check_import_rows(rows: Any, source: str, variants: set[str] | None = None
+                      ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """[(clean row, hardware fields)] for every row, or a HootError naming the rows that are bad
+    (a field's type or value, or a variant not in `variants`, the catalog)."""
+    cleaned: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    problems: list[str] = []
+    for index, raw in enumerate(rows, start=1):
+        if not isinstance(raw, dict):
+            problems.append(f"row {index}: is a {type(raw).__name__}, expected an object of fields")
+            continue
+        hw = {c: raw.get(f"hw_{c}") for c in HARDWARE_COLUMNS}
+        body = {k: v for k, v in raw.items() if not k.startswith("hw_") and k != "id"}
+        clean, errors = validate_row(body, coerce=True)
+        if variants is not None and isinstance(clean.get("variant"), str) and clean["variant"] not in variants:
+            errors.append(f"variant '{clean['variant']}' is not in the catalog (`hoot catalog` lists them)")
+        problems.extend(f"row {index}: {e}" for e in errors)
+        if not errors:
+            cleaned.append((clean, hw))
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise HootError(f"{source}: nothing imported; " + "; ".join(problems[:5]) + more)
+    if not cleaned:
+        raise HootError(f"{source}: no measurements in the file; export one with `hoot bench export`")
+    return cleaned

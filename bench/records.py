@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+import signal
 from typing import Any, Literal
 
 Status = Literal["ok", "oom", "error"]
@@ -94,6 +95,7 @@ class Measurement:
     latency_p10_ms: float | None = None
     latency_p90_ms: float | None = None
     latency_cv: float | None = None
+    latency_spread_ms: float | None = None  # spread of the timed blocks' medians
     converged: bool | None = None  # did the spread settle before the budget ran out
     stopped_by: str | None = None  # one of STOPPED_BY
     iterations: int | None = None
@@ -124,3 +126,23 @@ class Measurement:
     @property
     def setting(self) -> Setting:
         return self.key.setting
+
+
+def classify_exit(exitcode: int | None, reported_oom: bool = False) -> tuple[str, str]:
+    """(status, message) for a bench child that ended before sending all its rows.
+
+    Only a child that reported an out-of-memory error itself is `oom`; a SIGKILL may be the
+    kernel's OOM killer, a user or a scheduler, so it is an `error` that says so. Both may
+    be measured again (resume skips only `ok` rows).
+    """
+    if reported_oom:
+        return "oom", "out of memory (reported by the child process)"
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGKILL:
+            return "error", f"killed by {name} (signal 9): possibly out of memory"
+        return "error", f"child process crashed ({name})"
+    return "error", f"child process exited with code {exitcode} before finishing"

@@ -1,9 +1,11 @@
 """`hoot bench report`: one machine's results as Markdown + HTML pages with matplotlib plots.
 
-Plots: ImageNet top-1 against measured batch-1 latency with the Pareto front marked
-(the variants no other variant beats on both), latency against GMACs by family (how
-far FLOPs predict speed on this machine), and peak memory by model. One row per variant
-is plotted, chosen like the advisor chooses (`bench.store.pick_preferred`).
+Plots: ImageNet top-1 against measured latency with the Pareto front marked (the
+variants no other variant beats on both), latency against GMACs by family (how far
+FLOPs predict speed on this machine), and peak memory by model. Every plot and table
+holds ONE setting (`bench.selection`): the plots the default setting the advisor ranks
+on (named in each title), the tables one per setting, with the columns that tell two rows
+of one model apart (threads, runtime, dtype, batch, input size, quick, converged).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from typing import Any
 
 from hoot.advisor.catalog import Catalog
 from hoot.advisor.render import render
-from hoot.bench.store import pick_preferred
+from hoot.bench.records import Measurement, Setting
+from hoot.bench.selection import choose_rows, group_by_setting
 
-TABLE_COLUMNS = ["variant", "family", "mode", "device", "dtype", "batch_size", "input_size", "status", "latency_ms",
-                 "latency_p10_ms", "latency_p90_ms", "latency_cv", "iterations", "throughput_ips", "gmacs",
-                 "params", "peak_memory_mb", "auto_batch_size", "top1", "error"]
+TABLE_COLUMNS = ["variant", "family", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
+                 "quick", "status", "converged", "latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_spread_ms",
+                 "latency_cv", "iterations", "throughput_ips", "gmacs", "params", "peak_memory_mb",
+                 "auto_batch_size", "top1", "flag", "error"]
 
 
 def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
@@ -32,14 +36,15 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
     return front
 
 
-def _plots(chosen: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
+def _plots(chosen: list[dict[str, Any]], out: Path, title: str, setting: Setting) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     written: list[Path] = []
-    device = ", ".join(sorted({f"{r['device']} {r['dtype']}" for r in chosen}))
+    device = setting.label()
+    batch = f"batch {setting.batch_size}"
 
     points = [(r["latency_ms"], r["top1"], r["variant"]) for r in chosen if r.get("top1") is not None]
     if points:
@@ -52,7 +57,7 @@ def _plots(chosen: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
         for lat, top1, name in points:
             ax.annotate(name, (lat, top1), fontsize=7, xytext=(3, 2), textcoords="offset points")
         ax.set_xscale("log")
-        ax.set_xlabel(f"measured latency, batch 1 (ms, log scale; {device})")
+        ax.set_xlabel(f"measured latency, {batch} (ms, log scale; {device})")
         ax.set_ylabel("ImageNet-1K top-1 (%)")
         ax.set_title(f"Accuracy against measured latency: {title}")
         ax.grid(True, which="both", alpha=0.3)
@@ -73,7 +78,7 @@ def _plots(chosen: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("GMACs per image (log scale)")
-        ax.set_ylabel(f"latency, batch 1 (ms, log scale; {device})")
+        ax.set_ylabel(f"latency, {batch} (ms, log scale; {device})")
         ax.set_title(f"Latency against GMACs by family: {title}")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -89,7 +94,7 @@ def _plots(chosen: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
         ax.barh([r["variant"] for r in with_mem], [r["peak_memory_mb"] for r in with_mem], color="tab:blue")
         kind = {r.get("memory_kind") for r in with_mem}
         what = "CUDA allocator peak allocated" if kind == {"cuda_allocator"} else "peak memory (CPU: RSS over baseline)"
-        ax.set_xlabel(f"{what}, batch 1 inference (MiB)")
+        ax.set_xlabel(f"{what}, {batch} {setting.mode} (MiB)")
         ax.set_title(f"Peak memory by model: {title}")
         ax.tick_params(axis="y", labelsize=7)
         path = out / "peak_memory.png"
@@ -100,6 +105,12 @@ def _plots(chosen: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
     return written
 
 
+def _flag(r: dict[str, Any]) -> str | None:
+    if r.get("status") == "ok" and r.get("converged") is False:
+        return f"not converged ({r.get('stopped_by') or 'budget spent'})"
+    return None
+
+
 def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path, catalog: Catalog) -> list[Path]:
     """Write index.md, index.html and the plots into `out`; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -108,10 +119,16 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
         v = known.get(r["variant"])
         r["top1"] = v.top1 if v else None
         r.setdefault("family", v.family if v else None)
+        r["flag"] = _flag(r)
     hid = hardware.get("hardware_id", "?")
-    batch1 = [r for r in rows if r["status"] == "ok" and r["mode"] == "inference" and r["batch_size"] == 1]
-    chosen = list(pick_preferred(batch1, ("variant",)).values())
-    plots = _plots(chosen, out, hid)
+    measured = [Measurement.from_row(r) for r in rows]
+    by_id = {id(m): r for m, r in zip(measured, rows)}
+    pick = choose_rows(measured, None, allow_quick=True)
+    chosen = [by_id[id(m)] for m in pick.rows.values() if m.status == "ok"]
+    plots = _plots(chosen, out, hid, pick.setting) if pick.setting is not None else []
+    tables = [(s, sorted((by_id[id(m)] for m in ms), key=lambda r: (r["variant"] if r.get("latency_ms") is None else "",
+                                                                     r.get("latency_ms") or 0.0, r["variant"])))
+              for s, ms in group_by_setting(measured).items()]
 
     machine = [
         ("hardware id", hid), ("CPU", hardware.get("cpu_model")), ("cores", hardware.get("cpu_cores")),
@@ -121,22 +138,27 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
     ]
     software = sorted({(r.get("torch_version"), r.get("torchvision_version"), r.get("cuda_version")) for r in rows
                        if r.get("torch_version")}, key=str)
-    ordered = sorted(rows, key=lambda r: (r["mode"], r["device"], r["dtype"], r["batch_size"], r.get("latency_ms") or 1e18))
     failed = [r for r in rows if r["status"] != "ok"]
+    unsettled = [r for r in rows if r["flag"]]
     front = pareto_front([(r["latency_ms"], r["top1"], r["variant"]) for r in chosen if r.get("top1") is not None])
+    plotted = pick.setting.label() if pick.setting is not None else "none (no ok rows)"
 
     md = [f"# Benchmark: {hid}", "", "## Machine", "", render([{"field": k, "value": v} for k, v in machine if v is not None],
                                                                 "markdown"), ""]
     if software:
         md += ["Software: " + "; ".join(f"torch {t}, torchvision {tv}, CUDA {c or 'none'}" for t, tv, c in software), ""]
-    md += [f"{len(rows)} measurement(s), {len(failed)} not ok. Latency is the median time of one batch; "
-           "p10/p90 and the coefficient of variation give the spread; peak memory is the CUDA allocator's peak "
-           "allocated on a GPU and the peak resident memory over the process baseline on the CPU.", ""]
+    md += [f"{len(rows)} measurement(s) in {len(tables)} setting(s), {len(failed)} not ok, {len(unsettled)} not "
+           "converged (the timing hit its budget before the spread settled). Latency is the median time of one "
+           "batch; p10/p90, the spread of the timed blocks' medians and the coefficient of variation give the "
+           "spread; peak memory is the CUDA allocator's peak allocated on a GPU and the peak resident memory over "
+           "the process baseline on the CPU. Rows of different settings are never set side by side.", "",
+           f"Plots and the Pareto front use one setting: **{plotted}**.", ""]
     if front:
-        md += ["## Pareto front (batch 1: nothing else is both faster and more accurate)", "",
+        md += ["## Pareto front (nothing else is both faster and more accurate)", "",
                render([{"variant": n, "latency_ms": lat, "top1": t} for lat, t, n in front], "markdown"), ""]
-    md += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + ["", "## Measurements", "",
-                                                                           render(ordered, "markdown", TABLE_COLUMNS), ""]
+    md += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    for setting, table in tables:
+        md += [f"## Measurements: {setting.label()}", "", render(table, "markdown", TABLE_COLUMNS), ""]
     (out / "index.md").write_text("\n".join(md), encoding="utf-8")
 
     def table_html(data: list[dict[str, Any]], cols: list[str]) -> str:
@@ -155,8 +177,11 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
     if front:
         page += ["<h2>Pareto front</h2>",
                  table_html([{"variant": n, "latency_ms": lat, "top1": t} for lat, t, n in front], ["variant", "latency_ms", "top1"])]
-    page += ["<h2>Plots</h2>"] + [f"<img src='{p.name}' alt='{p.stem}'>" for p in plots]
-    page += ["<h2>Measurements</h2>", table_html(ordered, TABLE_COLUMNS), "</body></html>"]
+    page += [f"<p>Plots and the Pareto front use one setting: <b>{html.escape(plotted)}</b>.</p>", "<h2>Plots</h2>"]
+    page += [f"<img src='{p.name}' alt='{p.stem}'>" for p in plots]
+    for setting, table in tables:
+        page += [f"<h2>Measurements: {html.escape(setting.label())}</h2>", table_html(table, TABLE_COLUMNS)]
+    page += ["</body></html>"]
     (out / "index.html").write_text("\n".join(page), encoding="utf-8")
     return [out / "index.md", out / "index.html", *plots]
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 from hoot.advisor.catalog import Variant
 from hoot.advisor import devices
 from hoot.advisor.errors import HootError
+from hoot.bench.records import classify_exit
 from hoot.bench.store import ResultStore, utc_now
 
 
@@ -268,7 +269,7 @@ def run_jobs(
             exitcode, timed_out = run_child(job, keep, timeout_s=timeout_s)
             missing = [p for p in map(tuple, job["pairs"]) if p not in done]
             if missing:
-                status, message = _death(exitcode)
+                status, message = classify_exit(exitcode, reported_oom=False)
                 if timed_out:
                     status, message = "error", f"timed out after {timeout_s:g} s per model (raise --timeout)"
                 for mode, batch in missing:

@@ -14,8 +14,10 @@ import click
 
 from hoot.advisor.catalog import Variant, default_catalog_path, load_catalog
 from hoot.advisor.errors import HootError, NoAnswer
+from hoot.advisor.paths import default_db_path
 from hoot.advisor.render import render
 from hoot.bench.hardware import current_hardware_id, this_machine
+from hoot.bench.records import RUNTIMES
 from hoot.bench.store import DTYPES, MODES, STATUSES, ResultStore
 
 FORMATS = ("table", "json", "csv")
@@ -24,7 +26,11 @@ RESULT_COLUMNS = [
     "latency_p90_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params", "peak_memory_mb",
     "auto_batch_size", "error",
 ]
-SHOW_COLUMNS = ["hardware_id", *RESULT_COLUMNS[:-1], "threads", "measured_at", "error"]
+#: what `bench show` prints: every column that tells two rows of one model apart, and convergence
+SHOW_COLUMNS = ["hardware_id", "variant", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
+                "channels_last", "quick", "status", "converged", "stopped_by", "latency_ms", "latency_p10_ms",
+                "latency_p90_ms", "latency_spread_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params",
+                "peak_memory_mb", "auto_batch_size", "auto_batch_s", "measured_at", "error"]
 
 
 def parse_batch_sizes(text: str) -> tuple[int, ...]:
@@ -77,8 +83,8 @@ def target_variants(catalog: Any, target: str) -> list[str]:
     return list(advice.survivors)
 
 
-def _store(db: str | None, create: bool = True) -> ResultStore:
-    return ResultStore(db, create=create)
+def _store(db: str | None, create: bool = True, readonly: bool = False) -> ResultStore:
+    return ResultStore(db, create=create, readonly=readonly)
 
 
 def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
@@ -159,8 +165,8 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
 
 def _filters(ctx: click.Context, store: ResultStore, hardware: str | None, models: str | None, family: str | None,
              device: str | None, dtype: str | None, mode: str | None, batch_size: str | None,
-             status: str | None) -> dict[str, Any]:
-    filters: dict[str, Any] = {}
+             status: str | None, threads: int | None = None, runtime: str | None = None) -> dict[str, Any]:
+    filters: dict[str, Any] = {"threads": threads, "runtime": runtime}
     if hardware and hardware != "all":
         filters["hardware_id"] = store.resolve_hardware(hardware)
     if models:
@@ -190,6 +196,8 @@ def _filter_options(f: Any) -> Any:
         click.option("--mode", type=click.Choice(MODES)),
         click.option("--batch-size", "batch_size", help="e.g. 1 or 1,32."),
         click.option("--status", type=click.Choice(STATUSES)),
+        click.option("--threads", type=click.IntRange(min=1), help="Only rows measured with this many threads."),
+        click.option("--runtime", type=click.Choice(RUNTIMES), help="Only rows of this runtime."),
         click.option("--db", type=click.Path(dir_okay=False), help="Results database."),
     ]):
         f = opt(f)
@@ -206,15 +214,20 @@ def _db(ctx: click.Context, db: str | None) -> str | None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def show(ctx: click.Context, hardware: str, models: str | None, family: str | None, device: str | None,
-         dtype: str | None, mode: str | None, batch_size: str | None, status: str | None, db: str | None,
-         history: bool, fmt: str) -> None:
-    """Stored measurements, filtered (latest per settings unless --history)."""
-    with _store(_db(ctx, db), create=False) as store:
-        filters = _filters(ctx, store, hardware, models, family, device, dtype, mode, batch_size, status)
+         dtype: str | None, mode: str | None, batch_size: str | None, status: str | None, threads: int | None,
+         runtime: str | None, db: str | None, history: bool, fmt: str) -> None:
+    """Stored measurements, filtered (latest per settings unless --history); says which did not converge."""
+    with _store(_db(ctx, db), create=False, readonly=True) as store:
+        filters = _filters(ctx, store, hardware, models, family, device, dtype, mode, batch_size, status, threads,
+                           runtime)
         rows = store.rows(filters, latest=not history)
     if not rows:
         raise NoAnswer("no stored measurements match; run `hoot bench --models ...` or relax the filters")
     _emit(rows, fmt, SHOW_COLUMNS)
+    unsettled = [r for r in rows if r["status"] == "ok" and r.get("converged") is False]
+    if unsettled:
+        click.echo(f"hoot: {len(unsettled)} of {len(rows)} row(s) not converged: the timing hit its budget before "
+                   "the spread settled (column converged, stopped_by)", err=True)
 
 
 @bench.command("hardware")
@@ -223,8 +236,11 @@ def show(ctx: click.Context, hardware: str, models: str | None, family: str | No
 @click.pass_context
 def hardware_cmd(ctx: click.Context, db: str | None, fmt: str) -> None:
     """Machines in the results store (and this machine's id)."""
-    with _store(_db(ctx, db)) as store:
-        rows = store.hardware()
+    path = _db(ctx, db)
+    rows: list[dict[str, Any]] = []
+    if Path(path or default_db_path()).exists():  # reading: no file is created
+        with _store(path, readonly=True) as store:
+            rows = store.hardware()
     this = current_hardware_id()
     for r in rows:
         r["this"] = r["hardware_id"] == this
@@ -245,12 +261,12 @@ def compare_cmd(ctx: click.Context, a: str, b: str, models: str | None, db: str 
     """Two machines or two settings side by side, with ratios B/A.
 
     A and B are 'HARDWARE[,key=value...]' where HARDWARE is 'this', an id or a prefix, and
-    keys are device, dtype, batch, size, threads, mode, channels_last, compile, quick, e.g.
+    keys are device, dtype, batch, size, threads, mode, channels_last, runtime, quick, e.g.
     `hoot bench compare this,dtype=fp32 this,dtype=bf16` or `hoot bench compare this nvidia-h100`.
     """
     from hoot.bench.compare import compare
 
-    with _store(_db(ctx, db), create=False) as store:
+    with _store(_db(ctx, db), create=False, readonly=True) as store:
         rows, label_a, label_b = compare(store, a, b,
                                          [m.strip() for m in models.split(",")] if models else None)
     click.echo(f"hoot: A = {label_a}; B = {label_b}; ratio = B / A (below 1: B is faster/smaller)", err=True)
@@ -263,19 +279,20 @@ def compare_cmd(ctx: click.Context, a: str, b: str, models: str | None, db: str 
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: stdout).")
 @click.pass_context
 def export_cmd(ctx: click.Context, hardware: str, models: str | None, family: str | None, device: str | None,
-               dtype: str | None, mode: str | None, batch_size: str | None, status: str | None, db: str | None,
-               fmt: str, output: str | None) -> None:
+               dtype: str | None, mode: str | None, batch_size: str | None, status: str | None, threads: int | None,
+               runtime: str | None, db: str | None, fmt: str, output: str | None) -> None:
     """Every stored row (with its machine's description) as CSV or JSON, for `hoot bench import`."""
-    from hoot.bench.exchange import export_text
+    from hoot.bench.exchange import export_text, write_export
 
-    with _store(_db(ctx, db), create=False) as store:
-        filters = _filters(ctx, store, hardware, models, family, device, dtype, mode, batch_size, status)
+    with _store(_db(ctx, db), create=False, readonly=True) as store:
+        filters = _filters(ctx, store, hardware, models, family, device, dtype, mode, batch_size, status, threads,
+                           runtime)
         rows = store.export_rows(filters)
     if not rows:
         raise NoAnswer("no stored measurements match; nothing to export")
     text = export_text(rows, fmt)
     if output:
-        Path(output).write_text(text + "\n", encoding="utf-8")
+        write_export(output, text)
         click.echo(f"hoot: wrote {len(rows)} row(s) to {output}", err=True)
     else:
         click.echo(text)
@@ -286,12 +303,14 @@ def export_cmd(ctx: click.Context, hardware: str, models: str | None, family: st
 @click.option("--db", type=click.Path(dir_okay=False), help="Results database.")
 @click.pass_context
 def import_cmd(ctx: click.Context, file: str, db: str | None) -> None:
-    """Bring in rows exported elsewhere (CSV or JSON); every row is validated, all or nothing."""
+    """Bring in rows exported elsewhere (CSV or JSON); every row is validated (a model outside the
+    catalog is refused), all or nothing."""
     from hoot.bench.exchange import read_rows
 
     rows = read_rows(file)
+    variants = {v.name for v in load_catalog()}
     with _store(_db(ctx, db)) as store:
-        added, present = store.import_rows(rows, source=Path(file).name)
+        added, present = store.import_rows(rows, source=Path(file).name, variants=variants)
     click.echo(f"hoot: imported {added} row(s) from {file}; {present} already present")
 
 
@@ -304,7 +323,7 @@ def report_cmd(ctx: click.Context, hardware: str, output: str | None, db: str | 
     """Markdown + HTML report with plots: top-1 vs latency (Pareto front), latency vs GMACs, peak memory."""
     from hoot.bench.report import write_report
 
-    with _store(_db(ctx, db), create=False) as store:
+    with _store(_db(ctx, db), create=False, readonly=True) as store:
         hid = store.resolve_hardware(hardware)
         rows = store.rows({"hardware_id": hid})
         info = store.hardware_info(hid) or {"hardware_id": hid}

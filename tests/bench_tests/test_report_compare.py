@@ -33,6 +33,12 @@ def test_compare_two_settings_and_two_machines(db, row, monkeypatch):
         assert fp32 == [r for r in rows if r["variant"] == "resnet18" and r["dtype"] == "fp32"]
         assert fp32[0]["latency_ms_b"] == 2.0 and fp32[0]["latency_ratio"] == pytest.approx(0.1)
         assert fp32[0]["memory_ratio"] == pytest.approx(0.5)
+        # each side is one setting, named in its label: never the CPU row of one model beside GPU rows
+        rows, a, b = compare(store, "this", "gpu-box")
+        assert a.endswith("cpu fp32 batch 1 native px 2 threads eager")
+        assert b.endswith("cuda:0 fp32 batch 1 native px 2 threads eager")
+        rows, _, b = compare(store, "this", "gpu-box,device=cpu")
+        assert rows[0]["latency_ms_b"] == 15.0 and "cpu fp32" in b
         with pytest.raises(HootError, match="not key=value"):
             parse_side(store, "this,fast")
         with pytest.raises(HootError, match="batch must be a positive integer"):

@@ -30,7 +30,7 @@ def test_failures_cost_one_row_each_and_the_run_goes_on(db, fake_builder):
     assert stored["resnet34"]["status"] == "error" and "SIGABRT" in stored["resnet34"]["error"]
     assert stored["resnet50"]["status"] == "error" and "ValueError: cannot build resnet50" in stored["resnet50"]["error"]
     assert stored["resnet101"]["status"] == "oom" and "OutOfMemoryError" in stored["resnet101"]["error"]
-    assert stored["resnet152"]["status"] == "oom" and "SIGKILL" in stored["resnet152"]["error"]
+    assert stored["resnet152"]["status"] == "error" and "SIGKILL" in stored["resnet152"]["error"]  # not proven an OOM
     ok = stored["resnet18"]
     assert ok["iterations"] >= 3 and ok["latency_p10_ms"] <= ok["latency_ms"] <= ok["latency_p90_ms"]
     assert ok["peak_memory_mb"] is not None and ok["memory_kind"] == "cpu_rss"

@@ -58,8 +58,47 @@ ADVISE_CASES = [
 ]
 
 # -- hoot bench -------------------------------------------------------------------------------
+def _results_db(tmp: Path, read_only: bool = False) -> None:
+    """{tmp}/bench.sqlite with one valid row (read-only when asked)."""
+    import os
+
+    from hoot.bench.store import ResultStore
+    from hoot.testing.bench_rows import make_row
+
+    with ResultStore(tmp / "bench.sqlite") as store:
+        store.add(make_row())
+    if read_only:
+        os.chmod(tmp / "bench.sqlite", 0o444)
+
+
+def _import_file_with_unknown_model(tmp: Path) -> None:
+    import json
+
+    from hoot.testing.bench_rows import make_row
+
+    rows = [make_row(), make_row(variant="resnet9000")]
+    (tmp / "rows.json").write_text(json.dumps({"format": "hoot-bench", "rows": rows}), encoding="utf-8")
+
+
 BENCH_CASES = [
     Case("bench bad batch list", ("bench", "--models", "resnet18", "--batch-size", "0"), 2, r"--batch-size"),
+    Case("bench --db read-only database", ("bench", "--models", "resnet18", "--db", "{tmp}/bench.sqlite"), 2,
+         r"bench.sqlite' cannot be written: the file is read-only", lambda t: _results_db(t, read_only=True)),
+    Case("bench import into a read-only database", ("bench", "import", "{tmp}/rows.json", "--db", "{tmp}/bench.sqlite"),
+         2, r"cannot be written", lambda t: (_results_db(t, read_only=True), _import_file_with_unknown_model(t))),
+    Case("bench --db in a missing folder", ("bench", "--models", "resnet18", "--db", "{tmp}/nonexistent/dir/x.sqlite"),
+         2, r"folder '.*nonexistent/dir' does not exist"),
+    Case("bench show --db in a missing folder", ("bench", "show", "--db", "{tmp}/nonexistent/x.sqlite"), 2,
+         r"does not exist"),
+    Case("bench import of a model not in the catalog", ("bench", "import", "{tmp}/rows.json", "--db", "{tmp}/new.sqlite"),
+         2, r"row 2: variant 'resnet9000' is not in the catalog", _import_file_with_unknown_model),
+    Case("bench export -o into a missing folder", ("bench", "export", "--db", "{tmp}/bench.sqlite", "-o",
+                                                    "{tmp}/nodir/out.json"), 2, r"folder '.*nodir' does not exist",
+         _results_db),
+    Case("bench export -o onto a folder", ("bench", "export", "--db", "{tmp}/bench.sqlite", "-o", "{tmp}"), 2,
+         r"is a directory", _results_db),
+    Case("bench compare with an unknown runtime", ("bench", "compare", "this", "this,runtime=jit", "--db",
+                                                    "{tmp}/bench.sqlite"), 2, r"runtime must be one of", _results_db),
 ]
 
 # -- hoot shortlist / report / export / predict -----------------------------------------------

@@ -1,0 +1,84 @@
+"""The store's tables and their migrations, one step per schema version.
+
+Version 1 keyed rows on a `compile` flag; version 2 keys them on `runtime` (eager,
+cuda_graph, compile, ...), records whether the timing converged (`converged`,
+`stopped_by`, `latency_spread_ms`), the automatic batch search time, and adds the
+`claims` table two `hoot bench` processes share work through. Version-1 files are
+upgraded in place (compile=1 rows become runtime 'compile'; their convergence is unknown,
+stored as NULL); a file newer than this hoot is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from hoot.advisor.errors import HootError
+from hoot.bench.records import KEY_COLUMNS
+from hoot.bench.schema import HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+_HARDWARE_TABLE = ("CREATE TABLE hardware (hardware_id TEXT PRIMARY KEY, "
+                   + ", ".join(f"{c} {t}" for c, t in HARDWARE_COLUMNS.items()) + ", info_json TEXT, first_seen TEXT)")
+_MEASUREMENTS_TABLE = ("CREATE TABLE measurements (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                       + ", ".join(f"{c} {t}" for c, (t, _, _) in ROW_COLUMNS.items())
+                       + ", UNIQUE (" + ", ".join(KEY_COLUMNS) + ", measured_at))")
+#: the UNIQUE constraint indexes (key..., measured_at): the latest-per-setting window and the
+#: resume check use it; this one serves "which hardware has ok rows" and status filters
+_INDEXES = ["CREATE INDEX IF NOT EXISTS measurements_hw_status ON measurements (hardware_id, status)"]
+_CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+                 "expires_at REAL NOT NULL)")
+
+#: version 1's columns that version 2 keeps as they were
+_V1_KEPT = [c for c in ROW_COLUMNS if c not in ("runtime", "converged", "stopped_by", "latency_spread_ms",
+                                                 "auto_batch_s")]
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    conn.execute(_HARDWARE_TABLE)
+    conn.execute(_MEASUREMENTS_TABLE)
+    for statement in _INDEXES:
+        conn.execute(statement)
+    conn.execute(_CLAIMS_TABLE)
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Rebuild the measurements table: the unique key changes from compile to runtime."""
+    conn.execute("DROP INDEX IF EXISTS measurements_key")
+    conn.execute("ALTER TABLE measurements RENAME TO measurements_v1")
+    conn.execute(_MEASUREMENTS_TABLE)
+    cols = ", ".join(_V1_KEPT)
+    conn.execute(f"INSERT INTO measurements (id, {cols}, runtime) SELECT id, {cols}, "
+                 "CASE WHEN compile THEN 'compile' ELSE 'eager' END FROM measurements_v1 ORDER BY id")
+    conn.execute("DROP TABLE measurements_v1")
+    for statement in _INDEXES:
+        conn.execute(statement)
+    conn.execute(_CLAIMS_TABLE)
+
+
+def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None:
+    """Bring the file to SCHEMA_VERSION (under the write lock), or refuse a newer one."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise HootError(f"results database '{path}' has schema version {version}, this hoot reads up to "
+                        f"{SCHEMA_VERSION}; upgrade hoot or pass another file with --db")
+    if version == SCHEMA_VERSION:
+        return
+    if not writable:
+        raise HootError(f"results database '{path}' has schema version {version} and cannot be written, so it "
+                        f"cannot be upgraded to version {SCHEMA_VERSION}; make it writable once and run again")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated meanwhile
+        if version == 0:
+            _create(conn)
+        elif version == 1:
+            _v1_to_v2(conn)
+            log.info("upgraded results database '%s' from schema version 1 to %d", path, SCHEMA_VERSION)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
