@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.paths import default_db_path
 from hoot.bench.records import Measurement, Setting
-from hoot.bench.selection import choose, figures_of
+from hoot.bench.selection import choose
 from hoot.bench.store import ResultStore
 
 
@@ -30,13 +30,10 @@ class AdviceRows:
     note: str | None
     other_settings: tuple[Setting, ...] = ()  # every other setting stored for that hardware
 
-    def figures(self) -> dict[str, dict[str, Any]]:
-        """variant -> the figures of its ok row, as plain values (the recommender's input)."""
-        return figures_of(self.rows)
+    def ok_rows(self) -> dict[str, Measurement]:
+        """variant -> its row, for the variants whose row is ok (what a ranking uses)."""
+        return {name: m for name, m in self.rows.items() if m.status == "ok"}
 
-    def __iter__(self) -> Iterator[Any]:
-        """Transitional: unpacks as the old (hardware, figures, note) triple for callers not yet moved."""
-        return iter((self.hardware, self.figures(), self.note))
 
 
 def _who(hardware: str) -> str:

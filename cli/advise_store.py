@@ -12,7 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from hoot.advisor.costs import MeasuredCost
+from hoot.advisor.costs import MeasuredCost, as_cost
+from hoot.bench.advice_rows import load_measurements
 from hoot.advisor.explanation import RuntimeSpeedup
 from hoot.advisor.settings import SettingWish, choose_setting, train_setting
 from hoot.advisor.targets import MeasureDefaults
@@ -33,24 +34,6 @@ class AdviseInputs:
     note: str | None = None
 
 
-def _cost(m: Any) -> MeasuredCost:
-    """A stored Measurement's figures as the advisor's record."""
-    return MeasuredCost(latency_ms=m.latency_ms, latency_p10_ms=m.latency_p10_ms, latency_p90_ms=m.latency_p90_ms,
-                        converged=m.converged, peak_memory_mb=m.peak_memory_mb, memory_kind=m.memory_kind,
-                        mode=m.key.mode, device=m.key.device, throughput_ips=m.throughput_ips)
-
-
-def load_measurements(db: str | None, hardware: str, wanted: Any) -> Any:
-    """bench.advice_rows.load_measurements (AdviceRows), or the temporary adapter until it lands."""
-    from hoot.bench import advice_rows
-
-    if hasattr(advice_rows, "AdviceRows"):
-        return advice_rows.load_measurements(db, hardware, wanted)
-    from hoot.cli.advise_legacy import load_measurements as legacy
-
-    return legacy(db, hardware, wanted)
-
-
 def _available(found: Any) -> list[Any]:
     return ([found.setting] if found.setting is not None else []) + list(found.other_settings)
 
@@ -65,7 +48,7 @@ def load_inputs(db: str | None, hardware: str, wish: SettingWish, defaults: Meas
     fields, relaxed = choose_setting(wish, defaults, available)
     wanted = Setting(**fields)
     found = first if first.setting == wanted else load_measurements(db, hardware, wanted)
-    costs = {name: _cost(m) for name, m in found.rows.items() if m.latency_ms is not None or m.peak_memory_mb}
+    costs = {name: as_cost(m) for name, m in found.rows.items() if m.latency_ms is not None or m.peak_memory_mb}
     note = found.note
     if relaxed:
         note = (f"nothing stored in the target's default setting ({defaults.rule.split(':')[0]}: "
@@ -79,7 +62,7 @@ def load_inputs(db: str | None, hardware: str, wish: SettingWish, defaults: Meas
     train = train_setting(dataclasses.asdict(wanted), available) if need_train else None
     if train is not None:
         rows = load_measurements(db, hardware, train).rows
-        inputs.train_costs = {n: _cost(m) for n, m in rows.items() if m.peak_memory_mb is not None}
+        inputs.train_costs = {n: as_cost(m) for n, m in rows.items() if m.peak_memory_mb is not None}
         inputs.train_label = train.label()
     inputs.speedups = _speedups(db, hardware, found.setting or wanted, available)
     return inputs

@@ -23,11 +23,12 @@ def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_p
     from hoot.bench.advice_rows import load_measurements
     from hoot.advisor.recommend import Request, recommend
 
-    hardware, measured, _note = load_measurements(None, "this")
+    found = load_measurements(None, "this")
     request = Request(task="multilabel" if task == "multilabel" else "classification", target=target,
                       dataset_size=dataset_size, median_short_side_px=median_px, top_k=top_k, **limits)
     try:
-        advice = recommend(request, measurements=measured, hardware=hardware)
+        advice = recommend(request, measurements=found.ok_rows(), hardware=found.hardware,
+                           setting=found.setting.label() if found.setting else None)
     except NoAnswer as exc:
         raise HootError(f"the advisor finds no candidate for these limits ({exc.format_message()}); relax them or pass --candidates")
     names = [p.variant.name for p in advice.picks]
