@@ -103,8 +103,8 @@ def test_failed_rows_come_with_their_setting_and_an_ok_row_wins_over_a_later_fai
     assert got.rows["resnet18"].status == "ok" and got.rows["resnet18"].latency_ms == 10.0
     assert got.rows["resnet152"].status == "oom"
     assert "1 of 2 measured latencies did not converge" in got.note and "resnet50" in got.note
-    hardware, figures, note = got  # the old triple, for callers not yet moved
-    assert set(figures) == {"resnet18", "resnet50"} and figures["resnet50"]["converged"] is False
+    ok = got.ok_rows()  # what a ranking uses: the ok rows, their convergence kept
+    assert set(ok) == {"resnet18", "resnet50"} and ok["resnet50"].converged is False
 
 
 def test_missing_stores_and_unknown_hardware(db, tmp_path, row, this_machine):
