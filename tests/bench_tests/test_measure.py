@@ -41,7 +41,7 @@ def test_summarize_known_samples():
 def test_steady_timings_stop_as_stable_after_the_minimum_time():
     timer = ScriptedTimer([10.0, 10.1, 9.9, 10.0])
     t = measure(lambda: None, timer, FULL, clock=timer.clock)
-    assert t.stopped_by == "stable"
+    assert t.stopped_by == "converged"  # records.STOPPED_BY's name for "the spread settled"
     assert t.median_ms == pytest.approx(10.0, abs=0.1)
     assert t.timed_s >= FULL.min_s and t.iterations >= FULL.min_iters
     assert t.timed_s < FULL.max_s
