@@ -101,3 +101,84 @@ def test_fvcore_cross_check_is_added_to_the_stored_rows(db, fake_builder):
     assert len(stored) == 2
     for r in stored + rows:
         assert r["gmacs_fvcore"] == pytest.approx(r["gmacs"], rel=0.2) and r["gmacs"] > 0
+
+
+def test_one_warm_child_measures_model_after_model_until_one_fails(db, fake_builder):
+    from hoot.bench.child import WarmChild
+
+    with ResultStore(db) as store, WarmChild() as child:
+        jobs, _, _ = _jobs(["resnet18", "mobilenet_v3_small", "squeezenet1_1", "resnet152", "shufflenet_v2_x0_5"],
+                           fake_builder, store)
+        rows = run_jobs(jobs, store, HW, progress=False, child=child)
+        # three models in the first child; resnet152 kills its child; a second one measures the last
+        assert child.started == 2
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok", "error", "ok"]
+
+
+def test_resume_measures_oom_and_error_rows_again(db, fake_builder):
+    with ResultStore(db) as store:
+        jobs, _, _ = _jobs(["resnet18", "resnet101", "resnet152"], fake_builder, store)
+        run_jobs(jobs, store, HW, progress=False)
+        again, skipped, _ = _jobs(["resnet18", "resnet101", "resnet152"], fake_builder, store)
+    assert [k.variant for k in skipped] == ["resnet18"]
+    assert [j.variant for j in again] == ["resnet101", "resnet152"]  # the oom and the killed one
+
+
+def test_classify_exit():
+    import signal
+
+    from hoot.bench.runner import classify_exit
+
+    assert classify_exit(-signal.SIGKILL, False)[0] == "error"
+    assert classify_exit(-signal.SIGKILL, True)[0] == "oom"
+    status, message = classify_exit(-signal.SIGABRT, False)
+    assert status == "error" and "SIGABRT" in message
+    assert classify_exit(3, False)[0] == "error"
+
+
+class ClaimingStore(ResultStore):
+    """A store with claims shared through a dict, as two processes share them through the database."""
+
+    def __init__(self, path, claims):
+        super().__init__(path)
+        self.claims = claims
+        self.owner_seen = set()
+
+    def claim(self, key, owner, ttl_s):
+        self.owner_seen.add(owner)
+        holder = self.claims.setdefault(key, owner)
+        return holder == owner
+
+    def release(self, key, owner):
+        if self.claims.get(key) == owner:
+            del self.claims[key]
+
+
+def test_two_processes_share_work_through_claims(db, fake_builder):
+    claims = {}
+    with ClaimingStore(db, claims) as store:
+        jobs, _, _ = _jobs(["resnet18", "mobilenet_v3_small"], fake_builder, store, batch_sizes=(1, 2))
+        other = "other-host:1"
+        claims[jobs[0].key("inference", 1)] = other  # the other process is measuring resnet18 at batch 1
+        for key in (jobs[1].key("inference", 1), jobs[1].key("inference", 2)):
+            claims[key] = other  # ... and all of mobilenet_v3_small
+        rows = run_jobs(jobs, store, HW, progress=False)
+    assert [(r["variant"], r["batch_size"]) for r in rows] == [("resnet18", 2)]
+    assert len(claims) == 3 and all(holder == other for holder in claims.values())  # ours released
+    assert len(store.owner_seen) == 1 and other not in store.owner_seen  # one owner id per run
+
+
+def test_a_setting_stored_by_another_process_meanwhile_is_not_measured_again(db, fake_builder):
+    with ResultStore(db) as store:
+        jobs, _, _ = _jobs(["resnet18"], fake_builder, store, batch_sizes=(1, 2))
+        first = run_jobs([jobs[0].with_pairs([("inference", 1)])], store, HW, progress=False)
+        rows = run_jobs(jobs, store, HW, progress=False)  # planned before `first` was stored
+    assert len(first) == 1 and [r["batch_size"] for r in rows] == [2]
+
+
+def test_flop_counts_are_reused_from_the_store(db, fake_builder):
+    with ResultStore(db) as store:
+        jobs, _, _ = _jobs(["resnet18"], fake_builder, store)
+        run_jobs(jobs, store, HW, progress=False)
+        again, _, _ = _jobs(["resnet18"], fake_builder, store, batch_sizes=(2,))
+    assert again[0].known_figures["gmacs"] > 0  # the child skips counting them again
