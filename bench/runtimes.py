@@ -137,6 +137,9 @@ def ort_call(model: Any, example: Any, runtime: str, threads: int, device: str, 
         session = ort_session(path, threads, device)
     except Exception as exc:
         raise RuntimeError(f"ONNX Runtime session failed: {_first_line(exc)}") from exc
+    if device.startswith("cuda") and session.get_providers()[0] != "CUDAExecutionProvider":
+        raise RuntimeError("this onnxruntime has no CUDA execution provider (install onnxruntime-gpu), "
+                           "or measure ONNX Runtime with --device cpu")
     feed = {session.get_inputs()[0].name: np.ascontiguousarray(x.numpy())}
     facts = {"onnx_file_mb": round(path.stat().st_size / 2**20, 3), "prepare_s": round(prepare_s, 3),
              "providers": ",".join(session.get_providers())}
