@@ -247,8 +247,10 @@ def _flop_figures(job: BenchJob, build: Callable[[], nn.Module], model: nn.Modul
 
 
 def _trim_heap() -> None:
-    """Give freed memory back to the OS, so the next model's peak RSS starts from a clean baseline."""
+    """Give freed memory back (OS heap, CUDA cache), so the next model's peaks start from a clean baseline."""
     gc.collect()
+    if torch.cuda.is_initialized():  # cached blocks would count in the next model's reserved peak
+        torch.cuda.empty_cache()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # pragma: no cover - not glibc
