@@ -107,8 +107,11 @@ def main() -> int:
     names = args.names.split(",") if args.names else [v.name for v in load_catalog().seed_variants()][: args.models]
     load_before = os.getloadavg()[0]
     fork_s, spawn_s = start_cost("forkserver"), start_cost("spawn")
+    print(f"child start: fork server {fork_s * 1e3:.0f} ms, spawn {spawn_s * 1e3:.0f} ms", file=sys.stderr, flush=True)
     loop_wall, loop_inside = plain_loop(names, args.threads)
+    print(f"plain loop: {loop_wall:.1f} s ({loop_inside:.1f} s inside)", file=sys.stderr, flush=True)
     wall, (timed, build, duration, n_ok, n) = hoot_quick(names, args.threads)
+    print(f"hoot bench --quick: {wall:.1f} s (rows' duration_s {duration or 0:.1f} s)", file=sys.stderr, flush=True)
     loop_wall_b, _ = plain_loop(names, args.threads)  # again after hoot: the load may have moved
     loop = statistics.mean([loop_wall, loop_wall_b])
     rows = [
