@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOOT := $(VENV)/bin/hoot
 
-.PHONY: install demo test test-all clean
+.PHONY: install demo test test-all test-gpu clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# real CUDA tests (tests marked `gpu`); they skip with a reason where no CUDA device exists
+test-gpu: install
+	$(PY) -m pytest -q -m gpu
 
 test-all: install
 	$(PY) -m pytest -q -m ''

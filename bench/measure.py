@@ -1,12 +1,17 @@
-"""The timing loop: warm-up, then timed blocks until the median is stable or a time cap hits.
+"""The timing loop: warm-up, then timed blocks until the median of block medians settles.
 
-The stopping rule follows torch.utils.benchmark's `adaptive_autorange`: keep measuring
-while the spread is wide (IQR / median above a threshold) and stop once it is narrow and
-a minimum time has passed, or at a hard cap. Unlike `Timer`, every iteration is timed
-on its own, so the result carries a real distribution (median, p10, p90, coefficient of
-variation) rather than block means. On CUDA each iteration is bracketed by CUDA events and
-synchronised, so a number is one request's latency on the GPU clock, not the time to
-enqueue kernels.
+Every call is timed on its own (so p10/p90 describe a real distribution), and calls are
+grouped in blocks of about `block_s`. The statistic is the median of the block medians:
+a launch-bound GPU call that jumps between two modes (one call in three twice as slow)
+moves single samples and their IQR a lot, but hardly moves a block's median, so the
+statistic settles where torch.utils.benchmark's IQR/median rule never fires (issue 9:
+CV 0.13-0.25 ran 5 of 6 settings to the cap). The loop stops once, after a minimum time
+and number of blocks, the distribution-free 95 % confidence interval of that median
+(order statistics of the block medians) is within `rel_tol` of it and the statistic
+moved less than `rel_tol` over the last block; else at the time cap (or the iteration
+cap). The interval's half-width is reported as `spread_ms`, the reason as `stopped_by`.
+On CUDA each call is bracketed by CUDA events and synchronised, so a figure is one
+request's latency on the GPU clock, not the time to enqueue kernels.
 """
 
 from __future__ import annotations
@@ -30,28 +35,51 @@ class Budget:
     min_s: float = 1.0  # seconds of timed iterations before the rule may fire
     max_s: float = 10.0  # hard cap on timed seconds (min_iters_floor still applies)
     min_iters_floor: int = 3  # never report a median of fewer samples
-    iqr_threshold: float = 0.1  # stop when IQR / median is below this (torch's default)
-    median_tol: float = 0.01  # ... and the median moved less than this over the last block
-    block_s: float = 0.1  # target length of a timed block between checks
+    iqr_threshold: float = 0.1  # kept for callers that read it; the rule below uses rel_tol
+    median_tol: float = 0.01  # the statistic moved less than this over the last block ...
+    block_s: float = 0.1  # target length of a timed block (one statistic per block)
+    min_blocks: int = 5  # blocks before the rule may fire
+    rel_tol: float = 0.02  # ... and its 95 % interval's half-width is within this of it
+    max_iters: int = 200_000  # a cap on calls for functions of microseconds
 
 
+#: CPU budgets: the ones hoot has always used (fidelity within 5 % of an independent loop)
 FULL = Budget()
-QUICK = Budget(warmup_iters=2, warmup_s=0.05, warmup_cap_s=2.0, min_iters=5, min_s=0.15, max_s=1.0, block_s=0.05)
+QUICK = Budget(warmup_iters=2, warmup_s=0.05, warmup_cap_s=2.0, min_iters=5, min_s=0.15, max_s=1.0, block_s=0.05,
+               min_blocks=4, rel_tol=0.05, median_tol=0.02)
+#: CUDA budgets: millisecond calls, so ~2 s (quick ~0.5 s) of timed work is plenty
+CUDA_FULL = Budget(warmup_iters=10, warmup_s=0.2, warmup_cap_s=5.0, min_iters=20, min_s=0.3, max_s=2.0,
+                   block_s=0.05, min_blocks=6, rel_tol=0.01, median_tol=0.01)
+CUDA_QUICK = Budget(warmup_iters=5, warmup_s=0.05, warmup_cap_s=2.0, min_iters=10, min_s=0.1, max_s=0.5,
+                    block_s=0.025, min_blocks=4, rel_tol=0.03, median_tol=0.02)
+
+
+def budget_for(device_type: str, quick: bool) -> Budget:
+    """The per-setting budget suited to the device: CUDA calls are short, so its budget is too."""
+    if device_type == "cuda":
+        return CUDA_QUICK if quick else CUDA_FULL
+    return QUICK if quick else FULL
 
 
 @dataclass
 class Timing:
     """Latency statistics of one batch, in milliseconds."""
 
-    median_ms: float
-    p10_ms: float
+    median_ms: float  # median of block medians
+    p10_ms: float  # of single calls
     p90_ms: float
-    cv: float  # std / mean of the iteration times
+    cv: float  # std / mean of single calls
     iterations: int
     timed_s: float  # sum of the timed iterations
     warmup_iters: int
-    stopped_by: str  # "stable" | "time_cap"
+    stopped_by: str  # records.STOPPED_BY: converged | time_cap | max_iters
+    spread_ms: float = 0.0  # half-width of the 95 % interval of median_ms
+    blocks: int = 0
     samples_ms: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def converged(self) -> bool:
+        return self.stopped_by == "converged"
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -101,12 +129,27 @@ def summarize(samples_ms: list[float]) -> tuple[float, float, float, float]:
     return med, p10, p90, cv
 
 
+def median_interval(values: list[float]) -> tuple[float, float]:
+    """(median, half-width of its distribution-free ~95 % interval) from order statistics.
+
+    Ranks k/2 -+ 0.98 sqrt(k) (the normal approximation to the binomial): no assumption on
+    the shape, so a bimodal distribution gets an honest, not a Gaussian, interval.
+    """
+    b = np.sort(np.asarray(values, dtype=float))
+    k = len(b)
+    med = float(np.median(b))
+    if k < 2:
+        return med, math.inf
+    lo = max(0, int(math.floor(k / 2 - 0.98 * math.sqrt(k))))
+    hi = min(k - 1, int(math.ceil(k / 2 + 0.98 * math.sqrt(k))) - 1)
+    return med, float(b[hi] - b[lo]) / 2
+
+
 def measure(fn: Callable[[], Any], timer: Any | None = None, budget: Budget = FULL,
             clock: Callable[[], float] = time.perf_counter) -> Timing:
-    """Warm `fn` up, then time it until its median is stable or the time cap is reached."""
+    """Warm `fn` up, then time it in blocks until the median of block medians is stable or a cap hits."""
     timer = timer or CPUTimer()
-    # warm-up: caches, allocator, cudnn autotuning, lazy compilation
-    start = clock()
+    start = clock()  # warm-up: caches, allocator, cudnn autotuning, lazy compilation
     warm: list[float] = []
     while True:
         warm.extend(timer.time_calls(fn, 1))
@@ -118,28 +161,38 @@ def measure(fn: Callable[[], Any], timer: Any | None = None, budget: Budget = FU
     per_call_s = max(min(warm[-max(1, len(warm) // 2):]) / 1e3, 1e-6)
 
     samples: list[float] = []
-    previous_median: float | None = None
+    block_medians: list[float] = []
+    previous: float | None = None
     stopped_by = "time_cap"
+    spread = math.inf
     while True:
         timed_s = sum(samples) / 1e3
         room = budget.max_s - timed_s
-        block = max(1, int(budget.block_s / per_call_s))
+        size = max(1, int(budget.block_s / per_call_s))
         if len(samples) >= budget.min_iters_floor:
-            block = min(block, max(1, int(room / per_call_s)))
-        samples.extend(timer.time_calls(fn, block))
+            size = min(size, max(1, int(room / per_call_s)))
+        size = min(size, max(1, budget.max_iters - len(samples)))
+        block = timer.time_calls(fn, size)
+        samples.extend(block)
+        block_medians.append(float(np.median(block)))
         timed_s = sum(samples) / 1e3
-        median = float(np.median(samples))
-        per_call_s = max(median / 1e3, 1e-6)
+        statistic, spread = median_interval(block_medians)
+        per_call_s = max(float(np.median(block)) / 1e3, 1e-6)
         if len(samples) >= budget.min_iters_floor:
-            q1, q3 = np.percentile(samples, [25, 75])
-            iqr_ratio = (q3 - q1) / median if median > 0 else math.inf
-            moved = abs(median - previous_median) / median if previous_median and median > 0 else math.inf
-            if (timed_s >= budget.min_s and len(samples) >= budget.min_iters
-                    and iqr_ratio <= budget.iqr_threshold and moved <= budget.median_tol):
-                stopped_by = "stable"
+            moved = abs(statistic - previous) / statistic if previous and statistic > 0 else math.inf
+            if (timed_s >= budget.min_s and len(samples) >= budget.min_iters and len(block_medians) >= budget.min_blocks
+                    and statistic > 0 and spread / statistic <= budget.rel_tol and moved <= budget.median_tol):
+                stopped_by = "converged"
                 break
             if timed_s >= budget.max_s:
                 break
-        previous_median = median
-    med, p10, p90, cv = summarize(samples)
-    return Timing(med, p10, p90, cv, len(samples), sum(samples) / 1e3, len(warm), stopped_by, samples)
+            if len(samples) >= budget.max_iters:
+                stopped_by = "max_iters"
+                break
+        previous = statistic
+    _med, p10, p90, cv = summarize(samples)
+    statistic, spread = median_interval(block_medians)
+    if not math.isfinite(spread):
+        spread = (p90 - p10) / 2
+    return Timing(statistic, p10, p90, cv, len(samples), sum(samples) / 1e3, len(warm), stopped_by,
+                  spread, len(block_medians), samples)

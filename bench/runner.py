@@ -1,47 +1,29 @@
-"""Run `hoot bench`: plan what is missing, measure each model in its own child process, store rows.
+"""Run `hoot bench`: plan what is missing, measure in a warm child process, store rows.
 
-Children come from a fork server that has already imported torch and torchvision
-(`bench.worker` is preloaded), so a child starts in milliseconds instead of paying the
-torch import per model, yet still has its own memory: a segfault, an out-of-memory or
-an abort loses one model's rows, not the run. Every row is written to the store the
-moment the child sends it, so Ctrl-C (exit 130) or a crash keeps everything finished,
-and the next run measures only what is missing for the same settings.
+Planning turns the run's `Settings` into typed `BenchJob`s (one model, one runtime, the
+(mode, batch) pairs not yet stored). A warm child (bench.child) measures them one after
+another; every row is written the moment it arrives, so Ctrl-C (exit 130) or a crash
+keeps everything finished, and the next run measures only what is missing for the same
+settings (`ok` rows count as done; `oom` and `error` rows are measured again). Two
+processes on one database share the work: each claims a setting before measuring it
+(store.claim) and skips what the other holds.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import dataclasses
 import os
-import signal
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from hoot.advisor.catalog import Variant
 from hoot.advisor import devices
+from hoot.advisor.catalog import Variant
 from hoot.advisor.errors import HootError
-from hoot.bench.records import classify_exit
+from hoot.bench.child import WarmChild, mp_context  # noqa: F401 - mp_context: benchmarks use it
+from hoot.bench.jobs import TRAINABLE_RUNTIMES, Annotation, BenchJob, RowMessage
+from hoot.bench.records import RUNTIMES, Measurement, SettingsKey, classify_exit
 from hoot.bench.store import ResultStore, utc_now
-
-
-
-@dataclass
-class Settings:
-    """One `hoot bench` invocation's measurement settings (device already resolved)."""
-
-    device: str = "cpu"
-    dtype: str = "fp32"
-    batch_sizes: tuple[int, ...] = (1,)
-    input_size: int | None = None  # None: each model's native size
-    threads: int = field(default_factory=lambda: default_threads())
-    channels_last: bool = False
-    compile: bool = False
-    train: bool = False
-    quick: bool = False
-    force: bool = False
-    auto_batch: bool = True
-    timeout_s: float | None = None  # per model; None waits as long as it takes
 
 
 def default_threads() -> int:
@@ -52,9 +34,49 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+@dataclass(frozen=True)
+class Settings:
+    """One `hoot bench` invocation's measurement settings (device already resolved)."""
+
+    device: str = "cpu"
+    dtype: str = "fp32"
+    batch_sizes: tuple[int, ...] = (1,)
+    input_size: int | None = None  # None: each model's native size
+    threads: int = field(default_factory=default_threads)
+    channels_last: bool = False
+    runtimes: tuple[str, ...] = ("eager",)  # --runtime, plus cuda_graph with --cuda-graphs
+    train: bool = False
+    quick: bool = False
+    force: bool = False
+    auto_batch: bool = True
+    timeout_s: float | None = None  # per model; None waits as long as it takes
+    calibration_batches: int = 8  # int8: seeded random calibration inputs
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.runtimes if r not in RUNTIMES]
+        if unknown:
+            raise HootError(f"--runtime '{unknown[0]}' is unknown; use one of {', '.join(RUNTIMES)}")
+        if any(r in ("onnxruntime", "int8") for r in self.runtimes) and (self.dtype != "fp32" or self.channels_last):
+            raise HootError("--runtime onnxruntime/int8 measures the exported fp32 (or int8) model: "
+                            "drop --dtype and --channels-last")
+        if "cuda_graph" in self.runtimes and not self.device.startswith("cuda"):
+            raise HootError("--cuda-graphs needs a CUDA device; pass --device cuda or drop --cuda-graphs")
+
+
 def task_of(variant: Variant) -> str:
     """The task a variant is benchmarked as: what its builder natively is."""
     return variant.kind if variant.kind in ("detection", "segmentation") else "classification"
+
+
+def _known_figures(store: ResultStore | None, variant: str, size: int) -> dict[str, Any]:
+    """FLOP counts already stored for (variant, input size): counted once, not per setting."""
+    if store is None:
+        return {}
+    for row in reversed(store.rows({"variant": variant, "input_size": size}, latest=False)):
+        if row.get("gmacs") is not None:
+            return {k: row.get(k) for k in ("gmacs", "gflops", "gmacs_fvcore", "fvcore_unsupported")
+                    if row.get(k) is not None}
+    return {}
 
 
 def plan_jobs(
@@ -64,138 +86,54 @@ def plan_jobs(
     store: ResultStore | None = None,
     catalog_path: str | None = None,
     builder: str | None = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+) -> tuple[list[BenchJob], list[SettingsKey], list[str]]:
     """(jobs to run, settings keys already stored, notes) for these variants and settings."""
-    jobs, skipped, notes = [], [], []
+    jobs: list[BenchJob] = []
+    skipped: list[SettingsKey] = []
+    notes: list[str] = []
     for v in variants:
         size = settings.input_size or v.native_input_px
-        pairs: list[tuple[str, int]] = [("inference", b) for b in settings.batch_sizes]
-        if settings.train:
-            if task_of(v) == "detection":
-                notes.append(f"{v.name}: training-step timing covers classification and segmentation models; skipped")
-            else:
-                pairs += [("train", b) for b in settings.batch_sizes]
-        todo = []
-        for mode, batch in pairs:
-            key = key_for(hardware_id, v.name, mode, batch, size, settings)
-            if store is not None and not settings.force and store.has(key):
-                skipped.append(key)
-            else:
-                todo.append((mode, batch))
-        if not todo:
-            continue
-        jobs.append({
-            "variant": v.name, "family": v.family, "task": task_of(v), "kind": task_of(v),
-            "device": settings.device, "dtype": settings.dtype, "input_size": size,
-            "native_input": settings.input_size is None or settings.input_size == v.native_input_px,
-            "threads": settings.threads, "channels_last": settings.channels_last, "compile": settings.compile,
-            "quick": settings.quick, "weights_file_mb": v.weights_file_mb, "auto_batch": settings.auto_batch,
-            "pairs": todo, "catalog_path": catalog_path, "builder": builder,
-        })
+        figures = _known_figures(store, v.name, size)
+        for runtime in settings.runtimes:
+            pairs: list[tuple[str, int]] = [("inference", b) for b in settings.batch_sizes]
+            if settings.train:
+                if task_of(v) == "detection":
+                    notes.append(f"{v.name}: training-step timing covers classification and segmentation models; skipped")
+                elif runtime not in TRAINABLE_RUNTIMES:
+                    notes.append(f"{v.name}: --runtime {runtime} times inference only; training rows skipped")
+                else:
+                    pairs += [("train", b) for b in settings.batch_sizes]
+            job = BenchJob(hardware_id=hardware_id, variant=v.name, family=v.family, task=task_of(v),
+                           device=settings.device, dtype=settings.dtype, input_size=size,
+                           native_input=settings.input_size is None or settings.input_size == v.native_input_px,
+                           threads=settings.threads, channels_last=settings.channels_last, runtime=runtime,
+                           quick=settings.quick, pairs=(), weights_file_mb=v.weights_file_mb,
+                           auto_batch=settings.auto_batch, known_figures=figures,
+                           calibration_batches=settings.calibration_batches, catalog_path=catalog_path,
+                           builder=builder)
+            todo = []
+            for mode, batch in pairs:
+                key = job.key(mode, batch)
+                if store is not None and not settings.force and store.has(key):
+                    skipped.append(key)
+                else:
+                    todo.append((mode, batch))
+            if todo:
+                jobs.append(job.with_pairs(todo))
     return jobs, skipped, notes
 
 
-def key_for(hardware_id: str, variant: str, mode: str, batch: int, size: int, s: Settings) -> dict[str, Any]:
-    return {"hardware_id": hardware_id, "variant": variant, "mode": mode, "device": s.device, "dtype": s.dtype,
-            "batch_size": batch, "input_size": size, "threads": s.threads, "channels_last": s.channels_last,
-            "compile": s.compile, "quick": s.quick}
-
-
-_CONTEXT: Any = None
-
-
-def mp_context() -> Any:
-    """A fork server with torch preloaded (spawn where fork servers don't exist)."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            _CONTEXT = multiprocessing.get_context("forkserver")
-            _CONTEXT.set_forkserver_preload(["hoot.bench.worker"])
-        else:  # pragma: no cover - Windows
-            _CONTEXT = multiprocessing.get_context("spawn")
-    return _CONTEXT
-
-
-def _death(exitcode: int | None) -> tuple[str, str]:
-    """(status, message) for a child that ended without finishing its rows."""
-    if exitcode is not None and exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        if -exitcode == signal.SIGKILL:
-            return "oom", f"child process killed by {name} (most likely the system's out-of-memory killer)"
-        return "error", f"child process crashed ({name})"
-    return "error", f"child process exited with code {exitcode} before finishing"
-
-
-def run_child(job: dict[str, Any], on_message: Callable[[dict[str, Any]], None],
-              timeout_s: float | None = None) -> tuple[int | None, bool]:
-    """Run one job in a child process, relaying each message; (exit code, timed out)."""
-    from hoot.bench.worker import child_main  # noqa: F401 - importable here means importable in the child
-
-    ctx = mp_context()
-    receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child_entry, args=(job, sender), daemon=True)
-    process.start()
-    sender.close()
-    deadline = None if not timeout_s else time.monotonic() + timeout_s
-    timed_out = False
-    try:
-        while True:
-            if receiver.poll(0.05):
-                try:
-                    message = receiver.recv()
-                except (EOFError, OSError):
-                    break
-                on_message(message)
-                if message.get("type") == "done":
-                    break
-            elif not process.is_alive():
-                while receiver.poll(0):  # rows sent just before dying
-                    try:
-                        on_message(receiver.recv())
-                    except (EOFError, OSError):
-                        break
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                timed_out = True
-                process.kill()
-                break
-        process.join(10)
-        if process.is_alive():
-            process.kill()
-            process.join()
-    except KeyboardInterrupt:
-        process.terminate()
-        process.join(5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-        raise
-    finally:
-        receiver.close()
-    return process.exitcode, timed_out
-
-
-def _child_entry(job: dict[str, Any], conn: Any) -> None:
-    from hoot.bench.worker import child_main
-
-    child_main(job, conn)
-
-
-def probe_torch() -> dict[str, Any]:
+def probe_torch(child: WarmChild | None = None) -> dict[str, Any]:
     """Ask a child what torch can do here (CUDA devices, bf16), keeping torch out of this process."""
-    found: dict[str, Any] = {}
-
-    def keep(message: dict[str, Any]) -> None:
-        if message.get("type") == "probe":
-            found.update(message["info"])
-
-    exitcode, _ = run_child({"probe": True}, keep)
+    own = child is None
+    child = child or WarmChild()
+    try:
+        found = child.probe()
+    finally:
+        if own:
+            child.close()
     if not found:
-        raise HootError(f"cannot start a measuring process (exit code {exitcode}); check that torch imports "
-                        "(`python -c 'import torch'`)")
+        raise HootError("cannot start a measuring process; check that torch imports (`python -c 'import torch'`)")
     return found
 
 
@@ -215,77 +153,109 @@ def check_dtype(dtype: str, device: str, probe: dict[str, Any]) -> None:
         raise HootError("--dtype bf16: this GPU does not support bfloat16; use --dtype fp16")
 
 
-@dataclass
-class RunResult:
-    rows: list[dict[str, Any]]
-    interrupted: bool = False
+class _Claims:
+    """Settings this process claimed in the store (store.claim/release), so two runs share the work."""
+
+    def __init__(self, store: ResultStore, owner: str, ttl_s: float):
+        self.store, self.owner, self.ttl_s = store, owner, ttl_s
+
+    def take(self, job: BenchJob) -> BenchJob | None:
+        """The job narrowed to the settings this process may measure (None: another process has them all)."""
+        mine = [(m, b) for m, b in job.pairs if self.store.claim(job.key(m, b), self.owner, self.ttl_s)]
+        return job.with_pairs(mine) if mine else None
+
+    def release(self, job: BenchJob) -> None:
+        for m, b in job.pairs:
+            self.store.release(job.key(m, b), self.owner)
 
 
 def run_jobs(
-    jobs: list[dict[str, Any]],
+    jobs: list[BenchJob],
     store: ResultStore,
     hardware_id: str,
     progress: bool = True,
     timeout_s: float | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    child: WarmChild | None = None,
+    force: bool = False,
 ) -> list[dict[str, Any]]:
-    """Measure each job in a child; store each row as it arrives. Returns the stored rows.
+    """Measure each job in the warm child; store each row as it arrives. Returns the stored rows.
 
     A child that dies leaves error (or oom) rows for the settings it did not finish.
     KeyboardInterrupt propagates after the child is stopped; stored rows stay stored.
     """
     from tqdm import tqdm
 
+    claims = _Claims(store, owner=f"{os.uname().nodename}:{os.getpid()}", ttl_s=max(900.0, 2 * (timeout_s or 0)))
     rows: list[dict[str, Any]] = []
+    own_child = child is None
+    child = child or WarmChild()
     bar = tqdm(total=len(jobs), unit="model", file=sys.stderr, disable=not progress, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
     try:
-        for job in jobs:
-            bar.set_description(f"bench {job['variant']}")
-            done: set[tuple[str, int]] = set()
-
-            ids: list[int] = []
-            job_rows: list[dict[str, Any]] = []
-
-            def keep(message: dict[str, Any], done: set = done, ids: list = ids, job_rows: list = job_rows) -> None:
-                if message.get("type") == "annotate":  # FLOPs, counted after the timing
-                    fields = message["fields"]
-                    store.annotate(ids, fields)
-                    for r in job_rows:
-                        r.update(fields)
-                    return
-                if message.get("type") != "row":
-                    return
-                row = {**message["row"], "hardware_id": hardware_id}
-                row_id = store.add(row)
-                if row_id is not None:
-                    ids.append(row_id)
-                rows.append(row)
-                job_rows.append(row)
-                done.add((row["mode"], row["batch_size"]))
-                if on_row is not None:
-                    on_row(row)
-
-            exitcode, timed_out = run_child(job, keep, timeout_s=timeout_s)
-            missing = [p for p in map(tuple, job["pairs"]) if p not in done]
-            if missing:
-                status, message = classify_exit(exitcode, reported_oom=False)
-                if timed_out:
-                    status, message = "error", f"timed out after {timeout_s:g} s per model (raise --timeout)"
-                for mode, batch in missing:
-                    row = {k: job[k] for k in ("variant", "family", "task", "device", "dtype", "input_size",
-                                               "native_input", "threads", "channels_last", "compile", "quick",
-                                               "weights_file_mb")}
-                    row.update(hardware_id=hardware_id, mode=mode, batch_size=batch, status=status,
-                               error=message, measured_at=utc_now())
-                    store.add(row)
-                    rows.append(row)
-                    if on_row is not None:
-                        on_row(row)
+        for planned in jobs:
+            bar.set_description(f"bench {planned.variant}")
+            job = claims.take(planned)
+            if job is not None and not force:  # another process may have stored some meanwhile
+                job = job.with_pairs([(m, b) for m, b in job.pairs
+                                      if not store.has(job.key(m, b))])
+            if job is None or not job.pairs:
+                bar.update(1)
+                continue
+            try:
+                rows.extend(_run_one(job, child, store, timeout_s, on_row))
+            finally:
+                claims.release(job)
             bar.set_postfix_str(_summary(rows[-1]) if rows else "")
             bar.update(1)
     finally:
         bar.close()
+        if own_child:
+            child.close()
+    return rows
+
+
+def _run_one(job: BenchJob, child: WarmChild, store: ResultStore, timeout_s: float | None,
+             on_row: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    """One job through the child: its rows stored as they come, FLOP counts added after."""
+    done: set[tuple[str, int]] = set()
+    ids: list[int] = []
+    rows: list[dict[str, Any]] = []
+    saw_oom = [False]
+
+    def keep(message: Any) -> None:
+        if isinstance(message, Annotation):  # FLOPs, counted after the timing
+            fields = {k: v for k, v in message.fields.items() if v is not None}
+            store.annotate(ids, fields)
+            for r in rows:
+                r.update(fields)
+            return
+        if not isinstance(message, RowMessage):
+            return
+        m: Measurement = message.measurement
+        saw_oom[0] = saw_oom[0] or m.status == "oom"
+        row = m.to_row()
+        row_id = store.add(m)
+        if row_id is not None:
+            ids.append(row_id)
+        rows.append(row)
+        done.add((m.key.mode, m.key.batch_size))
+        if on_row is not None:
+            on_row(row)
+
+    exitcode, timed_out, _finished = child.run(job, keep, timeout_s=timeout_s)
+    missing = [p for p in job.pairs if p not in done]
+    if missing:
+        status, message = classify_exit(exitcode, saw_oom[0])
+        if timed_out:
+            status, message = "error", f"timed out after {timeout_s:g} s per model (raise --timeout)"
+        for mode, batch in missing:
+            failed = job.failed(mode, batch, status, message, utc_now())
+            row = failed.to_row()
+            store.add(failed)
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
     return rows
 
 
@@ -293,3 +263,8 @@ def _summary(row: dict[str, Any]) -> str:
     if row.get("status") == "ok" and row.get("latency_ms") is not None:
         return f"{row['variant']} b{row['batch_size']} {row['mode']}: {row['latency_ms']:.2f} ms"
     return f"{row['variant']} b{row['batch_size']} {row['mode']}: {row.get('status')}"
+
+
+def with_runtime(settings: Settings, runtime: str) -> Settings:
+    """The same settings under another runtime (benchmarks compare runtimes side by side)."""
+    return dataclasses.replace(settings, runtimes=(runtime,))

@@ -19,12 +19,13 @@ from hoot.advisor.render import render
 from hoot.bench.hardware import current_hardware_id, this_machine
 from hoot.bench.records import RUNTIMES
 from hoot.bench.store import DTYPES, MODES, STATUSES, ResultStore
+from hoot.cli.options import Number, positive_int
 
 FORMATS = ("table", "json", "csv")
 RESULT_COLUMNS = [
     "variant", "mode", "device", "dtype", "batch_size", "input_size", "status", "latency_ms", "latency_p10_ms",
     "latency_p90_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params", "peak_memory_mb",
-    "auto_batch_size", "error",
+    "auto_batch_size", "runtime", "latency_spread_ms", "converged", "stopped_by", "auto_batch_s", "error",
 ]
 #: what `bench show` prints: every column that tells two rows of one model apart, and convergence
 SHOW_COLUMNS = ["hardware_id", "variant", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
@@ -93,6 +94,18 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
     click.echo(render(rows, fmt, columns))
 
 
+THROUGHPUT_BATCH = 64  # the GPU default's throughput batch
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - macOS
+        return os.cpu_count() or 1
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--all", "all_", is_flag=True, help="Every variant torchvision provides.")
 @click.option("--models", help="Comma-separated variant names, e.g. resnet18,mobilenet_v3_small.")
@@ -100,26 +113,39 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
 @click.option("--target", help="The variants the advisor keeps for a deployment target (mobile, edge, cpu-server, gpu-server, ...).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", "batch_size", default="1", show_default=True,
-              help="One or more batch sizes, e.g. 1,32 (1 for latency, larger for throughput).")
+              help="One or more batch sizes, e.g. 1,32 (1 for latency, larger for throughput). "
+                   f"On CUDA the default is 1,{THROUGHPUT_BATCH}.")
 @click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
-              help="Autocast precision (fp16/bf16 on CUDA; bf16 on CPUs that support it).")
+              help="Autocast precision (fp16/bf16 on CUDA; bf16 on CPUs that support it). "
+                   "On CUDA the default is bf16 where supported, else fp16.")
 @click.option("--channels-last", is_flag=True, help="NHWC memory format for model and input.")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model first (warm-up absorbs compile time).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch (default: all cores; recorded).")
-@click.option("--input-size", type=click.IntRange(min=16, max=4096), help="Square input side in pixels (default: each model's native size).")
+@click.option("--runtime", type=click.Choice(("eager", "compile", "onnxruntime", "int8")), default="eager",
+              show_default=True, help="How the model runs: eager PyTorch, torch.compile, ONNX Runtime fp32, or "
+                                      "ONNX Runtime INT8 (static quantisation on seeded random inputs; speed only).")
+@click.option("--compile", "compile_", is_flag=True, help="Same as --runtime compile (warm-up absorbs compile time).")
+@click.option("--cuda-graphs", "cuda_graphs", is_flag=True,
+              help="Also measure the inference call captured as a CUDA graph (rows with runtime cuda_graph).")
+@click.option("--calibration-batches", type=positive_int(maximum=1024, example="8"), default=8, show_default=True,
+              help="--runtime int8: seeded random inputs to calibrate on.")
+@click.option("--threads", type=positive_int(maximum=_cores(), example="2"),
+              help="CPU threads for torch (default: all cores; recorded).")
+@click.option("--input-size", type=Number(integer=True, minimum=16, maximum=4096, example="224"),
+              help="Square input side in pixels (default: each model's native size).")
 @click.option("--train", is_flag=True, help="Also time a training step (forward + backward + SGD step); on a GPU, find the auto batch size.")
 @click.option("--quick", is_flag=True, help="Fewer repeats: a first look, not a final figure.")
 @click.option("--db", type=click.Path(dir_okay=False), help="Results database (default: the user's data directory).")
 @click.option("--force", is_flag=True, help="Measure again even when these settings are stored.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), help="Seconds per model before it is stopped (an error row).")
+@click.option("--timeout", "timeout_s", type=Number(minimum=1, maximum=86400, example="600"),
+              help="Seconds per model before it is stopped (an error row).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None, target: str | None, device: str,
-          batch_size: str, dtype: str, channels_last: bool, compile_: bool, threads: int | None, input_size: int | None,
-          train: bool, quick: bool, db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
+          batch_size: str, dtype: str, channels_last: bool, runtime: str, compile_: bool, cuda_graphs: bool,
+          calibration_batches: int, threads: int | None, input_size: int | None, train: bool, quick: bool,
+          db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
     """Measure latency, throughput, FLOPs and memory of catalog variants on this machine.
 
-    Each model runs in its own process; each result is stored as soon as it exists, and a
+    Each model is measured in a child process; each result is stored as soon as it exists, and a
     re-run measures only what is missing (use --force to measure again).
     Subcommands read the results: show, compare, export, import, report.
     """
@@ -127,40 +153,84 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
+    from hoot.bench.child import WarmChild
     from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
 
+    if compile_ and runtime not in ("eager", "compile"):
+        raise HootError(f"--compile and --runtime {runtime} name two runtimes; pass one")
+    runtimes = ("compile" if compile_ else runtime,) + (("cuda_graph",) if cuda_graphs else ())
     batches = parse_batch_sizes(batch_size)
     catalog = load_catalog()
     variants = select_variants(catalog, all_, models, family, target)
-    probe = probe_torch()
-    resolved = resolve_device(device, probe)
-    check_dtype(dtype, resolved, probe)
-    settings = Settings(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
-                        threads=threads or default_threads(), channels_last=channels_last, compile=compile_,
-                        train=train, quick=quick, force=force, timeout_s=timeout_s)
-    hardware = this_machine()
-    with _store(db) as store:
-        store.save_hardware(hardware)
-        jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
-                                         catalog_path=default_catalog_path())
-        for note in notes:
-            click.echo(f"hoot: {note}", err=True)
-        if skipped:
-            click.echo(f"hoot: {len(skipped)} measurement(s) already stored for these settings on "
-                       f"{hardware['hardware_id']}: skipped (--force to measure again)", err=True)
-        click.echo(f"hoot: measuring {len(jobs)} model(s) on {resolved} ({settings.threads} threads, {dtype}) "
-                   f"into {store.path}", err=True)
-        run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s)
-        wanted = {v.name for v in variants}
-        rows = [r for r in store.rows({"hardware_id": hardware["hardware_id"], "device": resolved, "dtype": dtype,
-                                       "threads": settings.threads, "channels_last": channels_last,
-                                       "compile": compile_, "quick": quick, "batch_size": list(batches),
-                                       "mode": ["inference", "train"] if train else "inference"})
-                if r["variant"] in wanted and (input_size is None and r.get("native_input") or r["input_size"] == input_size)]
+    with WarmChild() as child:
+        probe = probe_torch(child)
+        resolved = resolve_device(device, probe)
+        batches, dtype = _gpu_defaults(ctx, resolved, probe, batches, dtype, runtimes)
+        check_dtype(dtype, resolved, probe)
+        settings = Settings(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
+                            threads=threads or default_threads(), channels_last=channels_last, runtimes=runtimes,
+                            train=train, quick=quick, force=force, timeout_s=timeout_s,
+                            calibration_batches=calibration_batches)
+        hardware = this_machine()
+        with _store(db) as store:
+            store.save_hardware(hardware)
+            jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
+                                             catalog_path=default_catalog_path())
+            for note in notes:
+                click.echo(f"hoot: {note}", err=True)
+            if skipped:
+                click.echo(f"hoot: {len(skipped)} measurement(s) already stored for these settings on "
+                           f"{hardware['hardware_id']}: skipped (--force to measure again)", err=True)
+            click.echo(f"hoot: measuring {len(jobs)} model(s) on {resolved} ({settings.threads} threads, {dtype}, "
+                       f"{', '.join(runtimes)}) into {store.path}", err=True)
+            run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s, child=child,
+                     force=force)
+            rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
     _emit(rows, fmt, RESULT_COLUMNS)
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         click.echo(f"hoot: {len(failed)} of {len(rows)} measurement(s) did not succeed (status oom/error above)", err=True)
+    capped = [r for r in rows if r["status"] == "ok" and r.get("converged") is False]
+    if capped:
+        click.echo(f"hoot: {len(capped)} timing(s) did not converge before the budget ran out "
+                   "(see latency_spread_ms / stopped_by)", err=True)
+
+
+def _gpu_defaults(ctx: click.Context, device: str, probe: dict[str, Any], batches: tuple[int, ...], dtype: str,
+                  runtimes: tuple[str, ...]) -> tuple[tuple[int, ...], str]:
+    """On CUDA, unless the user chose: batch 1 and a throughput batch, in half precision (said on stderr)."""
+    if not device.startswith("cuda") or any(r in ("onnxruntime", "int8") for r in runtimes):
+        return batches, dtype
+    from click.core import ParameterSource
+
+    notes = []
+    if ctx.get_parameter_source("batch_size") == ParameterSource.DEFAULT:
+        batches = (1, THROUGHPUT_BATCH)
+        notes.append(f"--batch-size 1,{THROUGHPUT_BATCH}")
+    if ctx.get_parameter_source("dtype") == ParameterSource.DEFAULT:
+        dtype = "bf16" if probe.get("cuda_bf16") else "fp16"
+        notes.append(f"--dtype {dtype}")
+    if notes:
+        click.echo(f"hoot: GPU defaults: {' '.join(notes)} (batch 1 for latency, batch {THROUGHPUT_BATCH} for "
+                   "throughput, half precision as a GPU server runs); pass --batch-size/--dtype to choose", err=True)
+    return batches, dtype
+
+
+def _rows_of_run(store: ResultStore, hardware_id: str, settings: Any, wanted: set[str]) -> list[dict[str, Any]]:
+    """The stored rows of this run's settings (latest per key)."""
+    from hoot.bench.store import COLUMNS
+
+    filters: dict[str, Any] = {"hardware_id": hardware_id, "device": settings.device, "dtype": settings.dtype,
+                               "threads": settings.threads, "channels_last": settings.channels_last,
+                               "quick": settings.quick, "batch_size": list(settings.batch_sizes),
+                               "mode": ["inference", "train"] if settings.train else "inference"}
+    if "runtime" in COLUMNS:
+        filters["runtime"] = list(settings.runtimes)
+    else:  # the older schema (until the store helper's runtime column lands)
+        filters["compile"] = list({r == "compile" for r in settings.runtimes})
+    size = settings.input_size
+    return [r for r in store.rows(filters)
+            if r["variant"] in wanted and (size is None and r.get("native_input") or r["input_size"] == size)]
 
 
 def _filters(ctx: click.Context, store: ResultStore, hardware: str | None, models: str | None, family: str | None,

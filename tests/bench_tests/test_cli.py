@@ -124,3 +124,14 @@ def test_ctrl_c_exits_130_and_keeps_finished_rows(tmp_path, db):
         rows = store.rows()
     assert len(rows) >= stored and all(r["status"] == "ok" for r in rows)
     assert len(rows) < 6
+
+
+def test_int8_runtime_through_the_cli(db):
+    pytest.importorskip("onnxruntime")
+    result = run(["bench", "--models", "squeezenet1_1", "--runtime", "int8", "--calibration-batches", "2",
+                  "--input-size", "32", "--quick", "--threads", "1", "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["latency_ms"] > 0
+    assert rows[0].get("runtime", "int8") == "int8"  # the column arrives with the store's schema change
+    assert "int8" in result.stderr

@@ -194,3 +194,46 @@ def test_device_resolution():
     with pytest.raises(HootError, match="no bfloat16"):
         check_dtype("bf16", "cpu", one_gpu)
     check_dtype("bf16", "cuda:0", one_gpu)
+
+
+def test_auto_batch_search_is_bounded_in_time_and_bisection_steps():
+    gpu = FakeAllocator()
+    now = [0.0]
+
+    def step(b):
+        now[0] += 1.0  # every real training step costs a second on this fake clock
+        gpu.step(b)
+        return gpu.peak
+
+    found = search_batch_size(step, budget_bytes=10_000 * MB * 0.85 * 0.9, max_batch=4096, max_bisect=2,
+                              clock=lambda: now[0])
+    assert found.stopped_by == "max_bisect" and found.search_s == pytest.approx(len(found.tried))
+    assert len(found.tried) == 9 + 2  # 1, 2, 4, ..., 256 (the first failure), then two bisection steps
+    exact = search_batch_size(lambda b: (gpu.step(b), gpu.peak)[1], budget_bytes=10_000 * MB * 0.85 * 0.9,
+                              max_batch=4096)
+    assert 0.75 * exact.batch_size <= found.batch_size <= exact.batch_size  # within 1/2**2 of the answer
+    now[0] = 0.0
+    timed = search_batch_size(step, budget_bytes=10_000 * MB * 0.85 * 0.9, max_batch=4096, time_budget_s=4.0,
+                              clock=lambda: now[0])
+    assert timed.stopped_by == "time_budget" and timed.batch_size == 8 and timed.search_s <= 5.0
+
+
+def test_gpu_defaults_half_precision_and_a_throughput_batch(capsys):
+    from click.core import ParameterSource
+
+    from hoot.cli.bench import THROUGHPUT_BATCH, _gpu_defaults
+
+    class Ctx:
+        def __init__(self, chosen=()):
+            self.chosen = chosen
+
+        def get_parameter_source(self, name):
+            return ParameterSource.COMMANDLINE if name in self.chosen else ParameterSource.DEFAULT
+
+    assert _gpu_defaults(Ctx(), "cuda:0", {"cuda_bf16": True}, (1,), "fp32", ("eager",)) == ((1, THROUGHPUT_BATCH), "bf16")
+    assert "GPU defaults" in capsys.readouterr().err
+    assert _gpu_defaults(Ctx(), "cuda:0", {"cuda_bf16": False}, (1,), "fp32", ("eager",))[1] == "fp16"
+    capsys.readouterr()
+    assert _gpu_defaults(Ctx(("dtype", "batch_size")), "cuda:0", {}, (8,), "fp32", ("eager",)) == ((8,), "fp32")
+    assert _gpu_defaults(Ctx(), "cpu", {}, (1,), "fp32", ("eager",)) == ((1,), "fp32")  # CPU unchanged
+    assert capsys.readouterr().err == ""

@@ -99,6 +99,18 @@ BENCH_CASES = [
          r"is a directory", _results_db),
     Case("bench compare with an unknown runtime", ("bench", "compare", "this", "this,runtime=jit", "--db",
                                                     "{tmp}/bench.sqlite"), 2, r"runtime must be one of", _results_db),
+    Case("bench threads above the cores", ("bench", "--models", "resnet18", "--threads", "9999"), 2, r"--threads"),
+    Case("bench threads zero", ("bench", "--models", "resnet18", "--threads", "0"), 2, r"--threads"),
+    Case("bench timeout nan", ("bench", "--models", "resnet18", "--timeout", "nan"), 2, r"--timeout"),
+    Case("bench timeout inf", ("bench", "--models", "resnet18", "--timeout", "inf"), 2, r"--timeout"),
+    Case("bench input size tiny", ("bench", "--models", "resnet18", "--input-size", "3"), 2, r"--input-size"),
+    Case("bench calibration batches", ("bench", "--models", "resnet18", "--runtime", "int8",
+                                       "--calibration-batches", "0"), 2, r"--calibration-batches"),
+    Case("bench unknown runtime", ("bench", "--models", "resnet18", "--runtime", "tensorrt"), 2, r"tensorrt"),
+    Case("bench compile and int8", ("bench", "--models", "resnet18", "--compile", "--runtime", "int8",
+                                    "--db", "{tmp}/b.sqlite"), 2, r"two runtimes"),
+    Case("bench graphs on the cpu", ("bench", "--models", "resnet18", "--cuda-graphs", "--device", "cpu",
+                                     "--db", "{tmp}/b.sqlite"), 2, r"--cuda-graphs needs a CUDA device"),
 ]
 
 # -- hoot shortlist / report / export / predict -----------------------------------------------
