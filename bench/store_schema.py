@@ -33,6 +33,7 @@ _CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner
 
 #: version 1's columns that version 2 keeps as they were
 _V1_KEPT = [c for c in ROW_COLUMNS if c not in ("runtime", "converged", "stopped_by", "latency_spread_ms",
+                                                 "onnx_file_mb", "prepare_s", "providers",
                                                  "auto_batch_s")]
 
 

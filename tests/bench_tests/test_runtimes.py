@@ -46,7 +46,7 @@ def test_onnxruntime_and_int8_rows_on_a_tiny_model(runtime):
         assert m.key.runtime == runtime and m.latency_ms > 0 and m.stopped_by in ("converged", "time_cap", "max_iters")
         assert m.converged == (m.stopped_by == "converged")
         assert m.extra["onnx_file_mb"] > 0 and "CPUExecutionProvider" in m.extra["providers"]
-        assert m.extra["latency_spread_ms"] >= 0 and m.latency_p10_ms <= m.latency_p90_ms
+        assert m.latency_spread_ms >= 0 and m.latency_p10_ms <= m.latency_p90_ms
     assert figures["gmacs"] > 0  # FLOPs of the PyTorch model, the same network
 
 
@@ -110,13 +110,13 @@ def test_settings_reject_runtime_combinations_that_cannot_be_measured():
 
 def test_a_measurement_keeps_runtime_and_convergence_through_the_store(db):
     m = Measurement(key=job(runtime="int8").key("inference", 1), status="ok", latency_ms=1.0, converged=False,
-                    stopped_by="time_cap", measured_at="2026-01-01T00:00:00+00:00",
-                    extra={"latency_spread_ms": 0.2})
+                    stopped_by="time_cap", latency_spread_ms=0.2, measured_at="2026-01-01T00:00:00+00:00",
+                    extra={"onnx_file_mb": 1.5})
     with ResultStore(db) as store:
         store.add(m)
         (back,) = store.measurements()
     assert back.key.runtime == "int8" and back.converged is False and back.stopped_by == "time_cap"
-    assert back.extra["latency_spread_ms"] == 0.2
+    assert back.latency_spread_ms == 0.2 and back.extra["onnx_file_mb"] == 1.5
 
 
 def test_stored_rows_carry_the_runtime(db):
