@@ -7,12 +7,14 @@ measured and `--resume RUN` continues where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import sys
+import logging
 from pathlib import Path
 
 from hoot.trainer.bakeoff import RunContext, prepare, run_bakeoff
 from hoot.trainer.config import ShortlistConfig
+from hoot.trainer.runfiles import atomic_write_json, mark_complete
 
 
 def run_local(config: ShortlistConfig, progress: bool = True, executor=None) -> dict:
@@ -30,13 +32,16 @@ def run_local(config: ShortlistConfig, progress: bool = True, executor=None) -> 
             from hoot.trainer.finetune import finetune
 
             finetune_result = finetune(ctx, result.winner)
-            ft_file.write_text(json.dumps(finetune_result, indent=2, default=str), encoding="utf-8")
+            atomic_write_json(ft_file, finetune_result)
     finally:
         if (run_dir / "bakeoff.json").is_file():
             write_report(run_dir)
-    print(f"report: {run_dir / 'report.md'} (and report.html, metrics.json, best.pt)", file=sys.stderr)
+    mark_complete(run_dir)  # last: a folder without it is a run that did not finish
+    logging.getLogger(__name__).info("report: %s (and report.html, metrics.json, best.pt)", run_dir / "report.md")
     return {"run_id": config.run_id, "run_dir": str(run_dir), "winner": result.winner, "table": result.table(),
-            "final": {k: v for k, v in (finetune_result.get("final") or {}).items() if isinstance(v, float)}}
+            "final": {k: v for k, v in (finetune_result.get("final") or {}).items() if isinstance(v, float)},
+            "test": {k: v for k, v in (finetune_result.get("test") or {}).items() if isinstance(v, float)},
+            "test_images": finetune_result.get("test_images"), "kept": finetune_result.get("kept")}
 
 
 def resume_config(output: str, run: str) -> ShortlistConfig:
@@ -49,5 +54,4 @@ def resume_config(output: str, run: str) -> ShortlistConfig:
     if not (path / "config.json").is_file():
         raise HootError(f"--resume {run}: no run folder with config.json at '{path}'; pass a run id under {output}/")
     cfg = ShortlistConfig.load(path / "config.json")
-    cfg.output = str(path.parent)
-    return cfg
+    return dataclasses.replace(cfg, output=str(path.parent))
