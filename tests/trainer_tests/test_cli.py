@@ -202,13 +202,3 @@ def test_advisor_picks_candidates_in_the_advisors_language(shapes):
     assert len(names) == 3 == len(reasons)
     assert all(catalog.get(n).provided and catalog.get(n).params <= 6_000_000 for n in names)
     assert parse_candidates(" a, b ,") == ["a", "b"]
-
-
-def test_latency_comes_from_the_bench_store_when_measured(shapes, tmp_path, monkeypatch):
-    import hoot.trainer.bakeoff as bakeoff
-    from hoot.testing.images import tiny_config
-
-    ctx = bakeoff.prepare(tiny_config(shapes, tmp_path), progress=False)
-    monkeypatch.setattr("hoot.bench.store.measurements_for_advice",
-                        lambda db, hw: ({}, {"mobilenet_v3_small": {"latency_ms": 1.234, "device": "cpu", "input_size": 224}}))
-    assert bakeoff._latency(ctx, "mobilenet_v3_small", None) == (1.234, "hoot bench (cpu, 224 px)")
