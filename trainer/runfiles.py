@@ -107,11 +107,12 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights only load failed" in str(exc).lower() or "unsupported global" in str(exc).lower():
+        text = str(exc).lower()
+        if "unsupported global" in text or "global" in text and "reduce" in text:  # a class or function to call
             raise HootError(f"refused to load '{path}': it holds Python objects that would run code when loaded "
                             "(hoot loads checkpoints as plain data, weights_only=True); delete the file and re-create "
                             "it with hoot") from None
-        raise HootError(f"'{path}' is not a readable checkpoint ({first}); delete it and re-run") from None
+        raise HootError(f"'{path}' cannot be read (truncated or not a checkpoint: {first[:80]}); delete it and re-run") from None
     except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise HootError(f"'{path}' cannot be read (truncated or not a checkpoint: {first}); delete it and re-run") from None
