@@ -195,6 +195,24 @@ def _read_sizes(files: list[str], sample: int, seed: int) -> tuple[list[tuple[in
     return sizes, skipped, sampled
 
 
+def _measure_sizes(summary: DatasetSummary, files: list[str], sample: int, seed: int) -> None:
+    """Fill the size distribution from the headers of (a sample of) `files`; unusable files become a warning."""
+    sizes, skipped, summary.sampled = _read_sizes(files, sample, seed)
+    summary.unreadable = sum(skipped.values())
+    summary.sizes_read = len(sizes)
+    if summary.unreadable:
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        summary.warnings.append(f"{summary.unreadable} of {len(sizes) + summary.unreadable} sampled files are not "
+                                f"readable images ({why}); they are skipped (hoot shortlist skips them too)")
+    if sizes:
+        shorts = sorted(min(w, h) for w, h in sizes)
+        summary.median_width_px = float(statistics.median(w for w, _ in sizes))
+        summary.median_height_px = float(statistics.median(h for _, h in sizes))
+        summary.median_short_side_px = float(statistics.median(shorts))
+        summary.short_side_p10_px = round(_percentile(shorts, 10), 1)
+        summary.short_side_p90_px = round(_percentile(shorts, 90), 1)
+
+
 def scan_dataset(path: str | os.PathLike[str], sample: int = DEFAULT_SIZE_SAMPLE, seed: int = 0) -> DatasetSummary:
     """Count images per class and measure the image-size distribution of an ImageFolder.
 
@@ -238,19 +256,5 @@ def scan_dataset(path: str | os.PathLike[str], sample: int = DEFAULT_SIZE_SAMPLE
         summary.warnings.append(f"{len(summary.empty_classes)} empty class folder(s): {', '.join(summary.empty_classes[:5])}")
     if splits and "val" not in splits:
         summary.warnings.append("no validation split (val/): the trainer will hold out part of train")
-    all_files = [f for files in files_by_class.values() for f in files]
-    sizes, skipped, summary.sampled = _read_sizes(all_files, sample, seed)
-    summary.unreadable = sum(skipped.values())
-    summary.sizes_read = len(sizes)
-    if summary.unreadable:
-        why = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
-        summary.warnings.append(f"{summary.unreadable} of {len(sizes) + summary.unreadable} sampled files are not "
-                                f"readable images ({why}); they are skipped (hoot shortlist skips them too)")
-    if sizes:
-        shorts = sorted(min(w, h) for w, h in sizes)
-        summary.median_width_px = float(statistics.median(w for w, _ in sizes))
-        summary.median_height_px = float(statistics.median(h for _, h in sizes))
-        summary.median_short_side_px = float(statistics.median(shorts))
-        summary.short_side_p10_px = round(_percentile(shorts, 10), 1)
-        summary.short_side_p90_px = round(_percentile(shorts, 90), 1)
+    _measure_sizes(summary, [f for files in files_by_class.values() for f in files], sample, seed)
     return summary

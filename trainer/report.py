@@ -204,34 +204,41 @@ def sections(run: dict, plots: dict[str, str]) -> list[tuple[str, list[tuple[str
         items.append(("image", plots["bakeoff"]))
     out.append(("Bake-off", items))
     if ft:
-        final = ft.get("final") or {}
-        test = {k: v for k, v in (ft.get("test") or {}).items() if isinstance(v, float)}
-        if test:
-            out.insert(0, ("Result (held-out test split)", [
-                ("text", f"**{ft['winner']}** on {ft.get('test_images')} held-out test images, which neither the bake-off "
-                         f"(ranked on validation) nor the fine-tune (kept {ft.get('kept')}, selected on validation) saw:"),
-                ("table", ([test], list(test)))]))
-        rates = ", ".join(f"{g} {r:g}" for g, r in (ft.get("lr_groups") or {"all": ft["lr"]}).items())
-        fin = [("text", f"Winner **{ft['winner']}**: strategy {ft['strategy']} ({ft.get('strategy_reason')}), "
-                        f"{ft['optimizer']} peak lr per group: {rates} (seeds/004 range {ft['lr_range'][0]:g}–{ft['lr_range'][1]:g}), "
-                        f"batch {ft['batch_size']}, {ft['epochs_run']} of {ft['epochs_planned']} epochs"
-                        f"{' (early stop)' if ft.get('stopped_early') else ''}, best epoch {ft['best_epoch']}, "
-                        f"{ft['seconds']:.0f} s, autocast {ft.get('autocast') or 'off (fp32)'}; model kept: "
-                        f"{ft.get('kept', 'best epoch')} (starting point {_fmt(ft.get('start_value'))} on validation). "
-                        "Validation metrics of the kept model:"),
-               ("table", ([{k: v for k, v in final.items() if isinstance(v, float)}],
-                          [k for k, v in final.items() if isinstance(v, float)]))]
-        if "learning_curves" in plots:
-            fin.append(("image", plots["learning_curves"]))
-        out.append(("Fine-tune and final metrics", fin))
-        pc = _per_class_rows(run)
-        cls_items: list[tuple[str, Any]] = []
-        if pc:
-            cls_items.append(("table", (pc, list(pc[0].keys()))))
-        if "confusion_matrix" in plots:
-            cls_items.append(("image", plots["confusion_matrix"]))
-        out.append(("Per-class precision, recall, F1 (validation)", cls_items or [("text", "n/a")]))
+        out = _finetune_sections(run, plots, out)
     out.append(("Deployment notes", [("text", n) for n in deployment_notes(bake.get("winner") or None)]))
+    return out
+
+
+def _finetune_sections(run: dict, plots: dict[str, str], out: list) -> list:
+    """The test result first (the run's answer), then the fine-tune and the per-class rows."""
+    ft = run["finetune"]
+    final = ft.get("final") or {}
+    test = {k: v for k, v in (ft.get("test") or {}).items() if isinstance(v, float)}
+    if test:
+        out.insert(0, ("Result (held-out test split)", [
+            ("text", f"**{ft['winner']}** on {ft.get('test_images')} held-out test images, which neither the bake-off "
+                     f"(ranked on validation) nor the fine-tune (kept {ft.get('kept')}, selected on validation) saw:"),
+            ("table", ([test], list(test)))]))
+    rates = ", ".join(f"{g} {r:g}" for g, r in (ft.get("lr_groups") or {"all": ft["lr"]}).items())
+    fin = [("text", f"Winner **{ft['winner']}**: strategy {ft['strategy']} ({ft.get('strategy_reason')}), "
+                    f"{ft['optimizer']} peak lr per group: {rates} (seeds/004 range {ft['lr_range'][0]:g}–{ft['lr_range'][1]:g}), "
+                    f"batch {ft['batch_size']}, {ft['epochs_run']} of {ft['epochs_planned']} epochs"
+                    f"{' (early stop)' if ft.get('stopped_early') else ''}, best epoch {ft['best_epoch']}, "
+                    f"{ft['seconds']:.0f} s, autocast {ft.get('autocast') or 'off (fp32)'}; model kept: "
+                    f"{ft.get('kept', 'best epoch')} (starting point {_fmt(ft.get('start_value'))} on validation). "
+                    "Validation metrics of the kept model:"),
+           ("table", ([{k: v for k, v in final.items() if isinstance(v, float)}],
+                      [k for k, v in final.items() if isinstance(v, float)]))]
+    if "learning_curves" in plots:
+        fin.append(("image", plots["learning_curves"]))
+    out.append(("Fine-tune and final metrics", fin))
+    pc = _per_class_rows(run)
+    cls_items: list[tuple[str, Any]] = []
+    if pc:
+        cls_items.append(("table", (pc, list(pc[0].keys()))))
+    if "confusion_matrix" in plots:
+        cls_items.append(("image", plots["confusion_matrix"]))
+    out.append(("Per-class precision, recall, F1 (validation)", cls_items or [("text", "n/a")]))
     return out
 
 
