@@ -88,7 +88,7 @@ def test_resume_reuses_the_bakeoff(trained_run, caplog):
 
 def test_shortlist_ends_with_the_test_figure_and_finds_runs_by_id(trained_run, tmp_path, monkeypatch):
     run_dir, payload, _ = trained_run
-    assert payload["test"]["test_top1"] >= 0 and payload["test_images"] == 9 and payload["kept"]
+    assert payload["test"]["test_top1"] >= 0 and payload["test_images"] == 6 and payload["kept"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test"]["reported_figure"]["test_top1"] == payload["test"]["test_top1"]
     assert (run_dir / "complete").is_file() and not list(run_dir.glob("*.tmp")) and not list(run_dir.glob(".*.tmp"))
