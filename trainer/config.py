@@ -45,6 +45,8 @@ _NUMBER_RULES: dict[str, dict] = {
     "bn_recalibration_images": {"integer": True, "minimum": 0, "example": "2000"},
     "num_threads": {"integer": True, "minimum": 1, "maximum": 4096, "example": "4"},
 }
+#: config.json's key for values derived from the settings (not settings themselves)
+RESOLVED_KEY = "resolved"
 #: field -> option name where they differ
 _OPTION_NAMES = {"num_threads": "threads"}
 OPTIMIZERS = ("adamw", "sgd")
@@ -119,6 +121,7 @@ class ShortlistConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ShortlistConfig":
+        data = {k: v for k, v in data.items() if k != RESOLVED_KEY}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -132,12 +135,16 @@ class ShortlistConfig:
     def from_json(cls, text: str) -> "ShortlistConfig":
         return cls.from_dict(json.loads(text))
 
-    def save(self, path: Path | None = None) -> Path:
+    def save(self, path: Path | None = None, resolved: dict[str, Any] | None = None) -> Path:
+        """config.json; `resolved` (what the run derived from the settings: image size, strategy,
+        learning rate per parameter group) is recorded beside them under "resolved" for people
+        and tools, and ignored when the config is loaded (it is derived again)."""
         from hoot.trainer.runfiles import atomic_write_text
 
         path = path or self.run_dir / "config.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, self.to_json())
+        doc = self.to_dict() | ({RESOLVED_KEY: resolved} if resolved else {})
+        atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True))
         return path
 
     @classmethod

@@ -154,7 +154,8 @@ def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
         for w in scan.warnings:
             log.warning("%s", w)
         train, val, test = build_caches(scan, image_size, run_dir / "cache", progress=progress)
-        config.save()
+        config.save(resolved={"image_size": image_size, "strategy": recipe.strategy, "lr_groups": recipe.group_rates(),
+                              "lr_range": list(recipe.lr_range), "head_lr_range": list(recipe.head_lr_range or recipe.lr_range)})
         summary = scan.summary()
         summary.update({"image_size": image_size, "cache_bytes": train.nbytes + val.nbytes + test.nbytes,
                         "skipped_files": scan.skipped, "warnings": scan.warnings})

@@ -33,6 +33,8 @@ def test_default_image_size_is_min_of_native_and_median(shapes, tmp_path):
     import json
 
     assert json.loads((ctx.run_dir / "dataset.json").read_text())["image_size"] == 40
+    resolved = json.loads((ctx.run_dir / "config.json").read_text())["resolved"]
+    assert resolved["image_size"] == 40 and resolved["lr_groups"] == {"all": 1e-3}  # from scratch: one group
 
 
 def test_config_is_frozen_and_validated_once(tmp_path):
