@@ -170,3 +170,15 @@ def test_class_folder_name_that_is_not_utf8_gets_a_safe_name(tmp_path):
     scan = scan_dataset(root)
     assert "caf\\xe9" in scan.classes
     "".join(scan.classes).encode("utf-8")  # writable anywhere
+
+
+def test_advise_scan_skips_a_decompression_bomb_with_a_note(shapes, monkeypatch):
+    """The advisor's scan (advise --dataset) and the trainer's refuse the same bomb the same way."""
+    from hoot.advisor.dataset_scan import scan_dataset as advise_scan
+
+    Image.new("RGB", (200, 200)).save(shapes / CLASSES[0] / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100 // 3)  # 200x200 is over twice the limit: Pillow's error
+    summary = advise_scan(shapes)
+    assert summary.unreadable == 1 and any("decompression bomb" in w for w in summary.warnings)
+    trainer = scan_dataset(shapes)
+    assert [s["reason"].startswith("refused: decompression bomb") for s in trainer.skipped] == [True]
