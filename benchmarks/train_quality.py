@@ -86,9 +86,6 @@ def main() -> None:
         finally:
             rung.recalibrate_bn = real
 
-    t0 = time.perf_counter()
-    ft = finetune(ctx, result.winner)
-    t_ft = time.perf_counter() - t0
 
     print(f"# scikit-learn digits: {n} real handwritten digits (8x8 scans) upscaled to {ctx.image_size} px, "
           f"{len(ctx.train)} train / {len(ctx.val)} val / {len(ctx.test)} test (stratified, seed 0), 10 classes "
@@ -103,6 +100,10 @@ def main() -> None:
         rows = [{"candidate": c, "val_top1_without": no_bn.rungs[0][c]["val_top1"], "val_top1_with": r0[c]["val_top1"],
                  "val_loss_without": no_bn.rungs[0][c]["val_loss"], "val_loss_with": r0[c]["val_loss"]} for c in candidates]
         print(render(rows, "markdown", floatfmt=".3g"))
+    sys.stdout.flush()
+    t0 = time.perf_counter()
+    ft = finetune(ctx, result.winner)
+    t_ft = time.perf_counter() - t0
     final = ft["final"]
     print(f"\n## fine-tune of {result.winner} ({t_ft:.1f} s): {ft['epochs_run']} epochs, kept {ft['kept']} "
           f"(start {ft['start_value']:.3f} on validation), {ft['strategy']} lr {ft['lr_groups']}")
