@@ -129,10 +129,17 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
         if isinstance(result, dict) and result.get("table"):
             click.echo(render(result["table"], fmt, _columns(result)))
         return
+    from pathlib import Path
+
     from hoot.trainer.shortlist import run_local
+
+    from hoot.trainer.report import run_answer
+    from hoot.trainer.runfiles import mark_complete
 
     try:
         result = run_local(config)
+        result = {**result, **run_answer(Path(result["run_dir"]))}  # the held-out test figure
+        mark_complete(Path(result["run_dir"]))  # last: a folder without it did not finish
     except KeyboardInterrupt:
         click.echo(f"hoot: interrupted; the last checkpoint is kept: resume with "
                    f"`hoot shortlist --resume {config.run_id} --output {config.output}`", err=True)

@@ -14,7 +14,6 @@ the command hoot runs is one they can read, copy and run by hand.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -134,8 +133,8 @@ def _rank_main(spec_path: Path) -> int:
     if device.type == "cpu":
         # the machine's cores shared among its ranks, unless --threads says otherwise
         torch.set_num_threads(config.num_threads or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
-        config = dataclasses.replace(config, num_threads=torch.get_num_threads())
-    config = dataclasses.replace(config, device=str(device))
+        config.num_threads = torch.get_num_threads()
+    config.device = str(device)
     # one local rank at a time: the first decodes (or reuses) the cache, the others only
     # memory-map it, and no two write the run folder's config.json/dataset.json at once
     ctx = None

@@ -43,6 +43,14 @@ def load_run(run_dir: Path) -> dict:
             "bakeoff": bakeoff, "finetune": _read(run_dir / "finetune.json")}
 
 
+def run_answer(run_dir: Path) -> dict:
+    """The figure a finished run reports: the kept model on the held-out test split (from finetune.json),
+    with how many test images and which model was kept; {} before the fine-tune has finished."""
+    ft = _read(Path(run_dir) / "finetune.json") or {}
+    test = {k: v for k, v in (ft.get("test") or {}).items() if isinstance(v, float)}
+    return {"test": test, "test_images": ft.get("test_images"), "kept": ft.get("kept")} if test else {}
+
+
 def write_metrics(run_dir: Path, run: dict) -> dict:
     """metrics.json (every rung's metrics, the winner, per-epoch and final validation) and metrics.csv."""
     bake, ft = run["bakeoff"], run["finetune"]

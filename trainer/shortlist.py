@@ -7,14 +7,12 @@ measured and `--resume RUN` continues where it stopped.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
+import sys
 from pathlib import Path
 
 from hoot.trainer.bakeoff import RunContext, prepare, run_bakeoff
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.runfiles import atomic_write_json, mark_complete
 
 
 def run_local(config: ShortlistConfig, progress: bool = True, executor=None) -> dict:
@@ -32,16 +30,13 @@ def run_local(config: ShortlistConfig, progress: bool = True, executor=None) -> 
             from hoot.trainer.finetune import finetune
 
             finetune_result = finetune(ctx, result.winner)
-            atomic_write_json(ft_file, finetune_result)
+            ft_file.write_text(json.dumps(finetune_result, indent=2, default=str), encoding="utf-8")
     finally:
         if (run_dir / "bakeoff.json").is_file():
             write_report(run_dir)
-    mark_complete(run_dir)  # last: a folder without it is a run that did not finish
-    logging.getLogger(__name__).info("report: %s (and report.html, metrics.json, best.pt)", run_dir / "report.md")
+    print(f"report: {run_dir / 'report.md'} (and report.html, metrics.json, best.pt)", file=sys.stderr)
     return {"run_id": config.run_id, "run_dir": str(run_dir), "winner": result.winner, "table": result.table(),
-            "final": {k: v for k, v in (finetune_result.get("final") or {}).items() if isinstance(v, float)},
-            "test": {k: v for k, v in (finetune_result.get("test") or {}).items() if isinstance(v, float)},
-            "test_images": finetune_result.get("test_images"), "kept": finetune_result.get("kept")}
+            "final": {k: v for k, v in (finetune_result.get("final") or {}).items() if isinstance(v, float)}}
 
 
 def resume_config(output: str, run: str) -> ShortlistConfig:
@@ -53,5 +48,6 @@ def resume_config(output: str, run: str) -> ShortlistConfig:
         path = Path(output) / run
     if not (path / "config.json").is_file():
         raise HootError(f"--resume {run}: no run folder with config.json at '{path}'; pass a run id under {output}/")
-    cfg = ShortlistConfig.load(path / "config.json")
-    return dataclasses.replace(cfg, output=str(path.parent))
+    import dataclasses
+
+    return dataclasses.replace(ShortlistConfig.load(path / "config.json"), output=str(path.parent))
