@@ -6,6 +6,12 @@ median image size is held against each backbone's input size (seeds/001). Image 
 come from PIL's header read (no pixel decode), sampled when the dataset is large, so a
 scan of thousands of files stays fast. The trainer validates images fully before it
 trains; this scan only reports what it can read cheaply.
+
+The rules for what counts live here once, for this scan and the trainer's (hoot.trainer.data
+builds on them): image extensions, split folder names, hidden files skipped, folders walked
+once even through symlinks (a link back to the root is not a second copy of the data), class
+folder names that are not valid UTF-8 shown escaped, and the header probe that refuses
+zero-byte files and decompression bombs before any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from hoot.advisor.errors import HootError
 #: the extensions torchvision's ImageFolder accepts (torchvision.datasets.folder.IMG_EXTENSIONS) plus GIF,
 #: which Pillow decodes; the one list both `hoot advise --dataset` and `hoot shortlist` count by
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
-#: split folder names recognised under the root (root/train/<class>/..., root/val/<class>/...)
-SPLIT_NAMES = ("train", "training", "val", "valid", "validation", "test")
+#: split folder names recognised under the root (root/train/<class>/..., root/val/<class>/...), by split
+SPLIT_ALIASES = {"train": ("train", "training"), "val": ("val", "valid", "validation"), "test": ("test", "testing")}
+SPLIT_NAMES = tuple(n for names in SPLIT_ALIASES.values() for n in names)
 #: how many image headers to read at most for the size distribution
 DEFAULT_SIZE_SAMPLE = 2000
 
@@ -60,21 +67,110 @@ class DatasetSummary:
         return out
 
 
-def _is_image(name: str) -> bool:
+def is_image_name(name: str) -> bool:
+    """An image by its extension, and not a hidden file (macOS `._x.jpg` forks, editors' temporaries)."""
     return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
 
 
-def _class_dirs(root: Path) -> list[Path]:
+_is_image = is_image_name
+
+
+def display_name(name: str) -> str:
+    """A folder name as text that can be written anywhere: bytes that are not UTF-8 (which
+    Python keeps as surrogates) become \\xNN escapes, so two such names stay distinct."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", errors="backslashreplace")
+
+
+def class_dirs(root: Path) -> list[Path]:
+    """Sub-folders that are classes (not hidden), in a stable order."""
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _images_under(class_dir: Path) -> list[str]:
-    """Image files below a class folder (recursively, like ImageFolder)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        found.extend(os.path.join(dirpath, f) for f in filenames if _is_image(f))
+_class_dirs = class_dirs
+
+
+def folder_key(path: str | os.PathLike[str]) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def fence(*folders: Path) -> set[tuple[int, int]]:
+    """The `seen` set to start walks with: the root, split and class folders, so a symlink into
+    any of them from inside a class folder adds nothing (each class folder is walked itself)."""
+    out = set()
+    for f in folders:
+        try:
+            out.add(folder_key(f))
+        except OSError:
+            pass
+    return out
+
+
+def walk_images(folder: Path, seen: set[tuple[int, int]] | None = None) -> list[str]:
+    """Image files below `folder` (recursively, like ImageFolder, following symlinks), each real
+    folder visited once: a symlink back to an ancestor or into a folder in `seen` (see `fence`)
+    adds nothing. `folder` itself is always walked."""
+    seen = set() if seen is None else seen
+    found: list[str] = []
+    top = True
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen and not top:
+            dirnames[:] = []
+            continue
+        seen.add(key)
+        top = False
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(os.path.join(dirpath, f) for f in sorted(filenames) if is_image_name(f))
     return found
+
+
+_images_under = walk_images
+
+
+def find_splits(root: Path) -> dict[str, Path]:
+    """{"train": .., "val": .., "test": ..} when every sub-folder of `root` is a split folder and one
+    is a training split (root/train/<class>/...); {} for a plain ImageFolder."""
+    subdirs = class_dirs(root)
+    found: dict[str, Path] = {}
+    for d in subdirs:
+        split = next((k for k, names in SPLIT_ALIASES.items() if d.name.lower() in names), None)
+        if split is None:
+            return {}
+        found.setdefault(split, d)
+    return found if "train" in found else {}
+
+
+def probe_header(path: str | os.PathLike[str]) -> tuple[int, int] | str:
+    """(width, height) from the image header, or the reason the file cannot be used: zero-byte,
+    not an image, or a decompression bomb (over Pillow's MAX_IMAGE_PIXELS; its warning is an
+    error here, so no bomb is ever decoded)."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if os.stat(path).st_size == 0:
+            return "zero-byte file"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return f"refused: decompression bomb (over Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels)"
+    except UnidentifiedImageError:
+        return "unreadable: not an image Pillow can identify"
+    except (OSError, ValueError) as exc:
+        return f"unreadable: {exc}"
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -84,20 +180,37 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def _read_sizes(files: list[str], sample: int, seed: int) -> tuple[list[tuple[int, int]], int, bool]:
-    """(width, height) of up to `sample` files from their headers; (sizes, unreadable, sampled)."""
-    from PIL import Image, UnidentifiedImageError  # only the dataset path pays for PIL
-
+def _read_sizes(files: list[str], sample: int, seed: int) -> tuple[list[tuple[int, int]], dict[str, int], bool]:
+    """(width, height) of up to `sample` files from their headers; (sizes, {reason: count}, sampled)."""
     sampled = len(files) > sample
     chosen = random.Random(seed).sample(files, sample) if sampled else files
-    sizes, unreadable = [], 0
+    sizes, skipped = [], {}
     for path in chosen:
-        try:
-            with Image.open(path) as im:  # lazy: reads the header, not the pixels
-                sizes.append(im.size)
-        except (UnidentifiedImageError, OSError, ValueError):
-            unreadable += 1
-    return sizes, unreadable, sampled
+        probed = probe_header(path)  # lazy: reads the header, not the pixels
+        if isinstance(probed, str):
+            reason = probed.split(" (")[0].split(":")[0] if not probed.startswith("refused") else "decompression bomb"
+            skipped[reason] = skipped.get(reason, 0) + 1
+        else:
+            sizes.append(probed)
+    return sizes, skipped, sampled
+
+
+def _measure_sizes(summary: DatasetSummary, files: list[str], sample: int, seed: int) -> None:
+    """Fill the size distribution from the headers of (a sample of) `files`; unusable files become a warning."""
+    sizes, skipped, summary.sampled = _read_sizes(files, sample, seed)
+    summary.unreadable = sum(skipped.values())
+    summary.sizes_read = len(sizes)
+    if summary.unreadable:
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        summary.warnings.append(f"{summary.unreadable} of {len(sizes) + summary.unreadable} sampled files are not "
+                                f"readable images ({why}); they are skipped (hoot shortlist skips them too)")
+    if sizes:
+        shorts = sorted(min(w, h) for w, h in sizes)
+        summary.median_width_px = float(statistics.median(w for w, _ in sizes))
+        summary.median_height_px = float(statistics.median(h for _, h in sizes))
+        summary.median_short_side_px = float(statistics.median(shorts))
+        summary.short_side_p10_px = round(_percentile(shorts, 10), 1)
+        summary.short_side_p90_px = round(_percentile(shorts, 90), 1)
 
 
 def scan_dataset(path: str | os.PathLike[str], sample: int = DEFAULT_SIZE_SAMPLE, seed: int = 0) -> DatasetSummary:
@@ -112,26 +225,25 @@ def scan_dataset(path: str | os.PathLike[str], sample: int = DEFAULT_SIZE_SAMPLE
     if not root.is_dir():
         raise HootError(f"dataset path '{root}' is a file; pass a folder with one sub-folder per class")
     try:
-        subdirs = _class_dirs(root)
+        split_dirs = find_splits(root)
     except PermissionError:
         raise HootError(f"dataset path '{root}' cannot be read; check its permissions") from None
-    split_dirs = {d.name.lower(): d for d in subdirs if d.name.lower() in SPLIT_NAMES}
     splits: dict[str, int] = {}
-    if split_dirs and len(split_dirs) == len(subdirs):
-        train_name = next((n for n in ("train", "training") if n in split_dirs), None)
-        for name, d in split_dirs.items():
-            splits[name] = sum(len(_images_under(c)) for c in _class_dirs(d))
-        main_dir = split_dirs[train_name] if train_name else next(iter(split_dirs.values()))
-    else:
-        main_dir = root
+    main_dir = split_dirs.get("train", root)
     classes = _class_dirs(main_dir)
+    other = {name: class_dirs(d) for name, d in split_dirs.items() if name != "train"}
+    seen = fence(root, *split_dirs.values(), *classes, *(c for dirs in other.values() for c in dirs))
+    for name, dirs in other.items():
+        splits[name] = sum(len(walk_images(c, seen)) for c in dirs)
     if not classes:
         loose = [f for f in os.listdir(main_dir) if _is_image(f)]
         hint = f" (found {len(loose)} loose images: move them into one folder per class)" if loose else ""
         raise HootError(f"dataset path '{main_dir}' holds no class folders{hint}; "
                         "expected <root>/<class>/<image> as torchvision's ImageFolder reads it")
-    files_by_class = {c.name: _images_under(c) for c in classes}
+    files_by_class = {display_name(c.name): walk_images(c, seen) for c in classes}
     per_class = {name: len(files) for name, files in files_by_class.items()}
+    if split_dirs:
+        splits = {"train": sum(per_class.values()), **splits}
     n_images = sum(per_class.values())
     if n_images == 0:
         raise HootError(f"dataset path '{main_dir}' has {len(classes)} class folders but no images "
@@ -142,19 +254,7 @@ def scan_dataset(path: str | os.PathLike[str], sample: int = DEFAULT_SIZE_SAMPLE
     )
     if summary.empty_classes:
         summary.warnings.append(f"{len(summary.empty_classes)} empty class folder(s): {', '.join(summary.empty_classes[:5])}")
-    if splits and not any(n in splits for n in ("val", "valid", "validation")):
+    if splits and "val" not in splits:
         summary.warnings.append("no validation split (val/): the trainer will hold out part of train")
-    all_files = [f for files in files_by_class.values() for f in files]
-    sizes, summary.unreadable, summary.sampled = _read_sizes(all_files, sample, seed)
-    summary.sizes_read = len(sizes)
-    if summary.unreadable:
-        summary.warnings.append(f"{summary.unreadable} of {len(sizes) + summary.unreadable} sampled files are not "
-                                "readable images")
-    if sizes:
-        shorts = sorted(min(w, h) for w, h in sizes)
-        summary.median_width_px = float(statistics.median(w for w, _ in sizes))
-        summary.median_height_px = float(statistics.median(h for _, h in sizes))
-        summary.median_short_side_px = float(statistics.median(shorts))
-        summary.short_side_p10_px = round(_percentile(shorts, 10), 1)
-        summary.short_side_p90_px = round(_percentile(shorts, 90), 1)
+    _measure_sizes(summary, [f for files in files_by_class.values() for f in files], sample, seed)
     return summary

@@ -11,6 +11,7 @@ import click
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.render import FORMATS, render
+from hoot.cli.options import Number, fraction, non_negative_int, positive_float, positive_int
 
 SCALEOUT_FLAGS = ("storage", "study", "worker", "status", "nproc", "nnodes", "rdzv_endpoint", "sync_bn")
 TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_images_per_s", "latency_ms", "params", "winner")
@@ -39,33 +40,34 @@ def _existing_dir(path: str, what: str) -> str:
 @click.option("--max-size-mb", default=None, metavar="MB", help="Advisor limit on the weights file.")
 @click.option("--max-memory-mb", default=None, metavar="MB", help="Advisor limit on peak memory.")
 @click.option("--min-top1", default=None, metavar="PCT", help="Advisor limit on ImageNet top-1.")
-@click.option("--top", "top_k", default=4, type=int, help="How many advisor picks become candidates.")
-@click.option("--val-fraction", default=0.2, type=float, help="Validation share when DATA_DIR has no train/ and val/ (stratified, seeded).")
-@click.option("--image-size", default=None, type=int, metavar="PX", help="Training size. Default: min(candidates' native size, median image size).")
-@click.option("--batch-size", default=32, type=int)
-@click.option("--seed", default=0, type=int)
-@click.option("--epochs", default=1.0, type=float, help="Bake-off budget per candidate at rung 0, in epochs.")
-@click.option("--steps", default=None, type=int, help="Bake-off budget in optimiser steps (overrides --epochs).")
-@click.option("--budget-seconds", default=None, type=float, help="Bake-off budget in training seconds (overrides --steps).")
-@click.option("--rungs", default=None, type=int, help="Successive-halving rungs (default: until one candidate is left).")
-@click.option("--eta", default=2, type=int, help="Keep 1/eta of the candidates per rung; the next rung trains eta x longer.")
+@click.option("--top", "top_k", default=4, type=positive_int(64), help="How many advisor picks become candidates.")
+@click.option("--val-fraction", default=0.2, type=fraction(), help="Validation share drawn from train when DATA_DIR has no val/ (stratified, seeded).")
+@click.option("--test-fraction", default=0.2, type=fraction(), help="Held-out test share drawn from train when DATA_DIR has no test/ (stratified, seeded; at least one image per class).")
+@click.option("--image-size", default=None, type=positive_int(2048, "224"), metavar="PX", help="Training size. Default: min(candidates' native size, median image size).")
+@click.option("--batch-size", default=32, type=positive_int(65536, "32"))
+@click.option("--seed", default=0, type=non_negative_int())
+@click.option("--epochs", default=1.0, type=positive_float(10_000), help="Bake-off budget per candidate at rung 0, in epochs.")
+@click.option("--steps", default=None, type=positive_int(example="100"), help="Bake-off budget in optimiser steps (overrides --epochs).")
+@click.option("--budget-seconds", default=None, type=positive_float(example="60"), help="Bake-off budget in training seconds (overrides --steps).")
+@click.option("--rungs", default=None, type=positive_int(64, "2"), help="Successive-halving rungs (default: until one candidate is left).")
+@click.option("--eta", default=2, type=Number(integer=True, minimum=2, maximum=64, example="2"), help="Keep 1/eta of the candidates per rung; the next rung trains eta x longer.")
 @click.option("--pretrained/--no-pretrained", default=True, help="Start from torchvision's ImageNet weights (from its cache, TORCH_HOME).")
 @click.option("--strategy", default="auto", type=click.Choice(["auto", "frozen", "top", "full"]), help="Fine-tuning strategy (seeds/004).")
 @click.option("--similarity", default="similar", type=click.Choice(["similar", "somewhat-different", "different"]),
               help="How close your images are to ImageNet (picks the auto strategy, seeds/004).")
-@click.option("--full-epochs", default=None, type=int, help="Fine-tune epochs for the winner (default: from the dataset size; 0 skips).")
+@click.option("--full-epochs", default=None, type=non_negative_int(10_000, "10"), help="Fine-tune epochs for the winner (default: from the dataset size; 0 skips).")
 @click.option("--optimizer", default="adamw", type=click.Choice(["adamw", "sgd"]))
-@click.option("--lr", default=None, type=float, help="Learning rate (default: seeds/004's range for the strategy).")
-@click.option("--weight-decay", default=0.05, type=float)
-@click.option("--label-smoothing", default=0.0, type=float)
+@click.option("--lr", default=None, type=positive_float(10, "1e-3"), help="Learning rate (default: seeds/004's range for the strategy).")
+@click.option("--weight-decay", default=0.05, type=Number(minimum=0, maximum=10, example="0.05"))
+@click.option("--label-smoothing", default=0.0, type=Number(minimum=0, maximum=0.99, example="0.1"))
 @click.option("--focal", is_flag=True, help="Focal loss instead of cross-entropy/BCE (seeds/003).")
-@click.option("--focal-gamma", default=2.0, type=float)
-@click.option("--warmup-epochs", default=1.0, type=float)
-@click.option("--patience", default=5, type=int, help="Early stopping: epochs without improvement.")
+@click.option("--focal-gamma", default=2.0, type=Number(minimum=0, maximum=100, example="2"))
+@click.option("--warmup-epochs", default=1.0, type=Number(minimum=0, maximum=10_000, example="1"))
+@click.option("--patience", default=5, type=non_negative_int(10_000, "5"), help="Early stopping: epochs without improvement.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", default=None, type=int, help="CPU threads for torch.")
+@click.option("--threads", default=None, type=positive_int(4096, "4"), help="CPU threads for torch.")
 @click.option("--no-auto-batch", is_flag=True, help="On a GPU, keep --batch-size for the fine-tune instead of searching.")
-@click.option("--output", default="reports", help="Where run folders go.")
+@click.option("--output", default="reports", help="Where run folders go (remembered: report/export/predict find the run by its id).")
 @click.option("--run-id", default="", help="Run folder name (default: a timestamp).")
 @click.option("--resume", default=None, metavar="RUN", help="Continue run RUN (id under --output, or its folder).")
 @click.option("--format", "fmt", default="table", type=click.Choice(FORMATS), help="Format of the ranking on stdout.")
@@ -73,12 +75,12 @@ def _existing_dir(path: str, what: str) -> str:
 @click.option("--study", default=None, metavar="NAME", help="Scale-out: study name.")
 @click.option("--worker", is_flag=True, default=None, help="Scale-out: run trials of an existing study.")
 @click.option("--status", is_flag=True, default=None, help="Scale-out: show a study's progress.")
-@click.option("--nproc", default=None, type=int, help="Scale-out: fine-tune processes per machine (DDP).")
-@click.option("--nnodes", default=None, type=int, help="Scale-out: machines for the fine-tune.")
+@click.option("--nproc", default=None, type=positive_int(1024, "2"), help="Scale-out: fine-tune processes per machine (DDP).")
+@click.option("--nnodes", default=None, type=positive_int(4096, "2"), help="Scale-out: machines for the fine-tune.")
 @click.option("--rdzv-endpoint", default=None, metavar="HOST:PORT", help="Scale-out: torchrun rendezvous.")
 @click.option("--sync-bn", is_flag=True, default=None, help="Scale-out: SyncBatchNorm in the DDP fine-tune.")
 def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
-              min_top1, top_k, val_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
+              min_top1, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
               pretrained, strategy, similarity, full_epochs, optimizer, lr, weight_decay, label_smoothing, focal,
               focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, output, run_id, resume, fmt,
               **scaleout) -> None:
@@ -87,6 +89,7 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
     DATA_DIR holds one folder per class (or train/ and val/ with class folders; .txt tag
     sidecars or labels.csv for multi-label). Everything lands in OUTPUT/<run-id>/.
     """
+    quiet_cuda_probe()
     from hoot.trainer.candidates import parse_candidates
     from hoot.trainer.config import ShortlistConfig
 
@@ -107,7 +110,8 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
             names = _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb,
                              max_memory_mb, min_top1)
         config = ShortlistConfig(
-            data_dir=data_dir, candidates=names, task=task, val_fraction=val_fraction, image_size=image_size,
+            data_dir=data_dir, candidates=names, task=task, val_fraction=val_fraction, test_fraction=test_fraction,
+            image_size=image_size,
             batch_size=batch_size, seed=seed, epochs=epochs, steps=steps, budget_seconds=budget_seconds, rungs=rungs,
             eta=eta, pretrained=pretrained, strategy=strategy, full_epochs=full_epochs, optimizer=optimizer, lr=lr,
             weight_decay=weight_decay, label_smoothing=label_smoothing, focal=focal, focal_gamma=focal_gamma,
@@ -127,15 +131,39 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
         elif isinstance(result, dict) and result.get("table"):
             click.echo(render(result["table"], fmt, _columns(result)))
         return
+    from pathlib import Path
+
     from hoot.trainer.shortlist import run_local
+
+    from hoot.trainer.report import run_answer
 
     try:
         result = run_local(config)
+        result = {**result, **run_answer(Path(result["run_dir"]))}  # the held-out test figure
     except KeyboardInterrupt:
         click.echo(f"hoot: interrupted; the last checkpoint is kept: resume with "
                    f"`hoot shortlist --resume {config.run_id} --output {config.output}`", err=True)
         raise
     click.echo(render(result["table"], fmt, _columns(result), json_payload=result))
+    if fmt == "table":
+        click.echo(final_line(result))
+
+
+def final_line(result: dict) -> str:
+    """The run's answer in one line: the kept model's accuracy on the held-out test split."""
+    test = result.get("test") or {}
+    name = "test_f1" if "test_f1" in test else "test_top1"
+    if name not in test:
+        return f"winner {result['winner']}: no test figure (the fine-tune did not finish)"
+    return (f"winner {result['winner']}: {name} {test[name]:.4f} on {result.get('test_images')} held-out test images "
+            f"(model kept: {result.get('kept')}, selected on validation)")
+
+
+def quiet_cuda_probe() -> None:
+    """torch's cpp_extension warns "No CUDA runtime is found" on CPU machines with a CUDA_HOME; it is not the user's problem."""
+    import logging
+
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 def _columns(result: dict) -> list[str]:
@@ -169,8 +197,6 @@ def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmac
     from hoot.trainer.candidates import advised_candidates
     from hoot.trainer.data import scan_dataset
 
-    if top_k < 1:
-        raise HootError(f"--top {top_k} must be at least 1")
     limits = {"max_latency_ms": parse_positive(max_latency_ms, "--max-latency-ms"),
               "max_params": parse_count(max_params, "--max-params") if max_params is not None else None,
               "max_gmacs": parse_positive(max_gmacs, "--max-gmacs"),
@@ -188,11 +214,13 @@ def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmac
 @click.argument("run")
 @click.option("--format", "export_format", default="onnx", show_default=True, type=click.Choice(["onnx", "torchscript"]))
 @click.option("--out", default=None, help="Output file (default: next to the run's best.pt).")
-@click.option("--output", default="reports", show_default=True, help="Where run folders are.")
+@click.option("--output", default="reports", show_default=True,
+              help="Where run folders are (runs made with another --output are found by id from hoot's index).")
 def export(run, export_format, out, output) -> None:
     """Export a trained run (its best.pt) to ONNX (checked with onnxruntime) or TorchScript."""
     from pathlib import Path
 
+    quiet_cuda_probe()
     from hoot.trainer.export import export_run
     from hoot.trainer.trained import find_run
 
@@ -205,11 +233,15 @@ def export(run, export_format, out, output) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("run")
 @click.argument("images", nargs=-1)
-@click.option("--top", "top_k", default=5, show_default=True, type=int, help="Classes per image.")
+@click.option("--top", "top_k", default=5, show_default=True, type=positive_int(1000, "5"), help="Classes per image.")
 @click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(FORMATS))
-@click.option("--output", default="reports", show_default=True, help="Where run folders are.")
+@click.option("--output", default="reports", show_default=True,
+              help="Where run folders are (runs made with another --output are found by id from hoot's index).")
 def predict(run, images, top_k, fmt, output) -> None:
     """Classify IMAGES with a trained run: top-k classes with probabilities."""
+    if not images:  # answered before torch is imported (no wait)
+        raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
+    quiet_cuda_probe()
     from hoot.trainer.predict import predict_images
     from hoot.trainer.trained import find_run
 
@@ -219,14 +251,13 @@ def predict(run, images, top_k, fmt, output) -> None:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("run")
-@click.option("--output", default="reports", show_default=True, help="Where run folders are.")
+@click.option("--output", default="reports", show_default=True,
+              help="Where run folders are (runs made with another --output are found by id from hoot's index).")
 def report(run, output) -> None:
     """Re-render a run's report.md, report.html, metrics.json/csv and plots from its files."""
-    from pathlib import Path
-
     from hoot.trainer.report import write_report
+    from hoot.trainer.runfiles import locate_run
 
-    path = Path(run) if (Path(run) / "config.json").is_file() else Path(output) / run
-    files = write_report(path)
+    files = write_report(locate_run(run, output))
     for name, p in files.items():
         click.echo(f"{name}: {p}")

@@ -65,7 +65,7 @@ def _fingerprint(samples: list[Sample], size: int, num_classes: int) -> str:
     h = hashlib.sha256(f"{size}:{num_classes}".encode())
     for s in samples:
         st = os.stat(s.path)
-        h.update(f"{s.path}|{st.st_size}|{st.st_mtime_ns}|{s.label}".encode())
+        h.update(f"{s.path}|{st.st_size}|{st.st_mtime_ns}|{s.label}".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:16]
 
 

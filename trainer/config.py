@@ -3,6 +3,11 @@
 Why one object: a run must be rebuildable elsewhere (a worker on another machine, a
 `--resume` next week) from `config.json` alone, and the bake-off is fair only if every
 candidate sees exactly the same settings. Nothing here imports torch.
+
+Frozen and validated once, in `__post_init__`: every numeric field goes through
+`hoot.advisor.units.check_number` (NaN, infinities, zero and negatives are one-line errors
+naming the option). Code that needs another setting makes a copy with `dataclasses.replace`;
+values resolved later (the image size when it is None) travel in the RunContext instead.
 """
 
 from __future__ import annotations
@@ -15,13 +20,40 @@ from pathlib import Path
 from typing import Any
 
 from hoot.advisor.errors import HootError
+from hoot.advisor.units import check_number
 
 STRATEGIES = ("auto", "frozen", "top", "full")
+#: field -> check_number rules; the CLI's option types (hoot.cli.options) apply the same bounds
+_NUMBER_RULES: dict[str, dict] = {
+    "val_fraction": {"minimum": 0, "exclusive_minimum": True, "maximum": 0.8, "example": "0.2"},
+    "test_fraction": {"minimum": 0, "exclusive_minimum": True, "maximum": 0.8, "example": "0.2"},
+    "image_size": {"integer": True, "minimum": 16, "maximum": 2048, "example": "224"},
+    "batch_size": {"integer": True, "minimum": 1, "maximum": 65536, "example": "32"},
+    "seed": {"integer": True, "minimum": 0, "example": "0"},
+    "epochs": {"minimum": 0, "exclusive_minimum": True, "maximum": 10_000, "example": "1"},
+    "steps": {"integer": True, "minimum": 1, "example": "100"},
+    "budget_seconds": {"minimum": 0, "exclusive_minimum": True, "example": "60"},
+    "rungs": {"integer": True, "minimum": 1, "maximum": 64, "example": "2"},
+    "eta": {"integer": True, "minimum": 2, "maximum": 64, "example": "2"},
+    "full_epochs": {"integer": True, "minimum": 0, "maximum": 10_000, "example": "10"},
+    "lr": {"minimum": 0, "exclusive_minimum": True, "maximum": 10, "example": "1e-3"},
+    "weight_decay": {"minimum": 0, "maximum": 10, "example": "0.05"},
+    "label_smoothing": {"minimum": 0, "maximum": 0.99, "example": "0.1"},
+    "focal_gamma": {"minimum": 0, "maximum": 100, "example": "2"},
+    "warmup_epochs": {"minimum": 0, "maximum": 10_000, "example": "1"},
+    "patience": {"integer": True, "minimum": 0, "maximum": 10_000, "example": "5"},
+    "bn_recalibration_images": {"integer": True, "minimum": 0, "example": "2000"},
+    "num_threads": {"integer": True, "minimum": 1, "maximum": 4096, "example": "4"},
+}
+#: config.json's key for values derived from the settings (not settings themselves)
+RESOLVED_KEY = "resolved"
+#: field -> option name where they differ
+_OPTION_NAMES = {"num_threads": "threads"}
 OPTIMIZERS = ("adamw", "sgd")
 TASKS = ("auto", "classification", "multilabel")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ShortlistConfig:
     """A shortlist run: data, candidates, bake-off budget and the winner's fine-tune recipe."""
 
@@ -29,6 +61,7 @@ class ShortlistConfig:
     candidates: list[str] = field(default_factory=list)
     task: str = "auto"  # auto | classification | multilabel (auto: sidecars/labels.csv switch to multilabel)
     val_fraction: float = 0.2
+    test_fraction: float = 0.2  # held-out test share when DATA_DIR has no test/ (stratified, seeded)
     image_size: int | None = None  # None: min(candidates' native size, dataset median size)
     batch_size: int = 32
     seed: int = 0
@@ -59,42 +92,24 @@ class ShortlistConfig:
 
     def __post_init__(self) -> None:
         if not self.run_id:
-            self.run_id = time.strftime("%Y%m%d-%H%M%S")
+            object.__setattr__(self, "run_id", time.strftime("%Y%m%d-%H%M%S"))
         self.validate()
 
     def validate(self) -> None:
-        """Bad settings are one-line errors that name the option."""
-        if self.task not in TASKS:
-            raise HootError(f"--task '{self.task}' is not one of {', '.join(TASKS)}")
-        if self.strategy not in STRATEGIES:
-            raise HootError(f"--strategy '{self.strategy}' is not one of {', '.join(STRATEGIES)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise HootError(f"--optimizer '{self.optimizer}' is not one of {', '.join(OPTIMIZERS)}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise HootError(f"--val-fraction {self.val_fraction} must be between 0 and 1 (e.g. 0.2)")
-        if self.image_size is not None and not 16 <= self.image_size <= 2048:
-            raise HootError(f"--image-size {self.image_size} must be between 16 and 2048 pixels")
-        if self.batch_size < 1:
-            raise HootError(f"--batch-size {self.batch_size} must be at least 1")
-        if self.epochs <= 0:
-            raise HootError(f"--epochs {self.epochs} must be positive")
-        if self.steps is not None and self.steps < 1:
-            raise HootError(f"--steps {self.steps} must be at least 1")
-        if self.budget_seconds is not None and self.budget_seconds <= 0:
-            raise HootError(f"--budget-seconds {self.budget_seconds} must be positive")
-        if self.eta < 2:
-            raise HootError(f"--eta {self.eta} must be at least 2 (keep 1/eta of the candidates per rung)")
-        if self.rungs is not None and self.rungs < 1:
-            raise HootError(f"--rungs {self.rungs} must be at least 1")
-        if self.full_epochs is not None and self.full_epochs < 0:
-            raise HootError(f"--full-epochs {self.full_epochs} must be 0 (skip the fine-tune) or more")
-        if self.lr is not None and not 0 < self.lr < 10:
-            raise HootError(f"--lr {self.lr} must be a positive learning rate such as 1e-3")
-        if not 0 <= self.label_smoothing < 1:
-            raise HootError(f"--label-smoothing {self.label_smoothing} must be in [0, 1)")
+        """Bad settings are one-line errors that name the option (the one place they are checked)."""
+        for name, allowed in (("task", TASKS), ("strategy", STRATEGIES), ("optimizer", OPTIMIZERS)):
+            if getattr(self, name) not in allowed:
+                raise HootError(f"--{name} '{getattr(self, name)}' is not one of {', '.join(allowed)}")
+        for name, rules in _NUMBER_RULES.items():
+            value = getattr(self, name)
+            if value is not None:
+                check_number(value, "--" + _OPTION_NAMES.get(name, name).replace("_", "-"), **rules)
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise HootError(f"--val-fraction {self.val_fraction} and --test-fraction {self.test_fraction} leave "
+                            "under 10% for training; keep their sum under 0.9 (e.g. 0.2 and 0.2)")
         if len(set(self.candidates)) != len(self.candidates):
             raise HootError("--candidates lists a model twice; name each candidate once")
-        if "/" in self.run_id or self.run_id in (".", ".."):
+        if "/" in self.run_id or "\\" in self.run_id or self.run_id in (".", ".."):
             raise HootError(f"--run-id '{self.run_id}' must be a plain folder name")
 
     @property
@@ -106,6 +121,7 @@ class ShortlistConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ShortlistConfig":
+        data = {k: v for k, v in data.items() if k != RESOLVED_KEY}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -119,12 +135,16 @@ class ShortlistConfig:
     def from_json(cls, text: str) -> "ShortlistConfig":
         return cls.from_dict(json.loads(text))
 
-    def save(self, path: Path | None = None) -> Path:
+    def save(self, path: Path | None = None, resolved: dict[str, Any] | None = None) -> Path:
+        """config.json; `resolved` (what the run derived from the settings: image size, strategy,
+        learning rate per parameter group) is recorded beside them under "resolved" for people
+        and tools, and ignored when the config is loaded (it is derived again)."""
+        from hoot.trainer.runfiles import atomic_write_text
+
         path = path or self.run_dir / "config.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)
+        doc = self.to_dict() | ({RESOLVED_KEY: resolved} if resolved else {})
+        atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True))
         return path
 
     @classmethod

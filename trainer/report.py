@@ -7,37 +7,63 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.render import render
+from hoot.trainer.runfiles import atomic_write_json, atomic_write_text
 
 
 def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    """A run file's JSON, None when absent; a broken file is a one-line error naming it and the fix."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise HootError(f"'{path}' is broken ({type(exc).__name__}); delete it and resume the run with "
+                        f"`hoot shortlist --resume {path.parent.name} --output {path.parent.parent}`") from None
 
 
 def load_run(run_dir: Path) -> dict:
-    """The run's JSON pieces; a HootError when the folder is not a run."""
+    """The run's JSON pieces; a HootError when the folder is not a run or has nothing to report yet."""
     if not run_dir.is_dir():
         raise HootError(f"run folder '{run_dir}' does not exist; pass a folder under reports/ (or --output)")
     config = _read(run_dir / "config.json")
     if config is None:
         raise HootError(f"'{run_dir}' is not a hoot run folder (no config.json); pass reports/<run-id>")
+    bakeoff = _read(run_dir / "bakeoff.json")
+    if not bakeoff:
+        raise HootError(f"run '{run_dir}' has no bakeoff.json: it stopped before the bake-off finished a rung; resume it "
+                        f"with `hoot shortlist --resume {run_dir.name} --output {run_dir.parent}`")
     return {"config": config, "dataset": _read(run_dir / "dataset.json") or {},
-            "bakeoff": _read(run_dir / "bakeoff.json") or {}, "finetune": _read(run_dir / "finetune.json")}
+            "bakeoff": bakeoff, "finetune": _read(run_dir / "finetune.json")}
+
+
+def run_answer(run_dir: Path) -> dict:
+    """The figure a finished run reports: the kept model on the held-out test split (from finetune.json),
+    with how many test images and which model was kept; {} before the fine-tune has finished."""
+    ft = _read(Path(run_dir) / "finetune.json") or {}
+    test = {k: v for k, v in (ft.get("test") or {}).items() if isinstance(v, float)}
+    return {"test": test, "test_images": ft.get("test_images"), "kept": ft.get("kept")} if test else {}
 
 
 def write_metrics(run_dir: Path, run: dict) -> dict:
     """metrics.json (every rung's metrics, the winner, per-epoch and final validation) and metrics.csv."""
     bake, ft = run["bakeoff"], run["finetune"]
+    test = (ft or {}).get("test") or {}
     doc = {"run_id": run["config"].get("run_id"), "task": run["dataset"].get("task"),
            "metric": bake.get("metric"), "winner": bake.get("winner") or None,
+           "test": {"reported_figure": {k: v for k, v in test.items() if isinstance(v, float)},
+                    "images": (ft or {}).get("test_images"), "model_kept": (ft or {}).get("kept"),
+                    "note": "the held-out test split: not used to rank the bake-off (validation) nor to select "
+                            "the fine-tuned epoch (validation)"} if test else None,
            "bakeoff": {"rungs": bake.get("rungs", []), "table": bake.get("table", []), "complete": bake.get("complete")},
            "finetune": None if ft is None else {k: v for k, v in ft.items()}}
-    (run_dir / "metrics.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    atomic_write_json(run_dir / "metrics.json", doc)
     rows: list[dict] = []
     for results in bake.get("rungs", []):
         for r in results.values():
@@ -47,10 +73,11 @@ def write_metrics(run_dir: Path, run: dict) -> dict:
     cols: list[str] = []
     for r in rows:
         cols.extend(k for k in r if k not in cols)
-    with (run_dir / "metrics.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols or ["phase"], lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols or ["phase"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
     return doc
 
 
@@ -167,10 +194,11 @@ def sections(run: dict, plots: dict[str, str]) -> list[tuple[str, list[tuple[str
     out: list[tuple[str, list[tuple[str, Any]]]] = []
     out.append(("Dataset", [
         ("text", f"{ds.get('root')} — {ds.get('task')} ({ds.get('layout')}), {ds.get('num_classes')} classes, "
-                 f"{ds.get('train_images')} training and {ds.get('val_images')} validation images, "
+                 f"{ds.get('train_images')} training, {ds.get('val_images')} validation and {ds.get('test_images', 0)} "
+                 f"held-out test images ({ds.get('split_rule') or 'split rule not recorded'}), "
                  f"median image size {ds.get('median_image_size_px')} px, trained at {ds.get('image_size')} px; "
                  f"cache {ds.get('cache_bytes', 0) / 2**20:.1f} MiB (uint8)."),
-        ("table", (ds.get("class_counts", []), ["class", "train", "val"])),
+        ("table", (ds.get("class_counts", []), ["class", "train", "val", "test"])),
     ] + [("text", f"Warning: {w}") for w in ds.get("warnings", [])]))
     skipped = ds.get("skipped_files", [])
     out.append((f"Skipped files ({len(skipped)})", [("table", (skipped, ["path", "reason"]))] if skipped else [("text", "None.")]))
@@ -184,25 +212,41 @@ def sections(run: dict, plots: dict[str, str]) -> list[tuple[str, list[tuple[str
         items.append(("image", plots["bakeoff"]))
     out.append(("Bake-off", items))
     if ft:
-        final = ft.get("final") or {}
-        fin = [("text", f"Winner **{ft['winner']}**: strategy {ft['strategy']} ({ft.get('strategy_reason')}), "
-                        f"{ft['optimizer']} lr {ft['lr']:g} (seeds/004 range {ft['lr_range'][0]:g}–{ft['lr_range'][1]:g}), "
-                        f"batch {ft['batch_size']}, {ft['epochs_run']} of {ft['epochs_planned']} epochs"
-                        f"{' (early stop)' if ft.get('stopped_early') else ''}, best epoch {ft['best_epoch']}, "
-                        f"{ft['seconds']:.0f} s, autocast {ft.get('autocast') or 'off (fp32)'}."),
-               ("table", ([{k: v for k, v in final.items() if isinstance(v, float)}],
-                          [k for k, v in final.items() if isinstance(v, float)]))]
-        if "learning_curves" in plots:
-            fin.append(("image", plots["learning_curves"]))
-        out.append(("Fine-tune and final metrics", fin))
-        pc = _per_class_rows(run)
-        cls_items: list[tuple[str, Any]] = []
-        if pc:
-            cls_items.append(("table", (pc, list(pc[0].keys()))))
-        if "confusion_matrix" in plots:
-            cls_items.append(("image", plots["confusion_matrix"]))
-        out.append(("Per-class precision, recall, F1", cls_items or [("text", "n/a")]))
+        out = _finetune_sections(run, plots, out)
     out.append(("Deployment notes", [("text", n) for n in deployment_notes(bake.get("winner") or None)]))
+    return out
+
+
+def _finetune_sections(run: dict, plots: dict[str, str], out: list) -> list:
+    """The test result first (the run's answer), then the fine-tune and the per-class rows."""
+    ft = run["finetune"]
+    final = ft.get("final") or {}
+    test = {k: v for k, v in (ft.get("test") or {}).items() if isinstance(v, float)}
+    if test:
+        out.insert(0, ("Result (held-out test split)", [
+            ("text", f"**{ft['winner']}** on {ft.get('test_images')} held-out test images, which neither the bake-off "
+                     f"(ranked on validation) nor the fine-tune (kept {ft.get('kept')}, selected on validation) saw:"),
+            ("table", ([test], list(test)))]))
+    rates = ", ".join(f"{g} {r:g}" for g, r in (ft.get("lr_groups") or {"all": ft["lr"]}).items())
+    fin = [("text", f"Winner **{ft['winner']}**: strategy {ft['strategy']} ({ft.get('strategy_reason')}), "
+                    f"{ft['optimizer']} peak lr per group: {rates} (seeds/004 range {ft['lr_range'][0]:g}–{ft['lr_range'][1]:g}), "
+                    f"batch {ft['batch_size']}, {ft['epochs_run']} of {ft['epochs_planned']} epochs"
+                    f"{' (early stop)' if ft.get('stopped_early') else ''}, best epoch {ft['best_epoch']}, "
+                    f"{ft['seconds']:.0f} s, autocast {ft.get('autocast') or 'off (fp32)'}; model kept: "
+                    f"{ft.get('kept', 'best epoch')} (starting point {_fmt(ft.get('start_value'))} on validation). "
+                    "Validation metrics of the kept model:"),
+           ("table", ([{k: v for k, v in final.items() if isinstance(v, float)}],
+                      [k for k, v in final.items() if isinstance(v, float)]))]
+    if "learning_curves" in plots:
+        fin.append(("image", plots["learning_curves"]))
+    out.append(("Fine-tune and final metrics", fin))
+    pc = _per_class_rows(run)
+    cls_items: list[tuple[str, Any]] = []
+    if pc:
+        cls_items.append(("table", (pc, list(pc[0].keys()))))
+    if "confusion_matrix" in plots:
+        cls_items.append(("image", plots["confusion_matrix"]))
+    out.append(("Per-class precision, recall, F1 (validation)", cls_items or [("text", "n/a")]))
     return out
 
 
@@ -246,7 +290,7 @@ def write_report(run_dir: Path) -> dict[str, Path]:
     run = load_run(run_dir)
     write_metrics(run_dir, run)
     plots = _plots(run_dir, run)
-    (run_dir / "report.md").write_text(render_markdown(run, plots), encoding="utf-8")
-    (run_dir / "report.html").write_text(render_html(run, plots), encoding="utf-8")
+    atomic_write_text(run_dir / "report.md", render_markdown(run, plots))
+    atomic_write_text(run_dir / "report.html", render_html(run, plots))
     return {"report_md": run_dir / "report.md", "report_html": run_dir / "report.html",
             "metrics_json": run_dir / "metrics.json", "metrics_csv": run_dir / "metrics.csv"}

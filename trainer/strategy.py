@@ -6,7 +6,11 @@
 From scratch (no pretrained weights) every layer trains, at the from-scratch range.
 
 The rule itself lives in `advisor.guidance` (so `hoot advise` and `hoot shortlist` give the
-same advice); this module maps it onto a model: which parameters freeze, which optimiser.
+same advice); this module maps it onto a model: which parameters freeze, which optimiser, and
+the learning rate per parameter group: the new head at seeds/004's head range ("training only
+new head 0.001-0.01"), the pretrained layers that train at the strategy's (lower) range. The
+per-group ranges are read from guidance.STRATEGIES' `lr` and `head_lr` (the table `hoot advise`
+prints); `--lr` sets the backbone's rate and the head keeps its ratio to it.
 """
 
 from __future__ import annotations
@@ -25,10 +29,35 @@ SIMILARITIES = guidance.SIMILARITIES
 
 @dataclass(frozen=True)
 class Recipe:
+    """Strategy and per-group peak learning rates: `lr` for the pretrained layers that train (the
+    only group under frozen/scratch, where it equals `head_lr`), `head_lr` for the new head."""
+
     strategy: str  # frozen | top | full | scratch
     lr: float
     lr_range: tuple[float, float]
     reason: str
+    head_lr: float | None = None
+    head_lr_range: tuple[float, float] | None = None
+
+    def group_rates(self) -> dict[str, float]:
+        """What config.json / finetune.json record: the peak rate of each parameter group."""
+        if self.strategy in ("frozen", "scratch"):
+            return {"head" if self.strategy == "frozen" else "all": self.lr}
+        return {"backbone": self.lr, "head": self.head_lr if self.head_lr is not None else self.lr}
+
+
+def group_ranges(strategy: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(backbone range, head range) for a trainer strategy, from advisor.guidance's table."""
+    if strategy == "scratch":
+        return guidance.SCRATCH_LR, guidance.SCRATCH_LR
+    name = GUIDANCE_NAMES[strategy]
+    per_group = getattr(guidance, "group_learning_rates", None)  # the advisor's per-group table, where it has one
+    if per_group is not None:
+        rates = per_group(name)
+        head = tuple(rates["head"])
+        return tuple(rates["backbone"] or head), head  # type: ignore[return-value]
+    spec = guidance.STRATEGIES[name]
+    return tuple(spec["lr"]), tuple(spec.get("head_lr", spec["lr"]))  # type: ignore[return-value]
 
 
 def resolve_recipe(requested: str, pretrained: bool, n_images: int, optimizer: str, lr: float | None,
@@ -38,16 +67,22 @@ def resolve_recipe(requested: str, pretrained: bool, n_images: int, optimizer: s
     if not pretrained:
         if requested in ("frozen", "top"):
             raise HootError(f"--strategy {requested} freezes pretrained layers; with --no-pretrained use --strategy full or auto")
-        strategy, reason, (lo, hi) = "scratch", "no pretrained weights: every layer trains (seeds/004 from-scratch range)", guidance.SCRATCH_LR
+        strategy, reason = "scratch", "no pretrained weights: every layer trains (seeds/004 from-scratch range)"
     elif requested == "auto":
         advice = guidance.finetune_strategy(n_images, similarity)
         strategy = {v: k for k, v in GUIDANCE_NAMES.items()}[advice.name]
-        reason, (lo, hi) = advice.reason, (advice.lr_min, advice.lr_max)
+        reason = advice.reason
     else:
         strategy, reason = requested, f"--strategy {requested}"
-        lo, hi = guidance.learning_rate_range(GUIDANCE_NAMES[requested])
-    chosen = lr if lr is not None else (lo if optimizer == "adamw" else hi)
-    return Recipe(strategy, chosen, (lo, hi), reason)
+    (lo, hi), (head_lo, head_hi) = group_ranges(strategy)
+    at_end = 0 if optimizer == "adamw" else 1
+    default_lr, default_head = (lo, hi)[at_end], (head_lo, head_hi)[at_end]
+    if strategy in ("frozen", "scratch"):  # one group: the head alone, or every layer
+        chosen = lr if lr is not None else default_head
+        return Recipe(strategy, chosen, (head_lo, head_hi), reason, chosen, (head_lo, head_hi))
+    chosen = lr if lr is not None else default_lr
+    head = chosen * default_head / default_lr
+    return Recipe(strategy, chosen, (lo, hi), reason, head, (head_lo, head_hi))
 
 
 def apply_strategy(model: nn.Module, strategy: str) -> int:
@@ -80,17 +115,24 @@ def apply_strategy(model: nn.Module, strategy: str) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float):
+def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float, head_lr: float | None = None):
     """AdamW or SGD (momentum 0.9, Nesterov) over trainable parameters; no weight decay on
-    norms and biases (the usual recipe: decaying BN scales only hurts)."""
+    norms and biases (the usual recipe: decaying BN scales only hurts). With `head_lr`, the
+    head's groups start at it and carry `lr_scale = head_lr / lr`, which the training loop's
+    schedule multiplies in (hoot.trainer.loop.Stepper), so warm-up and decay keep the ratio."""
     import torch
 
-    decay, no_decay = [], []
-    for p in model.parameters():
+    head_prefixes = tuple(getattr(model, "hoot_head_names", []) or [])
+    groups_by_key: dict[tuple[bool, bool], list] = {}
+    for n, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
+            is_head = bool(head_prefixes) and n.startswith(head_prefixes) and head_lr is not None
+            groups_by_key.setdefault((is_head, p.ndim <= 1), []).append(p)
+    groups = []
+    for (is_head, no_decay), params in sorted(groups_by_key.items()):
+        scale = (head_lr / lr) if is_head else 1.0
+        groups.append({"params": params, "weight_decay": 0.0 if no_decay else weight_decay, "lr": lr * scale,
+                       "lr_scale": scale, "group": "head" if is_head else "backbone"})
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
     return torch.optim.AdamW(groups, lr=lr)

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from hoot.advisor.errors import HootError
+from hoot.trainer.runfiles import load_checkpoint, locate_run
 
 
 def find_run(run: str, output: str = "reports") -> Path:
-    """A run id under `output`, or a run folder path."""
-    path = Path(run)
+    """The folder of a finished run with a best.pt: a run folder path, a run id under `output`, or
+    a run id from hoot's index of run folders (hoot.trainer.runfiles)."""
+    try:
+        path = locate_run(run, output)
+    except HootError:
+        if Path(run).is_dir() and not (Path(run) / "best.pt").is_file():
+            raise HootError(f"'{run}' has no best.pt and no config.json: not a hoot run folder; pass a folder made by "
+                            "hoot shortlist") from None
+        raise
     if not (path / "best.pt").is_file():
-        path = Path(output) / run
-    if not path.is_dir():
-        raise HootError(f"run '{run}' not found (looked for {Path(run)} and {path}); pass reports/<run-id> or --output")
-    if not (path / "best.pt").is_file():
-        raise HootError(f"run '{path}' has no best.pt yet; finish it with `hoot shortlist --resume {path.name}`")
+        raise HootError(f"run '{path}' has no best.pt yet (it did not finish); finish it with "
+                        f"`hoot shortlist --resume {path.name} --output {path.parent}`")
     return path
 
 
@@ -26,14 +30,15 @@ def load_trained(run_dir: Path) -> tuple[nn.Module, dict]:
     """(model in eval mode on the CPU, checkpoint metadata). weights_only=True: a checkpoint is data, not code."""
     from hoot.bench.models import build_model
 
-    try:
-        ckpt = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - truncated or foreign file
-        raise HootError(f"'{run_dir / 'best.pt'}' cannot be loaded ({type(exc).__name__}); re-run the fine-tune") from None
-    if not isinstance(ckpt, dict) or ckpt.get("hoot_checkpoint") is None:
+    ckpt = load_checkpoint(run_dir / "best.pt")
+    if ckpt.get("hoot_checkpoint") is None:
         raise HootError(f"'{run_dir / 'best.pt'}' is not a hoot checkpoint")
     model = build_model(ckpt["variant"], task=ckpt["task"], num_classes=len(ckpt["classes"]), pretrained=False)
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError) as exc:
+        raise HootError(f"'{run_dir / 'best.pt'}' does not match {ckpt.get('variant')} ({type(exc).__name__}); "
+                        "re-run the fine-tune") from None
     model.eval()
     meta = {k: v for k, v in ckpt.items() if k != "model"}
     return model, meta

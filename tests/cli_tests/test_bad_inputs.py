@@ -114,8 +114,68 @@ BENCH_CASES = [
 ]
 
 # -- hoot shortlist / report / export / predict -----------------------------------------------
+def _images(tmp: Path) -> None:
+    from hoot.testing.images import make_imagefolder
+
+    make_imagefolder(tmp / "data", per_class=5)
+
+
+def _unreadable(tmp: Path) -> None:
+    for c in ("a", "b"):
+        (tmp / "data" / c).mkdir(parents=True)
+        (tmp / "data" / c / "zero.png").write_bytes(b"")
+        (tmp / "data" / c / "text.jpg").write_text("not an image")
+        (tmp / "data" / c / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+
+
+def _config_only(tmp: Path) -> None:
+    (tmp / "run").mkdir()
+    (tmp / "run" / "config.json").write_text('{"data_dir": "x", "run_id": "run"}')
+
+
+def _broken_bakeoff(tmp: Path) -> None:
+    _config_only(tmp)
+    (tmp / "run" / "bakeoff.json").write_text('{"winner": ')
+
+
+def _fake_best(tmp: Path) -> None:
+    _config_only(tmp)
+    (tmp / "run" / "best.pt").write_bytes(b"not a checkpoint")
+    (tmp / "file").write_text("x")
+
+
+def _code_running_best(tmp: Path) -> None:
+    import torch
+
+    _config_only(tmp)
+    torch.save({"hoot_checkpoint": 1, "payload": Path("/")}, tmp / "run" / "best.pt")  # a global outside the allowlist
+
+
+SHORT = ("--candidates", "mobilenet_v3_small", "--no-pretrained", "--output", "{tmp}/out")
 RUN_CASES = [
     Case("shortlist missing folder", ("shortlist", "{tmp}/nope"), 2, r"does not exist"),
+    Case("shortlist --epochs nan", ("shortlist", "{tmp}", "--epochs", "nan", *SHORT), 2, r"--epochs 'nan' is not a finite number"),
+    Case("shortlist --threads 0", ("shortlist", "{tmp}", "--threads", "0", *SHORT), 2, r"--threads '0' must be at least 1"),
+    Case("shortlist --patience -1", ("shortlist", "{tmp}", "--patience", "-1", *SHORT), 2, r"--patience '-1' must be at least 0"),
+    Case("shortlist --test-fraction 0", ("shortlist", "{tmp}", "--test-fraction", "0", *SHORT), 2, r"--test-fraction '0'"),
+    Case("shortlist --batch-size 1e9", ("shortlist", "{tmp}", "--batch-size", "1000000000", *SHORT), 2, r"--batch-size .* at most"),
+    Case("shortlist val+test leave no training", ("shortlist", "{tmp}/data", "--val-fraction", "0.5", "--test-fraction", "0.5", *SHORT),
+         2, r"leave under 10% for training", _images),
+    Case("shortlist only unreadable files", ("shortlist", "{tmp}/data", *SHORT), 2, r"were unreadable", _unreadable),
+    Case("shortlist --output is a file", ("shortlist", "{tmp}/data", "--candidates", "mobilenet_v3_small", "--no-pretrained",
+                                          "--output", "{tmp}/outfile"), 2, r"--output folder .* is a file",
+         lambda tmp: _images(tmp) or (tmp / "outfile").write_text("x")),
+    Case("report on a run with config.json only", ("report", "{tmp}/run"), 2, r"no bakeoff.json.*--resume run", _config_only),
+    Case("report on a broken bakeoff.json", ("report", "{tmp}/run"), 2, r"bakeoff.json' is broken", _broken_bakeoff),
+    Case("export on a run without best.pt", ("export", "{tmp}/run"), 2, r"has no best.pt yet.*--resume run", _config_only),
+    Case("predict on a run without best.pt", ("predict", "{tmp}/run", "x.png"), 2, r"has no best.pt yet", _config_only),
+    Case("predict with no image", ("predict", "{tmp}/run"), 2, r"no images given"),
+    Case("export a truncated best.pt", ("export", "{tmp}/run"), 2, r"best.pt' cannot be read .*delete it", _fake_best),
+    Case("export --out under a file", ("export", "{tmp}/run", "--out", "{tmp}/file/model.onnx"), 2,
+         r"--out folder .* is a file, not a folder", _fake_best),
+    Case("predict with a code-running best.pt", ("predict", "{tmp}/run", "x.png"), 2,
+         r"refused to load .*best.pt.*would run code", _code_running_best),
+    Case("report on an unknown run id", ("report", "nope", "--output", "{tmp}"), 2, r"run 'nope' not found"),
 ]
 
 # -- scale-out options of hoot shortlist -------------------------------------------------------

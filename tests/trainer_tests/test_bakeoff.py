@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import hoot.trainer.bakeoff as bakeoff
 from hoot.testing.images import tiny_config
 from hoot.trainer.bakeoff import BakeoffResult, planned_rungs, prepare, promote, rank, run_bakeoff, train_rung
 from hoot.trainer.config import ShortlistConfig
@@ -13,11 +12,11 @@ from hoot.trainer.config import ShortlistConfig
 
 def test_cache_is_uint8_within_budget_and_memory_mappable(shapes, tmp_path):
     ctx = prepare(tiny_config(shapes, tmp_path, image_size=32), progress=False)
-    n = len(ctx.train) + len(ctx.val)
+    n = len(ctx.train) + len(ctx.val) + len(ctx.test)
     assert ctx.train.images.dtype == np.uint8 and ctx.train.images.shape[1:] == (3, 32, 32)
     files = list((ctx.run_dir / "cache").glob("*_images.npy"))
     on_disk = sum(f.stat().st_size for f in files)
-    assert ctx.train.nbytes + ctx.val.nbytes == n * 3 * 32 * 32
+    assert ctx.train.nbytes + ctx.val.nbytes + ctx.test.nbytes == n * 3 * 32 * 32
     assert on_disk <= 1.1 * n * 3 * 32 * 32
     mm = np.load(ctx.run_dir / "cache" / "train_images.npy", mmap_mode="r")
     assert isinstance(mm, np.memmap) and np.array_equal(mm[:2], ctx.train.images[:2])
@@ -29,7 +28,30 @@ def test_default_image_size_is_min_of_native_and_median(shapes, tmp_path):
     cfg = tiny_config(shapes, tmp_path, image_size=None)
     ctx = prepare(cfg, progress=False)
     assert ctx.image_size == 40  # images are 40 px; mobilenet_v3_small's native size is 224
-    assert ShortlistConfig.load(ctx.run_dir / "config.json").image_size == 40
+    # the config is not changed as it travels (issue 8; it used to be set to 40): the resolved size is the context's
+    assert cfg.image_size is None and ShortlistConfig.load(ctx.run_dir / "config.json").image_size is None
+    import json
+
+    assert json.loads((ctx.run_dir / "dataset.json").read_text())["image_size"] == 40
+    resolved = json.loads((ctx.run_dir / "config.json").read_text())["resolved"]
+    assert resolved["image_size"] == 40 and resolved["lr_groups"] == {"all": 1e-3}  # from scratch: one group
+
+
+def test_config_is_frozen_and_validated_once(tmp_path):
+    import dataclasses
+
+    from hoot.advisor.errors import HootError
+
+    cfg = tiny_config(tmp_path, tmp_path)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.image_size = 64
+    for field, value, message in [("epochs", float("nan"), "--epochs 'nan' is not a finite number"),
+                                  ("num_threads", 0, "--threads '0' must be at least 1"),
+                                  ("patience", -1, "--patience '-1' must be at least 0"),
+                                  ("test_fraction", 0.0, "--test-fraction"),
+                                  ("budget_seconds", float("inf"), "--budget-seconds")]:
+        with pytest.raises(HootError, match=message):
+            dataclasses.replace(cfg, **{field: value})
 
 
 def test_config_round_trips_through_json(tmp_path):
@@ -53,8 +75,8 @@ def test_same_seed_same_bakeoff_metrics_and_resume_matches_scratch(shapes, tmp_p
     assert other["train_loss_last"] != r1["train_loss_last"]
 
 
-def _r(metric, latency, status="ok"):
-    return {"val_top1": metric, "latency_ms": latency, "status": status}
+def _r(metric, latency, status="ok", source="measured now (cpu, 32 px, batch 1, 2 threads)"):
+    return {"val_top1": metric, "latency_ms": latency, "status": status, "latency_source": source}
 
 
 def test_promote_is_synchronous_halving_with_latency_tie_break():
@@ -65,6 +87,26 @@ def test_promote_is_synchronous_halving_with_latency_tie_break():
     assert promote({"x": _r(0.1, 1.0, "error")}, 2, "val_top1") == []
     assert planned_rungs(4, 2, None) == 2 and planned_rungs(2, 2, None) == 1 and planned_rungs(9, 3, None) == 2
     assert planned_rungs(8, 2, None) == 3
+
+
+def test_latency_breaks_ties_only_at_one_setting_and_loss_ranks_lowest_first():
+    mixed = {"a": _r(0.9, 5.0), "b": _r(0.9, 2.0, source="hoot bench (cpu, 224 px)")}
+    assert rank(mixed, "val_top1") == ["a", "b"]  # two settings: the tie goes by name, not a mixed latency
+    losses = {"a": {"val_loss": 0.9, "status": "ok"}, "b": {"val_loss": 0.2, "status": "ok"}}
+    assert rank(losses, "val_loss") == ["b", "a"]  # Metric: a loss is minimised
+
+
+def test_table_ranks_by_score_not_by_rung_reached():
+    rungs = [{"a": _r(0.6, 1.0) | {"rung": 0}, "b": _r(0.9, 1.0) | {"rung": 0}, "c": _r(0.5, 1.0) | {"rung": 0}},
+             {"a": _r(0.7, 1.0) | {"rung": 1}, "c": _r(0.65, 1.0) | {"rung": 1}}]
+    table = BakeoffResult(rungs, "a", "val_top1", ["a", "b", "c"]).table()
+    assert [r["candidate"] for r in table] == ["b", "a", "c"] and [r["rung"] for r in table] == [0, 1, 1]
+
+
+def test_every_latency_is_measured_at_the_training_size(shapes, tmp_path):
+    ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
+    r = train_rung(ctx, "squeezenet1_1", 0)
+    assert r["latency_source"].startswith("measured now (cpu, 32 px, batch 1")
 
 
 def test_run_bakeoff_halves_with_an_executor_and_saves_each_rung(shapes, tmp_path):
@@ -92,7 +134,9 @@ def test_bn_reestimation_fixes_the_short_run_artifact(shapes_big, tmp_path, monk
     """mobilenet_v3_small (BN momentum 0.01) after 20 steps: eval near chance without re-estimation."""
     cfg = dict(steps=20, batch_size=16, candidates=["mobilenet_v3_small"])
     with_bn = train_rung(prepare(tiny_config(shapes_big, tmp_path, run_id="with", **cfg), progress=False), "mobilenet_v3_small", 0)
-    monkeypatch.setattr(bakeoff, "recalibrate_bn", lambda *a, **k: 0)
+    import hoot.trainer.rung as rung
+
+    monkeypatch.setattr(rung, "recalibrate_bn", lambda *a, **k: 0)
     without = train_rung(prepare(tiny_config(shapes_big, tmp_path, run_id="without", **cfg), progress=False), "mobilenet_v3_small", 0)
     chance = 1 / 3
     assert without["val_top1"] <= chance + 0.1, without

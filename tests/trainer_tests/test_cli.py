@@ -77,11 +77,29 @@ def test_export_onnx_and_torchscript_and_predict(trained_run):
     assert r.exit_code == 0 and "report_md" in r.output
 
 
-def test_resume_reuses_the_bakeoff(trained_run):
+def test_resume_reuses_the_bakeoff(trained_run, caplog):
     run_dir, payload, _ = trained_run
+    caplog.set_level("INFO", logger="hoot")
     r = run_cli(["shortlist", "--resume", "run1", "--output", str(run_dir.parent), "--format", "json"])
     assert r.exit_code == 0, r.output
-    assert "reusing saved results" in r.stderr and json.loads(r.stdout)["winner"] == payload["winner"]
+    # progress is logged (the CLI's handler prints it on stderr as `hoot: ...`), not printed by library code
+    assert "reusing saved results" in caplog.text and json.loads(r.stdout)["winner"] == payload["winner"]
+
+
+def test_shortlist_ends_with_the_test_figure_and_finds_runs_by_id(trained_run, tmp_path, monkeypatch):
+    run_dir, payload, _ = trained_run
+    assert payload["test"]["test_top1"] >= 0 and payload["test_images"] == 6 and payload["kept"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"]["reported_figure"]["test_top1"] == payload["test"]["test_top1"]
+    assert (run_dir / "complete").is_file() and not list(run_dir.glob("*.tmp")) and not list(run_dir.glob(".*.tmp"))
+    assert "## Result (held-out test split)" in (run_dir / "report.md").read_text()
+    from hoot.cli.runs import final_line
+
+    assert final_line(payload).startswith(f"winner {payload['winner']}: test_top1 ")
+    monkeypatch.setenv("HOOT_DATA_DIR", str(run_dir.parent.parent / "hoot"))  # the data dir the run was made with
+    monkeypatch.chdir(tmp_path)  # elsewhere, without --output: found through the index of run folders
+    r = run_cli(["report", "run1"])
+    assert r.exit_code == 0, r.output
 
 
 def test_multilabel_run_reports_f1_and_map(tmp_path):
@@ -202,13 +220,3 @@ def test_advisor_picks_candidates_in_the_advisors_language(shapes):
     assert len(names) == 3 == len(reasons)
     assert all(catalog.get(n).provided and catalog.get(n).params <= 6_000_000 for n in names)
     assert parse_candidates(" a, b ,") == ["a", "b"]
-
-
-def test_latency_comes_from_the_bench_store_when_measured(shapes, tmp_path, monkeypatch):
-    import hoot.trainer.bakeoff as bakeoff
-    from hoot.testing.images import tiny_config
-
-    ctx = bakeoff.prepare(tiny_config(shapes, tmp_path), progress=False)
-    monkeypatch.setattr("hoot.bench.store.measurements_for_advice",
-                        lambda db, hw: ({}, {"mobilenet_v3_small": {"latency_ms": 1.234, "device": "cpu", "input_size": 224}}))
-    assert bakeoff._latency(ctx, "mobilenet_v3_small", None) == (1.234, "hoot bench (cpu, 224 px)")

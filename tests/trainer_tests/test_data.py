@@ -8,21 +8,22 @@ from PIL import Image
 
 from hoot.advisor.errors import HootError
 from hoot.testing.images import CLASSES, make_imagefolder
-from hoot.trainer.cache import build_cache
-from hoot.trainer.data import scan_dataset, stratified_split
+from hoot.trainer.context import build_caches
+from hoot.trainer.data import scan_dataset, stratified_split, stratified_split3
 
 
 def test_imagefolder_counts_and_stratified_split(shapes):
     scan = scan_dataset(shapes, val_fraction=0.25, seed=1)
     assert scan.layout == "imagefolder" and scan.task == "classification"
     assert scan.classes == sorted(CLASSES)
-    counts = {r["class"]: (r["train"], r["val"]) for r in scan.class_counts()}
-    assert all(v == (9, 3) for v in counts.values()), counts
+    counts = {r["class"]: (r["train"], r["val"], r["test"]) for r in scan.class_counts()}
+    assert all(v == (7, 3, 2) for v in counts.values()), counts  # 12 per class: test round(0.2 x 12), val round(0.25 x 12)
     again = scan_dataset(shapes, val_fraction=0.25, seed=1)
     assert [s.path for s in again.val] == [s.path for s in scan.val]
     other = scan_dataset(shapes, val_fraction=0.25, seed=2)
     assert [s.path for s in other.val] != [s.path for s in scan.val]
     assert not set(s.path for s in scan.val) & set(s.path for s in scan.train)
+    assert not set(s.path for s in scan.test) & (set(s.path for s in scan.train) | set(s.path for s in scan.val))
     assert scan.median_size() == 40
 
 
@@ -37,8 +38,8 @@ def test_stratified_split_keeps_every_class_in_both_splits():
 def test_presplit_train_val(tmp_path):
     make_imagefolder(tmp_path / "d" / "train", per_class=5)
     make_imagefolder(tmp_path / "d" / "val", per_class=2, seed=3)
-    scan = scan_dataset(tmp_path / "d")
-    assert scan.layout == "train-val" and len(scan.train) == 15 and len(scan.val) == 6
+    scan = scan_dataset(tmp_path / "d")  # no test/: one image per class drawn from train (round(0.2 x 5))
+    assert scan.layout == "train-val" and len(scan.train) == 12 and len(scan.val) == 6 and len(scan.test) == 3
 
 
 def test_bad_files_are_listed_skipped_and_counted(shapes, tmp_path, monkeypatch):
@@ -54,11 +55,11 @@ def test_bad_files_are_listed_skipped_and_counted(shapes, tmp_path, monkeypatch)
     assert reasons["empty.png"] == "zero-byte file"
     assert reasons["notes.jpg"].startswith("unreadable")
     assert reasons["bomb.png"].startswith("refused: decompression bomb")
-    n_before = len(scan.train) + len(scan.val)
-    build_cache(scan, 32, tmp_path / "cache", progress=False)  # the truncated file is found when decoded
+    n_before = len(scan.train) + len(scan.val) + len(scan.test)
+    build_caches(scan, 32, tmp_path / "cache", progress=False)  # the truncated file is found when decoded
     reasons = {s["path"].split("/")[-1]: s["reason"] for s in scan.skipped}
     assert reasons["truncated.png"].startswith("truncated or corrupt")
-    assert len(scan.train) + len(scan.val) == n_before - 1 == 36
+    assert len(scan.train) + len(scan.val) + len(scan.test) == n_before - 1 == 36
 
 
 @pytest.mark.parametrize("setup, message", [
@@ -114,3 +115,70 @@ def test_multilabel_sidecars_and_labels_csv(tmp_path):
     scan = scan_dataset(csv_dir)
     assert scan.layout == "labels.csv" and scan.classes == ["cat", "indoor", "outdoor"]
     assert any("missing" in s["reason"] for s in scan.skipped)
+
+
+def test_three_way_split_is_stratified_seeded_and_keeps_one_for_training():
+    labels = [0] * 20 + [1] * 3
+    tr, va, te = stratified_split3(labels, 0.2, 0.2, seed=0)
+    assert sorted(tr + va + te) == list(range(23)) and not set(tr) & set(va) | set(tr) & set(te) | set(va) & set(te)
+    assert [sum(labels[i] == c for i in te) for c in (0, 1)] == [4, 1]  # round(0.2 x 20), at least one
+    assert [sum(labels[i] == c for i in va) for c in (0, 1)] == [4, 1]
+    assert stratified_split3(labels, 0.2, 0.2, seed=0) == (tr, va, te)
+
+
+def test_given_test_folder_is_the_test_split(tmp_path):
+    make_imagefolder(tmp_path / "d" / "train", per_class=6)
+    make_imagefolder(tmp_path / "d" / "val", per_class=2, seed=3)
+    make_imagefolder(tmp_path / "d" / "test", per_class=3, seed=4)
+    scan = scan_dataset(tmp_path / "d")
+    assert scan.layout == "train-val-test" and (len(scan.train), len(scan.val), len(scan.test)) == (18, 6, 9)
+    assert all("/test/" in s.path for s in scan.test) and "from DATA/test/" in scan.split_rule
+
+
+def test_class_too_small_for_three_splits_is_refused(tmp_path):
+    root = make_imagefolder(tmp_path / "d", per_class=5)
+    make_imagefolder(root, per_class=2, classes=("tiny",))
+    with pytest.raises(HootError, match="class 'tiny' .* 2 usable image.*at least 3"):
+        scan_dataset(root)
+
+
+def test_symlink_back_to_the_root_is_not_counted_twice(tmp_path):
+    root = make_imagefolder(tmp_path / "d", per_class=5)
+    (root / CLASSES[0] / "loop").symlink_to(root, target_is_directory=True)
+    scan = scan_dataset(root)
+    assert len(scan.train) + len(scan.val) + len(scan.test) == 15
+    from hoot.advisor.dataset_scan import scan_dataset as advise_scan
+
+    assert advise_scan(root).n_images == 15
+
+
+def test_only_unreadable_files_says_so(tmp_path):
+    for c in ("a", "b"):
+        (tmp_path / "d" / c).mkdir(parents=True)
+        (tmp_path / "d" / c / "zero.png").write_bytes(b"")
+        (tmp_path / "d" / c / "text.jpg").write_text("hello")
+    with pytest.raises(HootError, match="were unreadable"):
+        scan_dataset(tmp_path / "d")
+
+
+def test_class_folder_name_that_is_not_utf8_gets_a_safe_name(tmp_path):
+    import os
+
+    root = make_imagefolder(tmp_path / "d", per_class=5)
+    odd = os.fsdecode(bytes(root) + b"/caf\xe9")
+    os.rename(root / CLASSES[0], odd)
+    scan = scan_dataset(root)
+    assert "caf\\xe9" in scan.classes
+    "".join(scan.classes).encode("utf-8")  # writable anywhere
+
+
+def test_advise_scan_skips_a_decompression_bomb_with_a_note(shapes, monkeypatch):
+    """The advisor's scan (advise --dataset) and the trainer's refuse the same bomb the same way."""
+    from hoot.advisor.dataset_scan import scan_dataset as advise_scan
+
+    Image.new("RGB", (200, 200)).save(shapes / CLASSES[0] / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100 // 3)  # 200x200 is over twice the limit: Pillow's error
+    summary = advise_scan(shapes)
+    assert summary.unreadable == 1 and any("decompression bomb" in w for w in summary.warnings)
+    trainer = scan_dataset(shapes)
+    assert [s["reason"].startswith("refused: decompression bomb") for s in trainer.skipped] == [True]

@@ -60,7 +60,7 @@ def test_finetune_checkpoints_interrupt_and_resume(shapes, tmp_path, monkeypatch
 
 def test_early_stopping_stops_after_patience(shapes, tmp_path, monkeypatch):
     cfg = tiny_config(shapes, tmp_path, full_epochs=6, patience=1, lr=1e-9)
-    values = iter([0.5, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4])
+    values = iter([0.3, 0.5, 0.4, 0.4, 0.4, 0.4, 0.4])  # first: the starting checkpoint, evaluated before epoch 1
     real_eval = ft.evaluate
 
     def flat_metric(*a, **k):
@@ -71,3 +71,85 @@ def test_early_stopping_stops_after_patience(shapes, tmp_path, monkeypatch):
     monkeypatch.setattr(ft, "evaluate", flat_metric)
     out = finetune(prepare(cfg, progress=False), "mobilenet_v3_small")
     assert out["stopped_early"] and out["epochs_run"] == 2 and out["best_epoch"] == 1  # one epoch without improvement
+
+
+def test_finetune_never_hands_back_a_model_worse_than_its_start(shapes, tmp_path, monkeypatch):
+    """Every epoch scores below the starting checkpoint: best.pt stays the start, and says so."""
+    cfg = tiny_config(shapes, tmp_path, full_epochs=2, patience=5)
+    values = iter([0.9, 0.5, 0.6])  # start, epoch 1, epoch 2
+    real_eval = ft.evaluate
+
+    def worse_epochs(*a, **k):
+        m = real_eval(*a, **k)
+        m["val_top1"] = next(values, m["val_top1"])
+        return m
+
+    monkeypatch.setattr(ft, "evaluate", worse_epochs)
+    ctx = prepare(cfg, progress=False)
+    out = finetune(ctx, "mobilenet_v3_small")
+    assert out["kept"] == "starting checkpoint" and out["best_epoch"] == 0 and out["start_value"] == 0.9
+    assert torch.load(ctx.run_dir / "best.pt", weights_only=True)["epoch"] == 0
+    assert "test_top1" in out["test"] and out["test_images"] == len(ctx.test) > 0
+    assert out["reported_on"] == "test" and out["selected_on"] == "validation"
+
+
+def test_per_group_learning_rates_follow_the_strategy():
+    from hoot.trainer.strategy import make_optimizer, resolve_recipe
+    from hoot.bench.models import build_model
+
+    top = resolve_recipe("top", True, 2000, "adamw", None)
+    assert (top.lr, top.head_lr) == (1e-4, 1e-3) and top.group_rates() == {"backbone": 1e-4, "head": 1e-3}
+    frozen = resolve_recipe("frozen", True, 200, "sgd", None)
+    assert frozen.group_rates() == {"head": 1e-2}
+    model = build_model("mobilenet_v3_small", num_classes=3, pretrained=False)
+    opt = make_optimizer(model, "adamw", top.lr, 0.05, head_lr=top.head_lr)
+    rates = {g["group"]: g["lr"] for g in opt.param_groups}
+    assert rates == {"backbone": 1e-4, "head": pytest.approx(1e-3)}
+    head_params = {id(p) for n, p in model.named_parameters() if n.startswith(tuple(model.hoot_head_names))}
+    assert all(id(p) in head_params for g in opt.param_groups if g["group"] == "head" for p in g["params"])
+
+
+def test_last_pt_holds_only_what_a_resume_needs(shapes, tmp_path):
+    """Frozen layers come back from the starting checkpoint: last.pt keeps trainable weights and buffers."""
+    from hoot.trainer.finetune import resume_state_dict
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    model[0].weight.requires_grad_(False)
+    kept = resume_state_dict(model)
+    assert "0.weight" not in kept and {"0.bias", "1.running_mean", "2.weight"} <= set(kept)
+
+
+def test_kill_during_a_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from hoot.advisor.errors import HootError
+    from hoot.trainer import runfiles
+
+    target = tmp_path / "best.pt"
+    runfiles.atomic_torch_save({"v": 1}, target)
+
+    def killed(obj, fh):
+        fh.write(b"half")
+        raise KeyboardInterrupt  # stands in for the process dying mid-write
+
+    monkeypatch.setattr(torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        runfiles.atomic_torch_save({"v": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target, weights_only=True) == {"v": 1} and list(tmp_path.iterdir()) == [target]
+    (tmp_path / ".best.pt.123.tmp").write_bytes(b"half")  # what a real kill -9 leaves
+    assert runfiles.remove_stale_temporaries(tmp_path) and list(tmp_path.iterdir()) == [target]
+    import pathlib
+
+    torch.save({"x": pathlib.Path("/")}, tmp_path / "evil.pt")
+    with pytest.raises(HootError, match="refused to load .*evil.pt.*would run code"):
+        runfiles.load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_run_splits_gives_the_run_its_three_splits_back(shapes, tmp_path):
+    from hoot.trainer.data import run_splits
+
+    ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
+    splits = run_splits(ctx.run_dir)
+    assert [s.path for s in splits.test] == [s.path for s in ctx.scan.test] and len(splits.val) == len(ctx.val)
+    (ctx.run_dir / "splits.json").unlink()  # rebuilt from config.json, the same
+    again = run_splits(ctx.run_dir)
+    assert [s.path for s in again.test] == [s.path for s in splits.test] and again.classes == splits.classes

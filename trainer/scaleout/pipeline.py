@@ -20,6 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hoot.trainer.runfiles import atomic_write_json, mark_complete
 from hoot.trainer.scaleout.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class Stages:
 
     def finetune(self, engine: Engine, ctx: Any, winner: str, run_dir: Path) -> dict[str, Any]:
         result = engine.finetune(ctx, winner)
-        (run_dir / "finetune.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+        atomic_write_json(run_dir / "finetune.json", result)
         return result
 
     def done(self, result: PipelineResult) -> None:
@@ -139,5 +140,6 @@ def run_pipeline(config: Any, engine: Engine, executor: Executor | None = None,
     _report(engine, run_dir)
     result = PipelineResult(run_dir, winner, table, dict(finetune or {}), round(bakeoff_s, 3))
     stages.done(result)
+    mark_complete(run_dir)  # last: a run folder without the marker did not finish
     log.info("report: %s (and report.html, metrics.json, best.pt)", run_dir / "report.md")
     return result

@@ -1,0 +1,194 @@
+"""A run folder a crash cannot corrupt: atomic writes, a `complete` marker, safe checkpoint loads,
+and an index of run folders so a custom `--output` need not be repeated.
+
+Every artefact is written to a hidden temporary file in the same folder, flushed to disk and
+renamed over its final name (`os.replace` is atomic on one file system), so a kill -9 leaves
+the old file or the new one, never half of one. Leftover temporaries (`.NAME.PID.tmp`) are
+never read and are removed when the run is resumed. The marker file `complete` is written last,
+after the report: a folder without it is a run that did not finish (or is still running).
+
+The index (`<hoot data dir>/runs.json`, run id -> absolute folder) is what lets
+`hoot report|export|predict RUN` find a run made with `--output elsewhere/`; a path to the run
+folder is always accepted too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from hoot.advisor.errors import HootError
+
+log = logging.getLogger(__name__)
+
+COMPLETE_MARKER = "complete"
+INDEX_NAME = "runs.json"
+#: files that make a folder a hoot run (config.json is written first, `complete` last)
+RUN_FILES = ("config.json", "dataset.json", "bakeoff.json", "finetune.json", "metrics.json", "best.pt")
+
+
+def _tmp_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = _tmp_for(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """UTF-8 text; characters from file names that are not valid UTF-8 are written escaped."""
+    atomic_write_bytes(path, text.encode("utf-8", errors="backslashreplace"))
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, default=str))
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save through a temporary file: an interrupted save never leaves a broken checkpoint."""
+    import torch
+
+    path = Path(path)
+    tmp = _tmp_for(path)
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _replace(tmp, path)
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Temporaries left by a killed write (never read; safe to drop before a resume)."""
+    gone = []
+    for folder in (run_dir, run_dir / "bakeoff"):
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+                gone.append(tmp)
+            for tmp in folder.glob("*.tmp"):  # the old naming (best.pt.tmp)
+                tmp.unlink(missing_ok=True)
+                gone.append(tmp)
+    return gone
+
+
+def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict:
+    """torch.load(weights_only=True) with one-line answers: a file that would run code when
+    unpickled is refused (and says so), a truncated or foreign file names itself and the fix."""
+    import torch
+
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).lower()
+        if "unsupported global" in text or "global" in text and "reduce" in text:  # a class or function to call
+            raise HootError(f"refused to load '{path}': it holds Python objects that would run code when loaded "
+                            "(hoot loads checkpoints as plain data, weights_only=True); delete the file and re-create "
+                            "it with hoot") from None
+        raise HootError(f"'{path}' cannot be read (truncated or not a checkpoint: {first[:80]}); delete it and re-run") from None
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise HootError(f"'{path}' cannot be read (truncated or not a checkpoint: {first}); delete it and re-run") from None
+    if not isinstance(state, dict):
+        raise HootError(f"'{path}' is not a hoot checkpoint (a {type(state).__name__}, not a dict); delete it and re-run")
+    return state
+
+
+def mark_complete(run_dir: Path) -> None:
+    atomic_write_text(run_dir / COMPLETE_MARKER, "complete\n")
+
+
+def is_complete(run_dir: Path) -> bool:
+    return (Path(run_dir) / COMPLETE_MARKER).is_file()
+
+
+def looks_like_run(run_dir: Path) -> bool:
+    return (Path(run_dir) / "config.json").is_file()
+
+
+def ensure_writable_dir(path: Path, what: str) -> Path:
+    """Create `path` (and parents) or fail in one line naming it; checks it can take a file."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".hoot-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except FileExistsError:
+        raise HootError(f"{what} '{path}' is a file, not a folder; pass a folder") from None
+    except OSError as exc:
+        raise HootError(f"{what} '{path}' cannot be written ({exc.strerror or type(exc).__name__}); "
+                        "pass a folder you can write to") from None
+    return path
+
+
+# -- the index of run folders ----------------------------------------------------------------------
+
+
+def _index_path() -> Path:
+    from hoot.advisor.paths import data_dir
+
+    return data_dir() / INDEX_NAME
+
+
+def read_index() -> dict[str, str]:
+    try:
+        data = json.loads(_index_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def remember_run(run_id: str, run_dir: Path) -> None:
+    """Record where run `run_id` lives; best effort (an unwritable data dir only costs the lookup)."""
+    index = read_index()
+    index[run_id] = str(Path(run_dir).resolve())
+    try:
+        _index_path().parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(_index_path(), index)
+    except OSError as exc:
+        log.debug("run index not updated (%s)", exc)
+
+
+def locate_run(run: str, output: str = "reports") -> Path:
+    """The folder of run `run`: a path to a run folder, a run id under `output`, or a run id in the
+    index (the folder a custom --output put it in). HootError when none exists."""
+    candidates = [Path(run), Path(output) / run]
+    recorded = read_index().get(run)
+    if recorded:
+        candidates.append(Path(recorded))
+    for path in candidates:
+        if path.is_dir() and looks_like_run(path):
+            return path
+    for path in candidates:
+        if path.is_dir():
+            raise HootError(f"'{path}' is not a hoot run folder (no config.json); pass a folder made by hoot shortlist")
+    raise HootError(f"run '{run}' not found (looked in {', '.join(str(c) for c in candidates)}); pass the run "
+                    "folder's path or --output")
