@@ -68,7 +68,8 @@ from hoot.trainer.data import DatasetScan, scan_dataset
 from hoot.trainer.loop import (Stepper, evaluate, measure_latency_ms, recalibrate_bn)
 from hoot.trainer.losses import make_loss
 from hoot.trainer.metrics import primary_metric
-from hoot.trainer.pipeline import Normalizer, SeededSampler, epoch_batches, mix_seed, steps_per_epoch, train_batch
+from hoot.trainer.pipeline import (Normalizer, SeededSampler, epoch_batches, mix_seed, prefetch, steps_per_epoch,
+                                   train_batch)
 from hoot.trainer.strategy import Recipe, apply_strategy, make_optimizer, resolve_recipe
 
 MIN_IMAGE_SIZE = 32  # five stride-2 stages need at least 32 px
@@ -248,15 +249,15 @@ class BakeoffStream:
             self._epoch, self._batches = epoch, epoch_batches(self.sampler, epoch, self.ctx.config.batch_size)
         return self._batches[pos]
 
-    def step(self, stepper: Stepper, step: int) -> tuple[float, int]:
-        """(training loss, images) of global step `step`; synchronised on CUDA so timings are real."""
+    def step(self, stepper: Stepper, step: int) -> tuple[torch.Tensor, int]:
+        """(training loss on the device, images) of global step `step`; never waits on the GPU (the
+        loss also goes to `stepper.meter`, read once per log interval)."""
         seed, dev = self.ctx.config.seed, self.ctx.device
         idx = self.indices(step)
         x, y = train_batch(self.ctx.train, idx, mix_seed(seed, step), self.norm, dev)
+        prefetch(self.ctx.train, self.indices(step + 1), dev)  # gpu helper: next batch gathered meanwhile
         torch.manual_seed(mix_seed(seed, step, 1))  # dropout too depends on the step only
-        loss = stepper(x, y, step)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
+        loss = stepper.step(x, y, step)
         return loss, len(idx)
 
 
@@ -269,7 +270,14 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
     loss_fn = make_loss(ctx.task, cfg.label_smoothing, cfg.focal, cfg.focal_gamma)
     norm = ctx.normalizer(candidate)
     lr = ctx.recipe.lr
-    stepper = Stepper(model, optimizer, loss_fn, ctx.device, lambda s: lr * min(1.0, (s + 1) / warmup))
+    # gpu helper (issue 10): measured precision/layout and optional compile, recorded in the result
+    from hoot.trainer.device_run import log_interval, resolve_compile, resolve_precision
+
+    precision = resolve_precision(cfg.precision, model, optimizer, loss_fn, ctx.device, cfg.batch_size, ctx.image_size,
+                                  ctx.num_classes, ctx.task, ctx.run_dir / "bakeoff" / f"{candidate}.precision.json")
+    stepper = Stepper(model, optimizer, loss_fn, ctx.device, lambda s: lr * min(1.0, (s + 1) / warmup), precision)
+    compiled = resolve_compile(cfg.compile, stepper, cfg.batch_size, ctx.image_size, ctx.num_classes, ctx.task,
+                               total_steps or 100)
     ckpt_file = checkpoint_path(ctx, candidate)
     ckpt_file.parent.mkdir(parents=True, exist_ok=True)
     step, train_seconds = 0, 0.0
@@ -294,17 +302,26 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                            "train_seconds": train_seconds, "seed": cfg.seed, "candidate": candidate}, ckpt_file)
 
+    every, since_read = log_interval(ctx.device), 0
     try:
+        t0 = time.perf_counter()
         while (total_steps is not None and step < total_steps) or (total_seconds is not None and train_seconds < total_seconds):
-            t0 = time.perf_counter()
-            last_loss, n = stream.step(stepper, step)
+            images += stream.step(stepper, step)[1]
+            step += 1
+            since_read += 1
+            if since_read >= every or (total_steps is not None and step >= total_steps):
+                last_loss = stepper.meter.read().last  # the loop's one host synchronisation
+                dt, t0 = time.perf_counter() - t0, time.perf_counter()
+                train_seconds += dt
+                seg_seconds += dt
+                bar.update(since_read)
+                since_read = 0
+                bar.set_postfix(loss=f"{last_loss:.3f}", img_s=f"{images / max(seg_seconds, 1e-9):.0f}")
+        if since_read:
+            last_loss = stepper.meter.read().last
             dt = time.perf_counter() - t0
             train_seconds += dt
             seg_seconds += dt
-            images += n
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{last_loss:.3f}", img_s=f"{images / max(seg_seconds, 1e-9):.0f}")
     except KeyboardInterrupt:
         save()  # the batches are a function of the step: resuming from here gives the same run
         raise
@@ -326,6 +343,7 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
         "params": count_params(model), "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "strategy": ctx.recipe.strategy, "lr": ctx.recipe.lr, "bn_recalibration_images": bn_images,
         "resumed_from_step": start_step,
+        **precision.as_dict(), **compiled.as_dict(),  # gpu helper (issue 10)
     }
     result.update({k: v for k, v in metrics.items() if k not in ("confusion_matrix", "per_class")})
     return result

@@ -56,6 +56,9 @@ class ShortlistConfig:
     num_threads: int | None = None
     auto_batch: bool = True  # on a GPU: pick the fine-tune batch size with hoot bench's search
     similarity: str = "similar"  # similar | somewhat-different | different (to ImageNet; seeds/004)
+    # gpu helper (issue 10): step precision/layout (auto: measured on CUDA, fp32 on CPU) and torch.compile
+    precision: str = "auto"  # auto | probe | fp32 | bf16 | fp16 [+channels_last]
+    compile: str = "off"  # off | auto | default | reduce-overhead (CUDA graphs)
 
     def __post_init__(self) -> None:
         if not self.run_id:
@@ -94,6 +97,10 @@ class ShortlistConfig:
             raise HootError(f"--label-smoothing {self.label_smoothing} must be in [0, 1)")
         if len(set(self.candidates)) != len(self.candidates):
             raise HootError("--candidates lists a model twice; name each candidate once")
+        if self.compile not in ("off", "auto", "default", "reduce-overhead"):  # gpu helper (issue 10)
+            raise HootError(f"--compile '{self.compile}' is not one of off, auto, default, reduce-overhead")
+        if self.precision.split("+")[0] not in ("auto", "probe", "fp32", "bf16", "fp16"):
+            raise HootError(f"--precision '{self.precision}' is not auto, probe, fp32, bf16 or fp16 (+channels_last)")
         if "/" in self.run_id or self.run_id in (".", ".."):
             raise HootError(f"--run-id '{self.run_id}' must be a plain folder name")
 

@@ -122,7 +122,8 @@ class PlacedSplit:
         if self.placement == "host":
             x, y = host_gather(self.images, self.labels, idx)
             return x, y
-        idx_dev = torch.from_numpy(idx).pin_memory().to(self.device, non_blocking=True)
+        idx_t = torch.from_numpy(idx)
+        idx_dev = (idx_t.pin_memory() if self.device.type == "cuda" else idx_t).to(self.device, non_blocking=True)
         y = self._labels_dev.index_select(0, idx_dev)
         if self.placement == "device":
             return self._images_dev.index_select(0, idx_dev), y

@@ -26,9 +26,9 @@ import torch
 from torch import nn
 
 from hoot.trainer.bakeoff import RunContext, atomic_torch_save, build_candidate, checkpoint_path
-from hoot.trainer.loop import Stepper, autocast_dtype, evaluate, recalibrate_bn, unwrap
+from hoot.trainer.loop import Stepper, evaluate, recalibrate_bn, unwrap
 from hoot.trainer.losses import make_loss
-from hoot.trainer.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, train_batch
+from hoot.trainer.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, prefetch, train_batch
 from hoot.trainer.strategy import make_optimizer
 
 CHECKPOINT_VERSION = 1
@@ -66,7 +66,7 @@ def _all_reduce_mean(value: float, world_size: int, device: torch.device) -> flo
     return float(t.item()) / world_size
 
 
-def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module) -> tuple[int, dict | None]:
+def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module, precision=None) -> tuple[int, dict | None]:
     """The configured batch on CPU; on a GPU the largest that fits (hoot bench's search), capped so an
     epoch still has about ten steps."""
     cfg = ctx.config
@@ -82,7 +82,9 @@ def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module) -> tu
         x = torch.randn(b, 3, ctx.image_size, ctx.image_size, device=ctx.device)
         y = (torch.randint(0, 2, (b, ctx.num_classes), device=ctx.device) if ctx.task == "multilabel"
              else torch.randint(0, ctx.num_classes, (b,), device=ctx.device))
-        with torch.autocast("cuda", dtype=autocast_dtype(ctx.device)):
+        from hoot.trainer.precision import autocast_context, default_choice  # gpu helper (issue 10)
+
+        with autocast_context(precision or default_choice(ctx.device), ctx.device):
             out = model(x)
         loss_fn(out.float(), y).backward()
         probe_opt.step()
@@ -119,10 +121,18 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
         state = torch.load(last_file, map_location=ctx.device, weights_only=True)
         if state.get("variant") != winner:
             state = None
+    from hoot.trainer.device_run import resolve_compile, resolve_precision  # gpu helper (issue 10)
+    from hoot.trainer.strategy import make_optimizer as _probe_opt
+
+    precision = resolve_precision(cfg.precision, model, _probe_opt(model, cfg.optimizer, ctx.recipe.lr, cfg.weight_decay),
+                                  loss_fn, ctx.device, cfg.batch_size, ctx.image_size, ctx.num_classes, ctx.task,
+                                  run_dir / "bakeoff" / f"{winner}.precision.json")
+    if precision.channels_last:  # before any DDP wrapper sees the parameters
+        model.to(memory_format=torch.channels_last)
     if state is not None:
         batch_size, autobatch = int(state["batch_size"]), state.get("autobatch")
     else:
-        batch_size, autobatch = pick_batch_size(ctx, model, loss_fn)
+        batch_size, autobatch = pick_batch_size(ctx, model, loss_fn, precision)
     if sampler is None:
         if world_size > 1:
             from torch.utils.data.distributed import DistributedSampler
@@ -143,7 +153,9 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
         best_value, best_epoch = float(state["best_value"]), int(state["best_epoch"])
         started_from = f"last.pt (epoch {start_epoch})"
     train_model = ddp_wrap(model) if ddp_wrap is not None else model
-    stepper = Stepper(train_model, optimizer, loss_fn, ctx.device, warmup_cosine(ctx.recipe.lr, warmup, total_steps))
+    stepper = Stepper(train_model, optimizer, loss_fn, ctx.device, warmup_cosine(ctx.recipe.lr, warmup, total_steps),
+                      precision)
+    compiled = resolve_compile(cfg.compile, stepper, batch_size, ctx.image_size, ctx.num_classes, ctx.task, total_steps)
     writer = _tensorboard(run_dir / "tensorboard") if is_main else None
     if is_main:
         ctx.log(f"fine-tune {winner}: {ctx.recipe.strategy} ({ctx.recipe.reason}), lr {ctx.recipe.lr:g}, "
@@ -157,20 +169,21 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
             break
         batches = epoch_batches(sampler, epoch, batch_size)
         train_model.train()
-        losses, images, t0 = [], 0, time.perf_counter()
+        images, t0 = 0, time.perf_counter()
         bar = tqdm(batches, desc=f"{winner} epoch {epoch + 1}/{epochs}", unit="step", leave=False,
                    disable=not (ctx.progress and is_main), file=sys.stderr)
         for i, idx in enumerate(bar):
             step = epoch * spe + i
             x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, 1_000_003, step, rank), norm, ctx.device)
+            if i + 1 < len(batches):
+                prefetch(ctx.train, batches[i + 1], ctx.device)  # gpu helper: next batch gathered meanwhile
             torch.manual_seed(mix_seed(cfg.seed, 1_000_003, step, rank, 1))  # dropout: a function of the step
-            losses.append(stepper(x, y, step))
+            stepper.step(x, y, step)  # no host wait; the loss accumulates on the device
             images += len(idx)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", img_s=f"{images / max(time.perf_counter() - t0, 1e-9):.0f}")
-        if ctx.device.type == "cuda":
-            torch.cuda.synchronize(ctx.device)
+            bar.set_postfix(img_s=f"{images / max(time.perf_counter() - t0, 1e-9):.0f}", refresh=False)
+        reading = stepper.meter.read()  # one host synchronisation per epoch
         train_seconds = time.perf_counter() - t0
-        train_loss = _all_reduce_mean(sum(losses) / max(1, len(losses)), world_size, ctx.device)
+        train_loss = _all_reduce_mean(reading.mean, world_size, ctx.device)
         recalibrate_bn(model, ctx.train, norm, ctx.device, batch_size, cfg.bn_recalibration_images)
         metrics = evaluate(model, ctx.val, norm, ctx.device, batch_size, ctx.task, loss_fn)
         row = {"epoch": epoch + 1, "train_loss": train_loss, "lr": optimizer.param_groups[0]["lr"],
@@ -211,8 +224,9 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
             "batch_size": batch_size, "autobatch": autobatch, "epochs_planned": epochs,
             "epochs_run": len(history), "best_epoch": best_epoch + 1, "stopped_early": stopped_early,
             "started_from": started_from, "seconds": round(time.perf_counter() - t_start, 2),
-            "autocast": str(autocast_dtype(ctx.device)).replace("torch.", "") if autocast_dtype(ctx.device) else None,
-            "world_size": world_size, "history": history, "final": final}
+            "autocast": precision.autocast,  # gpu helper (issue 10): the measured choice
+            "world_size": world_size, "history": history, "final": final,
+            **precision.as_dict(), **compiled.as_dict()}  # gpu helper (issue 10)
 
 
 def best_checkpoint(ctx: RunContext, winner: str, model: nn.Module, epoch: int, value: float) -> dict:

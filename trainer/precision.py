@@ -128,3 +128,32 @@ def decide(rates: dict[str, float], settings: Iterable[tuple[str | None, bool]],
     if base_rate > 0 and rates.get(setting_label(*best), 0.0) <= base_rate * (1.0 + margin):
         best = (None, False)
     return PrecisionChoice(best[0], best[1], source, dict(rates))
+
+
+def from_dict(data: dict) -> PrecisionChoice:
+    """The record back from `as_dict()` (a run folder's precision file)."""
+    auto = data.get("precision")
+    return PrecisionChoice(None if auto in (None, "fp32") else auto, bool(data.get("channels_last")),
+                           str(data.get("precision_source", "saved")), dict(data.get("probe_images_per_s") or {}))
+
+
+def fixed_choice(name: str, device: torch.device) -> PrecisionChoice | None:
+    """The choice `--precision NAME` forces ('fp32', 'bf16', 'fp16', with '+channels_last'), or None for
+    'auto' / 'probe' (measured)."""
+    if name in ("auto", "probe"):
+        return None
+    base, _, layout = name.partition("+")
+    if base not in ("fp32", "bf16", "fp16") or layout not in ("", "channels_last"):
+        raise ValueError(f"precision '{name}' is not auto, probe, fp32, bf16 or fp16 (optionally +channels_last)")
+    return PrecisionChoice(None if base == "fp32" else base, layout == "channels_last", f"asked: --precision {name}")
+
+
+def agree(choice: PrecisionChoice) -> PrecisionChoice:
+    """Under torch.distributed every rank takes rank 0's choice (ranks that measured alike may still differ)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return choice
+    box = [choice.as_dict()]
+    dist.broadcast_object_list(box, src=0)
+    return from_dict(box[0])
