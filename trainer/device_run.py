@@ -82,14 +82,14 @@ def resolve_compile(mode: str, stepper: Stepper, batch_size: int, image_size: in
     import copy
 
     device = stepper.device
-    x = torch.randn(batch_size, 3, image_size, image_size, device=device)
-    y = (torch.randint(0, 2, (batch_size, num_classes), device=device).float() if task == "multilabel"
-         else torch.randint(0, num_classes, (batch_size,), device=device))
     m, opt = copy.deepcopy((unwrap(stepper.model), stepper.optimizer))
     eager = Stepper(m, opt, stepper.loss_fn, device, stepper.lr_at, stepper.precision)
     comp = Stepper(compile_model(m, "default"), opt, stepper.loss_fn, device, stepper.lr_at, stepper.precision)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        x = torch.randn(batch_size, 3, image_size, image_size, device=device)
+        y = (torch.randint(0, 2, (batch_size, num_classes), device=device).float() if task == "multilabel"
+             else torch.randint(0, num_classes, (batch_size,), device=device))
         decision = compile_benefit(lambda: eager.step(x, y, 0), lambda: comp.step(x, y, 0), run_steps, "default",
                                    sync=sync)
     del m, opt, eager, comp

@@ -214,10 +214,6 @@ def choose_precision(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn
         probe = device.type == "cuda"
     if not probe:
         return default_choice(device)
-    x = torch.randn(batch_size, 3, image_size, image_size, device=device)
-    y = (torch.randint(0, 2, (batch_size, num_classes), device=device).float() if task == "multilabel"
-         else torch.randint(0, num_classes, (batch_size,), device=device))
-
     def make_runner(autocast: str | None, channels_last: bool) -> Callable[[], None]:
         m, opt = copy.deepcopy((unwrap(model), optimizer))
         lr = opt.param_groups[0]["lr"]
@@ -227,6 +223,9 @@ def choose_precision(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     settings = probe_settings(device, force_half=None if device.type == "cuda" else "bf16")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        x = torch.randn(batch_size, 3, image_size, image_size, device=device)
+        y = (torch.randint(0, 2, (batch_size, num_classes), device=device).float() if task == "multilabel"
+             else torch.randint(0, num_classes, (batch_size,), device=device))
         rates = time_settings(make_runner, settings, batch_size, timer=timer, sync=sync)
     choice = decide(rates, settings, source=f"probe ({device.type}, batch {batch_size}, {image_size} px)")
     if device.type == "cuda":
