@@ -33,7 +33,7 @@ CONTRACT (stable; trainer/study.py and trainer/scaleout.py build on it — chang
     `<run_dir>/bakeoff.json` after every rung; a resumed run skips rungs already there.
 - `BakeoffResult`: `.rungs` (list of {candidate: metrics}), `.winner`, `.table()` (ranking
   rows), `.to_dict()`.
-- `BakeoffStream(ctx, norm).step(stepper, k) -> (loss, images)`: global step k of the
+- `BakeoffStream(ctx, norm).step(stepper, k) -> (loss tensor on the device, images)`: global step k of the
   bake-off (the batch, crops and flips are a pure function of seed and k).
 - `checkpoint_path(ctx, candidate)`: `<run_dir>/bakeoff/<candidate>.pt` (model, optimizer,
   step, train_seconds, seed; `torch.load(..., weights_only=True)`).
