@@ -303,3 +303,27 @@ def test_bakeoff_stream_reads_the_loss_once_per_interval(shapes, tmp_path, count
         stream.step(stepper, k)
     assert count_host_reads["n"] == 0, count_host_reads["sites"]
     assert stepper.meter.read().steps == 4
+
+
+def test_compile_is_off_by_default_and_auto_stays_off_on_cpu():
+    from hoot.trainer.device_run import log_interval, resolve_compile
+    from hoot.trainer.loop import Stepper
+
+    model = torch.nn.Linear(4, 2)
+    st = Stepper(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.CrossEntropyLoss(), torch.device("cpu"),
+                 lambda s: 0.1)
+    for mode in ("off", "auto"):
+        d = resolve_compile(mode, st, 4, 8, 2, "classification", 100)
+        assert d.mode == "off" and st.model is model
+    assert log_interval(torch.device("cpu")) == 1 and log_interval(torch.device("cuda")) > 1
+
+
+def test_precision_and_compile_settings_are_validated():
+    from hoot.advisor.errors import HootError
+    from hoot.trainer.config import ShortlistConfig
+
+    with pytest.raises(HootError, match="--compile"):
+        ShortlistConfig(data_dir="d", compile="fast")
+    with pytest.raises(HootError, match="--precision"):
+        ShortlistConfig(data_dir="d", precision="int8")
+    assert ShortlistConfig(data_dir="d", precision="bf16+channels_last").compile == "off"
