@@ -54,7 +54,7 @@ class PrecisionChoice:
     def as_dict(self) -> dict:
         return {"precision": self.autocast or "fp32", "channels_last": self.channels_last,
                 "grad_scaler": self.grad_scaler, "precision_source": self.source,
-                "probe_images_per_s": dict(self.images_per_s)}
+                "probe_images_per_s": {k: round(v, 1) for k, v in self.images_per_s.items()}}
 
 
 def setting_label(autocast: str | None, channels_last: bool) -> str:
