@@ -67,6 +67,11 @@ def _existing_dir(path: str, what: str) -> str:
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", default=None, type=positive_int(4096, "4"), help="CPU threads for torch.")
 @click.option("--no-auto-batch", is_flag=True, help="On a GPU, keep --batch-size for the fine-tune instead of searching.")
+@click.option("--precision", default="auto", show_default=True, help="Step precision: auto (measured on a GPU, fp32 on "
+              "CPU), probe (measure anywhere), fp32, bf16 or fp16, optionally +channels_last.")
+@click.option("--compile", "compile_mode", default="off", show_default=True,
+              type=click.Choice(["off", "auto", "default", "reduce-overhead"]),
+              help="torch.compile the step (reduce-overhead: CUDA graphs; auto: only when measured faster).")
 @click.option("--output", default="reports", help="Where run folders go (remembered: report/export/predict find the run by its id).")
 @click.option("--run-id", default="", help="Run folder name (default: a timestamp).")
 @click.option("--resume", default=None, metavar="RUN", help="Continue run RUN (id under --output, or its folder).")
@@ -82,7 +87,8 @@ def _existing_dir(path: str, what: str) -> str:
 def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
               min_top1, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
               pretrained, strategy, similarity, full_epochs, optimizer, lr, weight_decay, label_smoothing, focal,
-              focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, output, run_id, resume, fmt,
+              focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, precision, compile_mode, output, run_id,
+              resume, fmt,
               **scaleout) -> None:
     """Bake-off of candidate models on the images in DATA_DIR, then fine-tune the winner.
 
@@ -116,7 +122,8 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
             eta=eta, pretrained=pretrained, strategy=strategy, full_epochs=full_epochs, optimizer=optimizer, lr=lr,
             weight_decay=weight_decay, label_smoothing=label_smoothing, focal=focal, focal_gamma=focal_gamma,
             warmup_epochs=warmup_epochs, patience=patience, output=output, run_id=run_id, device=device,
-            num_threads=threads, auto_batch=not no_auto_batch, similarity=similarity)
+            num_threads=threads, auto_batch=not no_auto_batch, similarity=similarity,
+            precision=precision, compile=compile_mode)
         if config.pretrained:
             check_weights_cached(config.candidates)
     if scaleout_opts:

@@ -15,12 +15,18 @@ import json
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hoot.trainer.data import DatasetScan, Sample, check_trainable
+
+if TYPE_CHECKING:
+    import torch
+
+    from hoot.trainer.device_data import PlacedSplit
 
 
 @dataclass
@@ -29,6 +35,22 @@ class SplitCache:
 
     images: np.ndarray
     labels: np.ndarray  # (N,) int64 class index, or (N, C) uint8 multi-hot
+    _placed: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def on(self, device: "torch.device | str") -> "PlacedSplit":
+        """This split as a batch source on `device`, placed once per device and reused by every
+        candidate and the fine-tune (GPU-resident, pinned host, or the host memmap; trainer.device_data)."""
+        import torch
+
+        from hoot.trainer.device_data import PlacedSplit
+
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        key = str(device)
+        if key not in self._placed:
+            self._placed[key] = PlacedSplit.place(self.images, self.labels, device)
+        return self._placed[key]
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

@@ -53,6 +53,11 @@ OPTIMIZERS = ("adamw", "sgd")
 TASKS = ("auto", "classification", "multilabel")
 
 
+#: --precision values (a `+channels_last` suffix picks the memory layout too) and --compile modes
+PRECISIONS = ("auto", "probe", "fp32", "bf16", "fp16")
+COMPILE_MODES = ("off", "auto", "default", "reduce-overhead")
+
+
 @dataclass(frozen=True)
 class ShortlistConfig:
     """A shortlist run: data, candidates, bake-off budget and the winner's fine-tune recipe."""
@@ -89,6 +94,9 @@ class ShortlistConfig:
     num_threads: int | None = None
     auto_batch: bool = True  # on a GPU: pick the fine-tune batch size with hoot bench's search
     similarity: str = "similar"  # similar | somewhat-different | different (to ImageNet; seeds/004)
+    # step precision/layout (auto: measured on CUDA, fp32 on CPU) and torch.compile (issue 10)
+    precision: str = "auto"  # auto | probe | fp32 | bf16 | fp16 [+channels_last]
+    compile: str = "off"  # off | auto | default | reduce-overhead (CUDA graphs)
 
     def __post_init__(self) -> None:
         if not self.run_id:
@@ -109,6 +117,12 @@ class ShortlistConfig:
                             "under 10% for training; keep their sum under 0.9 (e.g. 0.2 and 0.2)")
         if len(set(self.candidates)) != len(self.candidates):
             raise HootError("--candidates lists a model twice; name each candidate once")
+        if self.compile not in COMPILE_MODES:
+            raise HootError(f"--compile '{self.compile}' is not one of {', '.join(COMPILE_MODES)}")
+        if self.precision.split("+")[0] not in PRECISIONS or self.precision.count("+") > 1 or (
+                "+" in self.precision and self.precision.split("+")[1] != "channels_last"):
+            raise HootError(f"--precision '{self.precision}' is not auto, probe, fp32, bf16 or fp16 "
+                            "(optionally +channels_last)")
         if "/" in self.run_id or "\\" in self.run_id or self.run_id in (".", ".."):
             raise HootError(f"--run-id '{self.run_id}' must be a plain folder name")
 

@@ -6,6 +6,11 @@ resized crop in a single call) and a flip; no worker processes, no per-image Pyt
 random choice comes from a generator seeded by (seed, step), so the same step of any
 candidate sees exactly the same pixels — the bake-off is fair by construction — and a
 resumed run repeats the batches it would have seen.
+
+Device-agnostic: the random draws are made on a CPU generator whatever the device (so batch
+k is the same crops and flips on a CPU and a GPU), then the gather, crop, flip and
+normalisation run where the images live (`SplitCache.on(device)`: GPU-resident, pinned host
+with prefetch, or the CPU memmap; trainer.device_data). Nothing here waits on the GPU.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import torch
 from torchvision.ops import roi_align
 
 from hoot.trainer.cache import SplitCache
+from hoot.trainer.device_data import host_gather
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -120,38 +126,48 @@ def augment(x: torch.Tensor, g: torch.Generator, out_size: int | None = None) ->
     boxes = random_crop_boxes(n, s, g)
     flip = torch.rand(n, generator=g) < 0.5
     boxes[flip] = boxes[flip][:, [2, 1, 0, 3]]
-    rois = torch.cat([torch.arange(n, dtype=torch.float32).unsqueeze(1), boxes], dim=1).to(x.device)
+    rois = to_device(torch.cat([torch.arange(n, dtype=torch.float32).unsqueeze(1), boxes], dim=1), x.device)
     return roi_align(x, rois, output_size=(out_size, out_size), spatial_scale=1.0, sampling_ratio=1, aligned=True)
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small host tensor on `device` without a host wait (pinned, non-blocking on CUDA)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def to_tensor_batch(split: SplitCache, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Gather a batch from the (memory-mapped) cache: uint8 images and labels, on the CPU."""
-    order = np.argsort(idx, kind="stable")
-    sorted_idx = idx[order]
-    imgs = split.images[sorted_idx]  # sorted reads are sequential on the memmap
-    inv = np.empty_like(order)
-    inv[order] = np.arange(len(order))
-    x = torch.from_numpy(np.ascontiguousarray(imgs[inv]))
-    y = torch.from_numpy(np.asarray(split.labels[idx]))
-    return x, y
+    return host_gather(split.images, split.labels, idx)
 
 
 def train_batch(split: SplitCache, idx: np.ndarray, step_seed: int, norm: Normalizer,
                 device: torch.device, augment_on: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """One augmented, normalised training batch on `device`; randomness from `step_seed` only."""
-    x, y = to_tensor_batch(split, idx)
-    x = x.to(device, non_blocking=True).float()
+    """One augmented, normalised training batch on `device`; randomness from `step_seed` only
+    (drawn on the CPU, so the same on every device); the pixel work runs on `device`."""
+    x, y = split.on(device).gather(idx)
+    x = x.float()
     if augment_on:
         g = torch.Generator().manual_seed(step_seed)
         x = augment(x, g)
-    return norm(x), y.to(device, non_blocking=True)
+    return norm(x), y
+
+
+def prefetch(split: SplitCache, idx: np.ndarray, device: torch.device) -> None:
+    """Hint the next batch's indices (gathered into pinned memory meanwhile when the cache is not on the GPU)."""
+    split.on(device).prefetch(idx)
 
 
 def eval_batches(split: SplitCache, batch_size: int, norm: Normalizer, device: torch.device,
                  limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Un-augmented batches in order (evaluation, BatchNorm re-estimation)."""
     n = len(split) if limit is None else min(limit, len(split))
-    for i in range(0, n, batch_size):
+    placed = split.on(device)
+    starts = list(range(0, n, batch_size))
+    for j, i in enumerate(starts):
         idx = np.arange(i, min(i + batch_size, n))
-        x, y = to_tensor_batch(split, idx)
-        yield norm(x.to(device, non_blocking=True)), y.to(device, non_blocking=True)
+        if j + 1 < len(starts):
+            placed.prefetch(np.arange(starts[j + 1], min(starts[j + 1] + batch_size, n)))
+        x, y = placed.gather(idx)
+        yield norm(x), y
