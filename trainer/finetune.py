@@ -36,9 +36,11 @@ from torch import nn
 from hoot.advisor.errors import HootError
 from hoot.trainer.context import RunContext
 from hoot.trainer.ddp import all_reduce_mean
-from hoot.trainer.loop import Stepper, autocast_dtype, evaluate, recalibrate_bn, unwrap
+from hoot.trainer.device_run import resolve_compile, resolve_precision
+from hoot.trainer.loop import Stepper, evaluate, recalibrate_bn, unwrap
 from hoot.trainer.losses import make_loss
-from hoot.trainer.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, train_batch
+from hoot.trainer.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, prefetch, train_batch
+from hoot.trainer.precision import PrecisionChoice, autocast_context, default_choice
 from hoot.trainer.rung import build_candidate, checkpoint_path
 from hoot.trainer.runfiles import atomic_torch_save, load_checkpoint
 from hoot.trainer.strategy import make_optimizer
@@ -70,7 +72,8 @@ def _tensorboard(log_dir: Path):
     return SummaryWriter(log_dir=str(log_dir))
 
 
-def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module) -> tuple[int, dict | None]:
+def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module,
+                    precision: PrecisionChoice | None = None) -> tuple[int, dict | None]:
     """The configured batch on CPU; on a GPU the largest that fits (hoot bench's search), capped so an
     epoch still has about ten steps."""
     cfg = ctx.config
@@ -86,7 +89,7 @@ def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module) -> tu
         x = torch.randn(b, 3, ctx.image_size, ctx.image_size, device=ctx.device)
         y = (torch.randint(0, 2, (b, ctx.num_classes), device=ctx.device) if ctx.task == "multilabel"
              else torch.randint(0, ctx.num_classes, (b,), device=ctx.device))
-        with torch.autocast("cuda", dtype=autocast_dtype(ctx.device)):
+        with autocast_context(precision or default_choice(ctx.device), ctx.device):
             out = model(x)
         loss_fn(out.float(), y).backward()
         probe_opt.step()
@@ -137,7 +140,21 @@ def _load_resume(ctx: RunContext, winner: str, model: nn.Module, last_file: Path
     return state
 
 
-def _start(ctx: RunContext, winner: str, resume: bool, loss_fn: nn.Module) -> tuple[nn.Module, dict | None, Progress]:
+def _precision(ctx: RunContext, winner: str, model: nn.Module, loss_fn: nn.Module) -> PrecisionChoice:
+    """The step's precision and layout: the bake-off's measured choice for this model (or as asked);
+    channels-last is applied here, before any DDP wrapper sees the parameters (issue 10)."""
+    cfg = ctx.config
+    probe_optimizer = make_optimizer(model, cfg.optimizer, ctx.recipe.lr, cfg.weight_decay)
+    precision = resolve_precision(cfg.precision, model, probe_optimizer, loss_fn, ctx.device, cfg.batch_size,
+                                  ctx.image_size, ctx.num_classes, ctx.task,
+                                  ctx.run_dir / "bakeoff" / f"{winner}.precision.json")
+    if precision.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return precision
+
+
+def _start(ctx: RunContext, winner: str, resume: bool,
+           loss_fn: nn.Module) -> tuple[nn.Module, dict | None, Progress, PrecisionChoice]:
     """The model from the bake-off checkpoint (or its initial weights), then last.pt when resuming."""
     model = build_candidate(ctx, winner)
     bakeoff_ckpt = checkpoint_path(ctx, winner)
@@ -146,14 +163,15 @@ def _start(ctx: RunContext, winner: str, resume: bool, loss_fn: nn.Module) -> tu
         model.load_state_dict(load_checkpoint(bakeoff_ckpt, ctx.device)["model"])
         started_from = "bake-off checkpoint"
     state = _load_resume(ctx, winner, model, ctx.run_dir / "last.pt", resume)
+    precision = _precision(ctx, winner, model, loss_fn)
     if state is None:
-        batch_size, autobatch = pick_batch_size(ctx, model, loss_fn)
-        return model, None, Progress(batch_size, autobatch, started_from=started_from)
+        batch_size, autobatch = pick_batch_size(ctx, model, loss_fn, precision)
+        return model, None, Progress(batch_size, autobatch, started_from=started_from), precision
     progress = Progress(int(state["batch_size"]), state.get("autobatch"), int(state["epoch"]) + 1,
                         json.loads(state["history_json"]), float(state["best_value"]), int(state["best_epoch"]),
                         f"last.pt (epoch {int(state['epoch']) + 1})", baseline_done=True,
                         start_value=state.get("start_value"))
-    return model, state, progress
+    return model, state, progress, precision
 
 
 def _sampler(ctx: RunContext, rank: int, world_size: int) -> EpochSampler:
@@ -175,7 +193,7 @@ class FinetuneRun:
         self.epochs = cfg.full_epochs if cfg.full_epochs is not None else default_full_epochs(len(ctx.train))
         self.loss_fn = make_loss(ctx.task, cfg.label_smoothing, cfg.focal, cfg.focal_gamma)
         self.norm = ctx.normalizer(winner)
-        self.model, state, self.progress = _start(ctx, winner, resume, self.loss_fn)
+        self.model, state, self.progress, self.precision = _start(ctx, winner, resume, self.loss_fn)
         self.sampler = sampler if sampler is not None else _sampler(ctx, rank, world_size)
         self.spe = max(1, len(epoch_batches(self.sampler, 0, self.progress.batch_size)))
         total_steps = max(1, self.epochs * self.spe)
@@ -185,7 +203,9 @@ class FinetuneRun:
             self.optimizer.load_state_dict(state["optimizer"])
         self.train_model = ddp_wrap(self.model) if ddp_wrap is not None else self.model
         self.stepper = Stepper(self.train_model, self.optimizer, self.loss_fn, ctx.device,
-                               warmup_cosine(ctx.recipe.lr, warmup, total_steps))
+                               warmup_cosine(ctx.recipe.lr, warmup, total_steps), self.precision)
+        self.compiled = resolve_compile(cfg.compile, self.stepper, self.progress.batch_size, ctx.image_size,
+                                        ctx.num_classes, ctx.task, total_steps)
         self.best_file, self.last_file = ctx.run_dir / "best.pt", ctx.run_dir / "last.pt"
 
     def validate(self) -> dict:
@@ -221,20 +241,21 @@ class FinetuneRun:
         ctx, cfg = self.ctx, self.ctx.config
         batches = epoch_batches(self.sampler, epoch, self.progress.batch_size)
         self.train_model.train()
-        losses, images, t0 = [], 0, time.perf_counter()
+        images, t0 = 0, time.perf_counter()
         bar = tqdm(batches, desc=f"{self.winner} epoch {epoch + 1}/{self.epochs}", unit="step", leave=False,
                    disable=not (ctx.progress and self.is_main), file=sys.stderr)
         for i, idx in enumerate(bar):
             step = epoch * self.spe + i
             x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, 1_000_003, step, self.rank), self.norm, ctx.device)
+            if i + 1 < len(batches):
+                prefetch(ctx.train, batches[i + 1], ctx.device)  # the next batch is gathered meanwhile
             torch.manual_seed(mix_seed(cfg.seed, 1_000_003, step, self.rank, 1))  # dropout: a function of the step
-            losses.append(self.stepper(x, y, step))
+            self.stepper.step(x, y, step)  # no host wait: the loss accumulates on the device
             images += len(idx)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", img_s=f"{images / max(time.perf_counter() - t0, 1e-9):.0f}")
-        if ctx.device.type == "cuda":
-            torch.cuda.synchronize(ctx.device)
+            bar.set_postfix(img_s=f"{images / max(time.perf_counter() - t0, 1e-9):.0f}", refresh=False)
+        reading = self.stepper.meter.read()  # one host synchronisation per epoch
         train_seconds = time.perf_counter() - t0
-        train_loss = all_reduce_mean({"loss": sum(losses) / max(1, len(losses))}, ctx.device)["loss"]
+        train_loss = all_reduce_mean({"loss": reading.mean}, ctx.device)["loss"]
         return {"epoch": epoch + 1, "train_loss": train_loss, "lr": self.optimizer.param_groups[0]["lr"],
                 "train_seconds": round(train_seconds, 3),
                 "train_images_per_s": round(images * self.world_size / train_seconds, 2)}
@@ -304,7 +325,6 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "
                 f"{_test_name(ctx)} {test[_test_name(ctx)]:.4f} on the held-out test split ({len(ctx.test)} images)")
-    autocast = autocast_dtype(ctx.device)
     return {"winner": winner, "strategy": ctx.recipe.strategy, "strategy_reason": ctx.recipe.reason,
             "lr": ctx.recipe.lr, "lr_range": list(ctx.recipe.lr_range), "lr_groups": ctx.recipe.group_rates(),
             "head_lr_range": list(ctx.recipe.head_lr_range or ctx.recipe.lr_range), "optimizer": ctx.config.optimizer,
@@ -312,9 +332,10 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
             "epochs_run": len(p.history), "best_epoch": p.best_epoch + 1, "kept": kept,
             "start_value": p.start_value, "stopped_early": stopped_early, "started_from": p.started_from,
             "seconds": round(time.perf_counter() - t_start, 2),
-            "autocast": str(autocast).replace("torch.", "") if autocast else None,
+            "autocast": run.precision.autocast,  # the measured (or asked) choice
             "world_size": world_size, "history": p.history, "final": final, "test": test,
-            "test_images": len(ctx.test), "selected_on": "validation", "reported_on": "test"}
+            "test_images": len(ctx.test), "selected_on": "validation", "reported_on": "test",
+            **run.precision.as_dict(), **run.compiled.as_dict()}
 
 
 def _test_name(ctx: RunContext) -> str:

@@ -20,7 +20,9 @@ import torch
 from hoot.trainer.context import RunContext
 from hoot.trainer.loop import Stepper, evaluate, measure_latency_ms, recalibrate_bn
 from hoot.trainer.losses import make_loss
-from hoot.trainer.pipeline import Normalizer, SeededSampler, epoch_batches, mix_seed, steps_per_epoch, train_batch
+from hoot.trainer.device_run import log_interval, resolve_compile, resolve_precision
+from hoot.trainer.pipeline import (Normalizer, SeededSampler, epoch_batches, mix_seed, prefetch, steps_per_epoch,
+                                   train_batch)
 from hoot.trainer.runfiles import atomic_torch_save, load_checkpoint
 from hoot.trainer.strategy import apply_strategy, make_optimizer
 
@@ -77,16 +79,15 @@ class BakeoffStream:
             self._epoch, self._batches = epoch, epoch_batches(self.sampler, epoch, self.ctx.config.batch_size)
         return self._batches[pos]
 
-    def step(self, stepper: Stepper, step: int) -> tuple[float, int]:
-        """(training loss, images) of global step `step`; synchronised on CUDA so timings are real."""
+    def step(self, stepper: Stepper, step: int) -> tuple[torch.Tensor, int]:
+        """(training loss on the device, images) of global step `step`; never waits on the GPU (the
+        loss also goes to `stepper.meter`, read once per log interval)."""
         seed, dev = self.ctx.config.seed, self.ctx.device
         idx = self.indices(step)
         x, y = train_batch(self.ctx.train, idx, mix_seed(seed, step), self.norm, dev)
+        prefetch(self.ctx.train, self.indices(step + 1), dev)  # the next batch is gathered meanwhile
         torch.manual_seed(mix_seed(seed, step, 1))  # dropout too depends on the step only
-        loss = stepper(x, y, step)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        return loss, len(idx)
+        return stepper.step(x, y, step), len(idx)
 
 
 class RungTrainer:
@@ -102,8 +103,14 @@ class RungTrainer:
         self.loss_fn = make_loss(ctx.task, cfg.label_smoothing, cfg.focal, cfg.focal_gamma)
         self.norm = ctx.normalizer(candidate)
         lr = ctx.recipe.lr  # the head's groups carry lr_scale = head_lr / lr (trainer.strategy)
+        # precision/layout measured (or as asked) and optional compile, recorded in the result (issue 10)
+        self.precision = resolve_precision(cfg.precision, self.model, self.optimizer, self.loss_fn, ctx.device,
+                                           cfg.batch_size, ctx.image_size, ctx.num_classes, ctx.task,
+                                           ctx.run_dir / "bakeoff" / f"{candidate}.precision.json")
         self.stepper = Stepper(self.model, self.optimizer, self.loss_fn, ctx.device,
-                               lambda s: lr * min(1.0, (s + 1) / warmup))
+                               lambda s: lr * min(1.0, (s + 1) / warmup), self.precision)
+        self.compiled = resolve_compile(cfg.compile, self.stepper, cfg.batch_size, ctx.image_size, ctx.num_classes,
+                                        ctx.task, self.total_steps or 100)
         self.ckpt_file = checkpoint_path(ctx, candidate)
         self.step, self.train_seconds = 0, 0.0
         self.images, self.seg_seconds, self.last_loss = 0, 0.0, float("nan")
@@ -124,6 +131,19 @@ class RungTrainer:
                            "train_seconds": self.train_seconds, "seed": self.ctx.config.seed,
                            "candidate": self.candidate}, self.ckpt_file)
 
+    def _more_steps(self) -> bool:
+        return self.total_steps is None or self.step < self.total_steps
+
+    def _read(self, t0: float, steps: int, bar) -> float:
+        """Read the device-side loss (one synchronisation), account the time since t0; the new t0."""
+        self.last_loss = self.stepper.meter.read().last
+        now = time.perf_counter()
+        self.train_seconds += now - t0
+        self.seg_seconds += now - t0
+        bar.update(steps)
+        bar.set_postfix(loss=f"{self.last_loss:.3f}", img_s=f"{self.images / max(self.seg_seconds, 1e-9):.0f}")
+        return now
+
     def _more(self) -> bool:
         return ((self.total_steps is not None and self.step < self.total_steps)
                 or (self.total_seconds is not None and self.train_seconds < self.total_seconds))
@@ -136,17 +156,18 @@ class RungTrainer:
         bar = tqdm(total=self.total_steps - self.step if self.total_steps else None, file=sys.stderr,
                    desc=f"{self.candidate} rung {self.rung}", unit="step", disable=not self.ctx.progress, leave=False)
         self.model.train()
+        every, since_read = log_interval(self.ctx.device), 0
         try:
+            t0 = time.perf_counter()
             while self._more():
-                t0 = time.perf_counter()
-                self.last_loss, n = stream.step(self.stepper, self.step)
-                dt = time.perf_counter() - t0
-                self.train_seconds += dt
-                self.seg_seconds += dt
-                self.images += n
+                self.images += stream.step(self.stepper, self.step)[1]
                 self.step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{self.last_loss:.3f}", img_s=f"{self.images / max(self.seg_seconds, 1e-9):.0f}")
+                since_read += 1
+                if since_read >= every or not self._more_steps():
+                    t0 = self._read(t0, since_read, bar)  # the loop's one host synchronisation
+                    since_read = 0
+            if since_read:
+                self._read(t0, since_read, bar)
         except KeyboardInterrupt:
             self.save()
             raise
@@ -178,6 +199,7 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
         "params": count_params(model), "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "strategy": ctx.recipe.strategy, "lr": ctx.recipe.lr, "head_lr": ctx.recipe.head_lr,
         "bn_recalibration_images": bn_images, "resumed_from_step": start_step,
+        **job.precision.as_dict(), **job.compiled.as_dict(),
     }
     result.update({k: v for k, v in metrics.items() if k not in ("confusion_matrix", "per_class")})
     return result
