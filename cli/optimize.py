@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from hoot.advisor.errors import HootError
 from hoot.advisor.render import FORMATS
 from hoot.cli.options import positive_int
 
@@ -42,7 +43,7 @@ def optimize(run, output, out_dir, variants, calibration_images, batch_size, thr
 
     names = parse_variants(variants)
     if image_size is not None and image_size < 32:
-        raise click.BadParameter(f"--image-size {image_size} is too small; use 32 px or more (e.g. 224)")
+        raise HootError(f"--image-size {image_size} is too small; use 32 px or more (e.g. 224)")
     run_dir = find_run(run, output)
     opts = OptimizeOptions(variants=tuple(names), calibration_images=calibration_images, batch_size=batch_size,
                            threads=threads or 0, seed=seed, timing_px=image_size, device=device,

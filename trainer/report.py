@@ -27,7 +27,8 @@ def load_run(run_dir: Path) -> dict:
     if config is None:
         raise HootError(f"'{run_dir}' is not a hoot run folder (no config.json); pass reports/<run-id>")
     return {"config": config, "dataset": _read(run_dir / "dataset.json") or {},
-            "bakeoff": _read(run_dir / "bakeoff.json") or {}, "finetune": _read(run_dir / "finetune.json")}
+            "bakeoff": _read(run_dir / "bakeoff.json") or {}, "finetune": _read(run_dir / "finetune.json"),
+            "optimize": _read(run_dir / "optimize.json")}
 
 
 def write_metrics(run_dir: Path, run: dict) -> dict:
@@ -36,7 +37,7 @@ def write_metrics(run_dir: Path, run: dict) -> dict:
     doc = {"run_id": run["config"].get("run_id"), "task": run["dataset"].get("task"),
            "metric": bake.get("metric"), "winner": bake.get("winner") or None,
            "bakeoff": {"rungs": bake.get("rungs", []), "table": bake.get("table", []), "complete": bake.get("complete")},
-           "finetune": None if ft is None else {k: v for k, v in ft.items()}}
+           "finetune": None if ft is None else {k: v for k, v in ft.items()}, "optimize": run.get("optimize")}
     (run_dir / "metrics.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
     rows: list[dict] = []
     for results in bake.get("rungs", []):
@@ -202,6 +203,9 @@ def sections(run: dict, plots: dict[str, str]) -> list[tuple[str, list[tuple[str
         if "confusion_matrix" in plots:
             cls_items.append(("image", plots["confusion_matrix"]))
         out.append(("Per-class precision, recall, F1", cls_items or [("text", "n/a")]))
+    if run.get("optimize"):  # hoot optimize's section (trainer/optimize/report.py)
+        from hoot.trainer.optimize.report import report_section
+        out.append(report_section(run["optimize"]))
     out.append(("Deployment notes", [("text", n) for n in deployment_notes(bake.get("winner") or None)]))
     return out
 
