@@ -140,25 +140,6 @@ def compile_model(model: nn.Module, example: torch.Tensor) -> nn.Module:
     return compiled
 
 
-def unshare_modules(model: nn.Module) -> nn.Module:
-    """The same function with one module per call site (fx-traced). torchvision's ResNet blocks call one
-    `self.relu` twice; the x86 quantiser's conv+add+relu fusion rejects a module with two call sites
-    ("Input partition has more than one output node")."""
-    import copy
-
-    gm = torch.fx.symbolic_trace(model)
-    seen: set[str] = set()
-    for node in gm.graph.nodes:
-        if node.op == "call_module":
-            if node.target in seen:
-                name = f"{str(node.target).replace('.', '_')}_{node.name}"
-                gm.add_submodule(name, copy.deepcopy(gm.get_submodule(node.target)))
-                node.target = name
-            seen.add(node.target)
-    gm.recompile()
-    return gm
-
-
 def pt2e_int8(model: nn.Module, calibration: torch.Tensor, example: torch.Tensor) -> nn.Module:
     """PT2E static INT8 with the x86 Inductor quantiser (per-channel weights), then torch.compile."""
     try:  # PT2E quantisation moved from torch.ao to torchao (torch >= 2.10)
@@ -174,7 +155,7 @@ def pt2e_int8(model: nn.Module, calibration: torch.Tensor, example: torch.Tensor
     quantizer.set_global(get_default_x86_inductor_quantization_config())  # weights per-channel symmetric s8
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exported = torch.export.export(unshare_modules(model.eval()), (example,)).module()
+        exported = torch.export.export(model.eval(), (example,)).module()
         prepared = prepare_pt2e(exported, quantizer)
         with torch.no_grad():
             for i in range(0, len(calibration), 8):
