@@ -100,8 +100,8 @@ def _ensure_onnx(ctx: BuildContext) -> Path:
     return ctx.onnx_path
 
 
-def _ort_built(path: Path, ctx: BuildContext, precision: str, details: dict) -> Built:
-    providers = building.ort_providers(ctx.device.type)
+def _ort_built(path: Path, ctx: BuildContext, precision: str, details: dict, cpu_only: bool = False) -> Built:
+    providers = building.ort_providers("cpu" if cpu_only else ctx.device.type)
     session = building.ort_session(path, ctx.threads, providers)
     name = session.get_inputs()[0].name
     details = {**details, "providers": session.get_providers()}
@@ -121,7 +121,7 @@ def _build_ort_int8(ctx: BuildContext, fmt: str, filename: str) -> Built:
                "calibration": "minmax", "activations": "u8", "weights": "s8",
                "calibration_images": int(len(ctx.calibration)), "vnni": building.cpu_has_vnni(),
                "ops": building.quantized_op_counts(path)}
-    return _ort_built(path, ctx, "int8", details)
+    return _ort_built(path, ctx, "int8", details, cpu_only=True)  # ONNX Runtime's int8 kernels are the CPU EP's
 
 
 def build_int8(ctx: BuildContext) -> Built:
