@@ -40,7 +40,8 @@ def load_run(run_dir: Path) -> dict:
         raise HootError(f"run '{run_dir}' has no bakeoff.json: it stopped before the bake-off finished a rung; resume it "
                         f"with `hoot shortlist --resume {run_dir.name} --output {run_dir.parent}`")
     return {"config": config, "dataset": _read(run_dir / "dataset.json") or {},
-            "bakeoff": bakeoff, "finetune": _read(run_dir / "finetune.json")}
+            "bakeoff": bakeoff, "finetune": _read(run_dir / "finetune.json"),
+            "optimize": _read(run_dir / "optimize.json")}
 
 
 def run_answer(run_dir: Path) -> dict:
@@ -62,7 +63,7 @@ def write_metrics(run_dir: Path, run: dict) -> dict:
                     "note": "the held-out test split: not used to rank the bake-off (validation) nor to select "
                             "the fine-tuned epoch (validation)"} if test else None,
            "bakeoff": {"rungs": bake.get("rungs", []), "table": bake.get("table", []), "complete": bake.get("complete")},
-           "finetune": None if ft is None else {k: v for k, v in ft.items()}}
+           "finetune": None if ft is None else {k: v for k, v in ft.items()}, "optimize": run.get("optimize")}
     atomic_write_json(run_dir / "metrics.json", doc)
     rows: list[dict] = []
     for results in bake.get("rungs", []):
@@ -213,6 +214,9 @@ def sections(run: dict, plots: dict[str, str]) -> list[tuple[str, list[tuple[str
     out.append(("Bake-off", items))
     if ft:
         out = _finetune_sections(run, plots, out)
+    if run.get("optimize"):  # hoot optimize's section (trainer/optimize/report.py)
+        from hoot.trainer.optimize.report import report_section
+        out.append(report_section(run["optimize"]))
     out.append(("Deployment notes", [("text", n) for n in deployment_notes(bake.get("winner") or None)]))
     return out
 

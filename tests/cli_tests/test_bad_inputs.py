@@ -206,7 +206,23 @@ SCALEOUT_CASES = [
 ]
 
 # -- hoot optimize -----------------------------------------------------------------------------
-OPTIMIZE_CASES: list[Case] = []
+def _run_without_best_pt(tmp: Path) -> None:
+    (tmp / "run1").mkdir()
+    (tmp / "run1" / "config.json").write_text("{}")
+
+
+OPTIMIZE_CASES = [
+    Case("optimize unknown run", ("optimize", "{tmp}/nope"), 2, r"run '.*nope' not found"),
+    Case("optimize run without best.pt", ("optimize", "run1", "--output", "{tmp}"), 2, r"has no best\.pt",
+         setup=_run_without_best_pt),
+    Case("optimize bad variant", ("optimize", "{tmp}/nope", "--variants", "eager,warp"), 2, r"unknown variant 'warp'"),
+    Case("optimize zero calibration images", ("optimize", "{tmp}/nope", "--calibration-images", "0"), 2,
+         r"--calibration-images '0' must be at least 1"),
+    Case("optimize nan calibration images", ("optimize", "{tmp}/nope", "--calibration-images", "nan"), 2,
+         r"--calibration-images 'nan' is not a finite number"),
+    Case("optimize zero batch", ("optimize", "{tmp}/nope", "--batch-size", "0"), 2, r"--batch-size"),
+    Case("optimize tiny timing size", ("optimize", "{tmp}/nope", "--image-size", "8"), 2, r"--image-size 8 is too small"),
+]
 
 CASES = CLI_CASES + ADVISE_CASES + BENCH_CASES + RUN_CASES + SCALEOUT_CASES + OPTIMIZE_CASES
 

@@ -1,0 +1,55 @@
+"""`hoot optimize RUN`: the fine-tuned winner's deployment variants (eager, torch.compile, ONNX
+Runtime, INT8, half precision, TensorRT) measured side by side; a table on stdout, optimize.md,
+a plot, the shippable files and metrics.json's "optimize" key in the run folder.
+"""
+
+from __future__ import annotations
+
+import click
+
+from hoot.advisor.errors import HootError
+from hoot.advisor.render import FORMATS
+from hoot.cli.options import positive_int
+
+DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.argument("run")
+@click.option("--output", default="reports", help="Where run folders are.")
+@click.option("--out", "out_dir", default=None, metavar="DIR", help="Where the files go (default: the run folder).")
+@click.option("--variants", default=DEFAULT_VARIANTS, metavar="A,B",
+              help="Any of eager,compile,onnxruntime,int8,int8-qdq,int8-pt2e,fp16,bf16,tensorrt (eager is the reference, always run).")
+@click.option("--calibration-images", default=128, type=positive_int(100_000, "128"),
+              help="Training images (seeded) that calibrate INT8.")
+@click.option("--batch-size", default=32, type=positive_int(4096, "32"), help="Batch for the throughput figure.")
+@click.option("--threads", default=None, type=positive_int(1024, "2"), help="CPU threads (default: all this process may use); recorded.")
+@click.option("--image-size", "image_size", default=None, type=positive_int(2048, "224"), metavar="PX",
+              help="Input size for the timings (default: the run's training size; accuracy is always at the training size).")
+@click.option("--device", default="auto", help="auto | cpu | cuda | cuda:N.")
+@click.option("--seed", default=0, type=int, help="Seed for picking the calibration images.")
+@click.option("--quick", is_flag=True, help="Rough timings (short warm-up, few blocks): a smoke check, not a measurement.")
+@click.option("--format", "fmt", default="table", type=click.Choice(FORMATS))
+def optimize(run, output, out_dir, variants, calibration_images, batch_size, threads, image_size, device, seed, quick, fmt) -> None:
+    """Build and measure RUN's deployment variants: latency, throughput, size, memory, accuracy change."""
+    from pathlib import Path
+
+    from hoot.advisor.render import render
+    from hoot.trainer.optimize.report import TABLE_COLUMNS, table_rows, write_outputs
+    from hoot.trainer.optimize.measuring import QUICK_RULE, TimingRule
+    from hoot.trainer.optimize.run import OptimizeOptions, optimize_run
+    from hoot.trainer.optimize.variants import parse_variants
+    from hoot.trainer.trained import find_run
+
+    names = parse_variants(variants)
+    if image_size is not None and image_size < 32:
+        raise HootError(f"--image-size {image_size} is too small; use 32 px or more (e.g. 224)")
+    run_dir = find_run(run, output)
+    opts = OptimizeOptions(variants=tuple(names), calibration_images=calibration_images, batch_size=batch_size,
+                           threads=threads or 0, seed=seed, timing_px=image_size, device=device,
+                           out_dir=Path(out_dir) if out_dir else None, rule=QUICK_RULE if quick else TimingRule())
+    result = optimize_run(run_dir, opts)
+    doc = result.to_dict()
+    paths = write_outputs(run_dir, doc, opts.out_dir)
+    click.echo(render(table_rows(doc), fmt, TABLE_COLUMNS, floatfmt=".4g", json_payload=doc))
+    click.echo(f"hoot: wrote {', '.join(str(p) for p in paths.values())}", err=True)
