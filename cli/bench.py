@@ -12,13 +12,14 @@ from typing import Any
 
 import click
 
-from hoot.advisor.catalog import Variant, default_catalog_path, load_catalog
+from hoot.advisor.catalog import default_catalog_path, load_catalog
 from hoot.advisor.errors import HootError, NoAnswer
 from hoot.advisor.paths import default_db_path
 from hoot.advisor.render import render
 from hoot.bench.hardware import current_hardware_id, this_machine
 from hoot.bench.records import RUNTIMES
 from hoot.bench.store import DTYPES, MODES, STATUSES, ResultStore
+from hoot.cli.bench_select import parse_batch_sizes, select_variants, target_variants  # noqa: F401 - re-exported
 from hoot.cli.options import Number, positive_int
 
 FORMATS = ("table", "json", "csv")
@@ -32,56 +33,6 @@ SHOW_COLUMNS = ["hardware_id", "variant", "mode", "device", "dtype", "batch_size
                 "channels_last", "quick", "status", "converged", "stopped_by", "latency_ms", "latency_p10_ms",
                 "latency_p90_ms", "latency_spread_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params",
                 "peak_memory_mb", "auto_batch_size", "auto_batch_s", "measured_at", "error"]
-
-
-def parse_batch_sizes(text: str) -> tuple[int, ...]:
-    """'1,32' -> (1, 32); anything else is a one-line error."""
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part.isdigit() or int(part) <= 0:
-            raise HootError(f"--batch-size '{text}': '{part}' is not a positive integer; e.g. --batch-size 1,32")
-        if int(part) not in out:
-            out.append(int(part))
-    return tuple(out)
-
-
-def select_variants(catalog: Any, all_: bool, models: str | None, family: str | None,
-                    target: str | None) -> list[Variant]:
-    """The variants to measure, validated (unknown names are one-line errors)."""
-    if not (all_ or models or family or target):
-        raise HootError("nothing to measure: pass --all, --models a,b, --family NAME or --target NAME")
-    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    chosen = catalog.provided() if all_ and not names else catalog.select(names, None)
-    if family:
-        chosen = [v for v in catalog.select(None, family) if v in chosen]
-    if target:
-        picks = target_variants(catalog, target)
-        chosen = [v for v in chosen if v.name in picks] if (names or family) else [catalog.get(n) for n in picks]
-    missing = [v.name for v in chosen if not v.provided]
-    if missing:
-        raise HootError(f"'{missing[0]}' is listed for reference but torchvision does not provide it; "
-                        "pick a provided variant (`hoot catalog`)")
-    if not chosen:
-        raise NoAnswer("no catalog variant matches that selection")
-    return chosen
-
-
-def target_variants(catalog: Any, target: str) -> list[str]:
-    """The variants the advisor keeps for a deployment target (classification), in its rank order.
-
-    Falls back to the catalog's `targets` field where the recommender is not available.
-    """
-    try:
-        from hoot.advisor.recommend import Request, recommend
-    except ImportError:  # pragma: no cover - a build without the recommender
-        from hoot.advisor.catalog import TARGETS
-
-        if target not in TARGETS:
-            raise HootError(f"--target '{target}' is unknown; use one of {', '.join(TARGETS)}") from None
-        return [v.name for v in catalog.provided() if target in v.targets]
-    advice = recommend(Request(task="classification", target=target, top_k=1), catalog=catalog)
-    return list(advice.survivors)
 
 
 def _store(db: str | None, create: bool = True, readonly: bool = False) -> ResultStore:
