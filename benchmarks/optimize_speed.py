@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hoot.trainer.optimize import accuracy, building
+from hoot.bench import runtimes
+from hoot.trainer.optimize import accuracy
 from hoot.trainer.optimize.measuring import TimingRule, time_predict, top1
 from hoot.trainer.optimize.variants import BUILDERS, BuildContext, Skip
 
@@ -114,7 +115,7 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
                "int8 within 1 point": abs(ratios.get("int8_top1_delta_pts", 99)) <= 1.0}
     return {"model": meta["variant"], "train_px": int(meta["image_size"]), "timing_px": timing_px, "threads": threads,
             "held_out": held.name, "held_out_images": len(held), "calibration_images": int(len(cal)),
-            "vnni": building.cpu_has_vnni(), "rows": list(rows.values()), "ratios": ratios, "targets": targets}
+            "vnni": runtimes.cpu_has_vnni(), "rows": list(rows.values()), "ratios": ratios, "targets": targets}
 
 
 def main() -> None:

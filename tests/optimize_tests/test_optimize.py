@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from hoot.cli.main import cli, main
 from hoot.testing.images import make_imagefolder
-from hoot.trainer.optimize import building, variants
+from hoot.bench import runtimes
+from hoot.trainer.optimize import variants
 from hoot.trainer.optimize.measuring import QUICK_RULE
 from hoot.trainer.optimize.run import OptimizeOptions, optimize_run
 
@@ -81,7 +82,7 @@ def test_a_failing_export_is_an_error_row_and_the_others_go_on(trained_run, monk
     def broken_export(*args, **kwargs):
         raise RuntimeError("Unsupported ONNX opset for operator 'WarpField'")
 
-    monkeypatch.setattr(building, "export_onnx", broken_export)
+    monkeypatch.setattr(runtimes, "export_onnx", broken_export)
     opts = OptimizeOptions(variants=("eager", "onnxruntime", "int8"), calibration_images=8, batch_size=4, threads=1,
                            rule=QUICK_RULE, device="cpu", out_dir=tmp_path)
     result = optimize_run(trained_run, opts)
@@ -95,7 +96,7 @@ def test_a_quantiser_error_is_an_error_row(trained_run, monkeypatch, tmp_path):
     def broken_quantizer(*args, **kwargs):
         raise ValueError("quantize_static: no calibration data for tensor 'x'")
 
-    monkeypatch.setattr(building, "quantize_int8", broken_quantizer)
+    monkeypatch.setattr(runtimes, "quantize_int8", broken_quantizer)
     opts = OptimizeOptions(variants=("eager", "onnxruntime", "int8"), calibration_images=8, batch_size=4, threads=1,
                            rule=QUICK_RULE, device="cpu", out_dir=tmp_path)
     result = optimize_run(trained_run, opts)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from hoot.advisor.errors import HootError
+from hoot.bench import runtimes
 from hoot.trainer.optimize import building
 from hoot.trainer.optimize.measuring import Predict
 
@@ -96,31 +97,31 @@ def build_compile(ctx: BuildContext) -> Built:
 
 def _ensure_onnx(ctx: BuildContext) -> Path:
     if ctx.onnx_path is None or not ctx.onnx_path.is_file():
-        ctx.onnx_path = building.export_onnx(ctx.model.cpu().eval(), ctx.out_dir / "model.onnx", ctx.image_size)
+        example = torch.randn(1, 3, ctx.image_size, ctx.image_size, generator=torch.Generator().manual_seed(0))
+        ctx.onnx_path = runtimes.export_onnx(ctx.model.cpu().eval(), example, ctx.out_dir / "model.onnx", dynamic=True)
     return ctx.onnx_path
 
 
 def _ort_built(path: Path, ctx: BuildContext, precision: str, details: dict, cpu_only: bool = False) -> Built:
-    providers = building.ort_providers("cpu" if cpu_only else ctx.device.type)
-    session = building.ort_session(path, ctx.threads, providers)
+    session = runtimes.ort_session(path, ctx.threads, "cpu" if cpu_only else ctx.device.type)
     name = session.get_inputs()[0].name
     details = {**details, "providers": session.get_providers()}
     return Built(lambda x: session.run(None, {name: x})[0], "onnxruntime", precision,
-                 "cuda" if providers[0].startswith("CUDA") else "cpu", file=path, details=details)
+                 "cuda" if session.get_providers()[0].startswith("CUDA") else "cpu", file=path, details=details)
 
 
 def build_onnxruntime(ctx: BuildContext) -> Built:
-    return _ort_built(_ensure_onnx(ctx), ctx, "fp32", {"opset": building.ONNX_OPSET})
+    return _ort_built(_ensure_onnx(ctx), ctx, "fp32", {"opset": runtimes.OPSET})
 
 
 def _build_ort_int8(ctx: BuildContext, fmt: str, filename: str) -> Built:
     fp32 = _ensure_onnx(ctx)
-    reduce_range = not building.cpu_has_vnni()
-    path = building.quantize_int8(fp32, ctx.out_dir / filename, ctx.calibration, fmt=fmt, reduce_range=reduce_range)
+    reduce_range = not runtimes.cpu_has_vnni()
+    path = runtimes.quantize_int8(fp32, ctx.out_dir / filename, ctx.calibration, fmt=fmt, reduce_range=reduce_range)
     details = {"route": "onnxruntime quantize_static", "format": fmt, "per_channel": True, "reduce_range": reduce_range,
                "calibration": "minmax", "activations": "u8", "weights": "s8",
-               "calibration_images": int(len(ctx.calibration)), "vnni": building.cpu_has_vnni(),
-               "ops": building.quantized_op_counts(path)}
+               "calibration_images": int(len(ctx.calibration)), "vnni": runtimes.cpu_has_vnni(),
+               "ops": runtimes.quantized_op_counts(path)}
     return _ort_built(path, ctx, "int8", details, cpu_only=True)  # ONNX Runtime's int8 kernels are the CPU EP's
 
 
