@@ -43,7 +43,6 @@ def configure_logging(debug: bool = False) -> None:
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler())
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
-    logger.propagate = False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

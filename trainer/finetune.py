@@ -318,7 +318,8 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     stopped_early = run.run()
     if world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
-    run.model.load_state_dict(load_checkpoint(run.best_file, ctx.device)["model"])
+    if run.best_file.is_file():  # rank 0 keeps best.pt; a rank on another machine has none and is not reported
+        run.model.load_state_dict(load_checkpoint(run.best_file, ctx.device)["model"])
     final = run.validate()
     test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task, run.loss_fn))
     kept = "starting checkpoint" if p.best_epoch < 0 else f"epoch {p.best_epoch + 1}"

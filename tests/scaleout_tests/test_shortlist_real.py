@@ -145,7 +145,7 @@ def test_two_hoot_workers_on_postgres_match_the_single_process_run(reference, po
     assert sorted(trials[winner].intermediate_values) == [0, 1]
 
     status = subprocess.run(processes.hoot_command("shortlist", "--storage", postgres_url,
-                             "--study", name, "--status", "--format", "json"), cwd=folder, env=hoot_env(),
+                             "--study", name, "--status", "--format", "json"), cwd=tmp_path, env=hoot_env(),
                             capture_output=True, text=True, timeout=60)
     rows = {r["candidate"]: r for r in json.loads(status.stdout)}
     assert rows[winner]["state"] == "winner"
