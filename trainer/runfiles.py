@@ -19,7 +19,7 @@ import logging
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 from hoot.advisor.errors import HootError
 
@@ -43,18 +43,24 @@ def _replace(tmp: Path, path: Path) -> None:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """write(file) into a temporary beside `path`, fsync, then rename over `path`: a reader (or a
+    resume after kill -9) sees the old file or the whole new one, never half of it."""
     path = Path(path)
     tmp = _tmp_for(path)
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _replace(tmp, path)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda fh: fh.write(data))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -70,17 +76,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     """torch.save through a temporary file: an interrupted save never leaves a broken checkpoint."""
     import torch
 
-    path = Path(path)
-    tmp = _tmp_for(path)
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _replace(tmp, path)
+    _atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def remove_stale_temporaries(run_dir: Path) -> list[Path]:
