@@ -7,6 +7,7 @@ opens one without touching the schema, and Optuna's heartbeat and retry settings
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import warnings
 from collections.abc import Iterator
@@ -87,6 +88,22 @@ def _retry_callback() -> dict[str, Any]:
     return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback()}
 
 
+@contextlib.contextmanager
+def loggers_kept() -> Iterator[None]:
+    """Optuna's schema migration runs alembic's env.py, whose `logging.config.fileConfig` disables
+    every logger that exists (when the root logger has no handler, as under the `hoot` CLI): hoot's
+    progress lines would vanish for the rest of the run. Restore each logger's `disabled` flag."""
+    before = {name: lg.disabled for name, lg in logging.root.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
+    try:
+        yield
+    finally:
+        for name, disabled in before.items():
+            logger = logging.root.manager.loggerDict.get(name)
+            if isinstance(logger, logging.Logger):
+                logger.disabled = disabled
+
+
 def open_storage(
     url: str | None,
     *,
@@ -136,7 +153,7 @@ def open_storage(
     if parsed.get_backend_name() == "postgresql":
         kwargs["engine_kwargs"] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     try:
-        with quiet():  # heartbeat arguments are "experimental" in Optuna
+        with quiet(), loggers_kept():  # heartbeat arguments are "experimental" in Optuna
             if heartbeat_s:
                 kwargs.update(heartbeat_interval=heartbeat_s, grace_period=GRACE_BEATS * heartbeat_s, **_retry_callback())
             if not create and not _has_optuna_schema(url, kwargs.get("engine_kwargs", {})):

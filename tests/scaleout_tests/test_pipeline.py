@@ -124,3 +124,30 @@ def test_the_engine_metric_decides_the_study_direction(tmp_path):
     assert bake.rungs.direction == optuna.study.StudyDirection.MINIMIZE
     engine = load_engine("hoot.testing.toy_engine")
     assert engine.metric(dataclasses.make_dataclass("C", [("metric", str)])("val_top1")) == Metric("val_top1", "maximize")
+
+
+def test_opening_an_rdb_storage_keeps_hoots_loggers_enabled(tmp_path, monkeypatch):
+    """Optuna's schema migration runs alembic's env.py, which calls logging.config.fileConfig when
+    the root logger has no handler (as under the `hoot` CLI) and so disables every existing
+    logger: hoot's progress lines must survive it. The migration is simulated by a storage
+    constructor that configures logging the way fileConfig does (disable_existing_loggers)."""
+    import logging
+    import logging.config
+
+    import optuna
+
+    from hoot.trainer.optuna_storage import open_storage
+
+    real = optuna.storages.RDBStorage
+
+    def migrating_storage(*args, **kwargs):
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": True})
+        return real(*args, **kwargs)
+
+    progress = logging.getLogger("hoot.trainer.context")
+    monkeypatch.setattr(optuna.storages, "RDBStorage", migrating_storage)
+    try:
+        open_storage(f"sqlite:///{tmp_path / 'study.db'}", create=True)
+        assert progress.disabled is False
+    finally:
+        progress.disabled = False
