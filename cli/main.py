@@ -37,6 +37,14 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+def enable_hoot_loggers() -> None:
+    """A library's logging.config call (alembic's env.py under Optuna's schema migration) disables
+    every logger that existed then; hoot's own progress lines are never meant to be silent."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and (name == "hoot" or name.startswith("hoot.")):
+            logger.disabled = False
+
+
 def configure_logging(debug: bool = False) -> None:
     """Route the `hoot` logger to stderr once (idempotent); DEBUG records only with --debug."""
     logger = logging.getLogger("hoot")
@@ -53,6 +61,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """hoot: pick an image-model architecture and prove the pick on your hardware and data."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    enable_hoot_loggers()
 
 
 for _command in (advise, bench, catalog, export, optimize, predict, report, shortlist):

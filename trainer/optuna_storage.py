@@ -92,7 +92,8 @@ def _retry_callback() -> dict[str, Any]:
 def loggers_kept() -> Iterator[None]:
     """Optuna's schema migration runs alembic's env.py, whose `logging.config.fileConfig` disables
     every logger that exists (when the root logger has no handler, as under the `hoot` CLI): hoot's
-    progress lines would vanish for the rest of the run. Restore each logger's `disabled` flag."""
+    progress lines would vanish for the rest of the run. Restore each other logger's `disabled`
+    flag, and leave hoot's own loggers enabled (hoot never disables them on purpose)."""
     before = {name: lg.disabled for name, lg in logging.root.manager.loggerDict.items()
               if isinstance(lg, logging.Logger)}
     try:
@@ -101,7 +102,7 @@ def loggers_kept() -> Iterator[None]:
         for name, disabled in before.items():
             logger = logging.root.manager.loggerDict.get(name)
             if isinstance(logger, logging.Logger):
-                logger.disabled = disabled
+                logger.disabled = False if name == "hoot" or name.startswith("hoot.") else disabled
 
 
 def open_storage(

@@ -145,9 +145,11 @@ def test_opening_an_rdb_storage_keeps_hoots_loggers_enabled(tmp_path, monkeypatc
         return real(*args, **kwargs)
 
     progress = logging.getLogger("hoot.trainer.context")
+    other = logging.getLogger("some.library")
+    other.disabled = False
     monkeypatch.setattr(optuna.storages, "RDBStorage", migrating_storage)
     try:
         open_storage(f"sqlite:///{tmp_path / 'study.db'}", create=True)
-        assert progress.disabled is False
+        assert progress.disabled is False and other.disabled is False
     finally:
         progress.disabled = False
