@@ -188,12 +188,3 @@ def group_by_setting(measurements: list[Measurement]) -> dict[Setting, list[Meas
         groups.setdefault(setting_of(m), []).append(m)
     return dict(sorted(groups.items(), key=lambda kv: (-len({m.variant for m in kv[1]}), kv[0].label())))
 
-
-def figures_of(rows: dict[str, Measurement]) -> dict[str, dict[str, Any]]:
-    """variant -> the figures of its ok row, as plain values (the recommender's input)."""
-    return {
-        name: {"latency_ms": m.latency_ms, "peak_memory_mb": m.peak_memory_mb, "device": m.key.device,
-               "dtype": m.key.dtype, "input_size": m.key.input_size, "batch_size": m.key.batch_size,
-               "threads": m.key.threads, "runtime": m.key.runtime, "converged": m.converged}
-        for name, m in rows.items() if m.status == "ok"
-    }

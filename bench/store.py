@@ -18,7 +18,6 @@ import json
 import os
 import sqlite3
 import time
-from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,7 +30,7 @@ from hoot.bench.schema import (HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, SE
 from hoot.bench.store_schema import migrate
 
 __all__ = ["DTYPES", "MODES", "STATUSES", "SCHEMA_VERSION", "SETTINGS_KEY", "ResultStore", "utc_now",
-           "validate_row", "measurements_for_advice"]
+           "validate_row"]
 
 COLUMNS = ROW_COLUMNS  # the old name of the row schema
 
@@ -355,28 +354,3 @@ class _Transaction:
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
-
-def measurements_for_advice(
-    db_path: str | Path | None, hardware: str = "this"
-) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-    """(hardware info or None, {variant: figures}) of ONE setting on one machine: the default
-    setting of `bench.selection` (never a GPU row beside CPU rows, two thread counts, or a
-    quick row beside full ones). For callers that want plain figures; `hoot advise` uses
-    `bench.advice_rows.load_measurements`, which also says which setting it is."""
-    from hoot.bench.selection import choose, figures_of
-
-    path = Path(db_path) if db_path is not None else default_db_path()
-    if not path.exists():
-        if hardware == "this":
-            return None, {}
-        raise HootError(f"hardware '{hardware}' is unknown: results database '{path}' does not exist; "
-                        "run `hoot bench` or `hoot bench import FILE` first")
-    with closing(ResultStore(path, readonly=True)) as store:
-        hid = store.resolve_hardware(hardware)
-        chosen = choose(store, hid, None)
-        if chosen.setting is None:
-            return None, {}
-        info = {**(store.hardware(hid) or [{}])[0], **(store.hardware_info(hid) or {})}
-    info.pop("rows", None)
-    info["hardware_id"] = hid
-    return info, figures_of(chosen.rows)

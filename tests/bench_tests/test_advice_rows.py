@@ -12,7 +12,7 @@ from hoot.advisor.errors import HootError
 from hoot.bench.advice_rows import AdviceRows, load_measurements
 from hoot.bench.records import Measurement, Setting
 from hoot.bench.selection import choose_rows
-from hoot.bench.store import ResultStore, measurements_for_advice
+from hoot.bench.store import ResultStore
 
 HW = "test-cpu-00000000"
 SEEDS = ["resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0"]
@@ -121,13 +121,6 @@ def test_missing_stores_and_unknown_hardware(db, tmp_path, row, this_machine):
     with pytest.raises(HootError, match="known hardware ids: jetson-abcd1234"):
         load_measurements(str(db), "tpu-pod")
     assert load_measurements(str(db), "jetson").rows["resnet18"].key.device == "cuda:0"  # a unique prefix
-
-
-def test_measurements_for_advice_reads_one_setting_too(cpu_store):
-    info, figures = measurements_for_advice(cpu_store, "this")
-    assert info["hardware_id"] == HW and set(figures) == set(SEEDS)
-    assert {f["device"] for f in figures.values()} == {"cpu"} and {f["threads"] for f in figures.values()} == {2}
-    assert figures["resnet50"]["latency_ms"] == 12.0
 
 
 def test_choose_rows_in_memory_prefers_full_budget_fp32(row):
