@@ -211,8 +211,10 @@ class FinetuneRun:
     def validate(self) -> dict:
         """BN statistics re-estimated on training images, then the validation metrics."""
         cfg, ctx = self.ctx.config, self.ctx
-        recalibrate_bn(self.model, ctx.train, self.norm, ctx.device, self.progress.batch_size, cfg.bn_recalibration_images)
-        return evaluate(self.model, ctx.val, self.norm, ctx.device, self.progress.batch_size, ctx.task, self.loss_fn)
+        recalibrate_bn(self.model, ctx.train, self.norm, ctx.device, self.progress.batch_size, cfg.bn_recalibration_images,
+                       self.precision)
+        return evaluate(self.model, ctx.val, self.norm, ctx.device, self.progress.batch_size, ctx.task, self.loss_fn,
+                        self.precision)
 
     def save_last(self, epoch: int) -> None:
         p = self.progress
@@ -321,7 +323,8 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     if run.best_file.is_file():  # rank 0 keeps best.pt; a rank on another machine has none and is not reported
         run.model.load_state_dict(load_checkpoint(run.best_file, ctx.device)["model"])
     final = run.validate()
-    test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task, run.loss_fn))
+    test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task, run.loss_fn,
+                             run.precision))
     kept = "starting checkpoint" if p.best_epoch < 0 else f"epoch {p.best_epoch + 1}"
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "

@@ -9,12 +9,12 @@
   never waits on the GPU: the loss is added to a `LossMeter` on the device, which the loops
   read once per log interval or epoch (one host synchronisation, not one per step).
 - `choose_precision`: the measured probe of trainer.precision on a copy of model and optimiser.
-- `evaluate`: loss and the task's metrics over the validation cache.
+- `evaluate`: loss and the task's metrics over the validation cache, in the precision and layout
+  the run's steps use (one `PrecisionChoice` decides both).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -34,20 +34,6 @@ from hoot.trainer.precision import (PrecisionChoice, autocast_context, decide, d
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the GPU supports it (no loss scaling needed), else fp16; None on CPU (fp32)."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def autocast(device: torch.device):
-    dtype = autocast_dtype(device)
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda", dtype=dtype)
-
-
 def unwrap(model: nn.Module) -> nn.Module:
     """The module under a DDP/compile wrapper."""
     return getattr(model, "module", model)
@@ -59,9 +45,10 @@ def has_batchnorm(model: nn.Module) -> bool:
 
 @torch.no_grad()
 def recalibrate_bn(model: nn.Module, split: SplitCache, norm: Normalizer, device: torch.device,
-                   batch_size: int, max_images: int = 2000) -> int:
+                   batch_size: int, max_images: int = 2000, precision: PrecisionChoice | None = None) -> int:
     """Reset every BatchNorm's running mean/var and re-estimate them as a cumulative average
-    (momentum=None) over up to `max_images` un-augmented training images. Returns images used."""
+    (momentum=None) over up to `max_images` un-augmented training images, in the run's precision
+    and layout (`precision`: the step's choice; None: trainer.precision's default). Returns images used."""
     bns = [m for m in unwrap(model).modules() if isinstance(m, _BN_TYPES) and m.track_running_stats]
     if not bns:
         return 0
@@ -81,8 +68,7 @@ def recalibrate_bn(model: nn.Module, split: SplitCache, norm: Normalizer, device
         if len(b) < 2:
             break
         x = norm(split.on(device).gather(b)[0])
-        with autocast(device):
-            unwrap(model)(x)
+        _forward(model, x, precision or default_choice(device), device)
         used += len(b)
     for m, mom in zip(bns, momenta):
         m.momentum = mom
@@ -90,23 +76,33 @@ def recalibrate_bn(model: nn.Module, split: SplitCache, norm: Normalizer, device
     return used
 
 
+def _forward(model: nn.Module, x: torch.Tensor, precision: PrecisionChoice, device: torch.device) -> torch.Tensor:
+    """The model's forward in the precision and layout its training steps use (one rule for both)."""
+    if precision.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with autocast_context(precision, device):
+        return unwrap(model)(x)
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, split: SplitCache, norm: Normalizer, device: torch.device,
-                   batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+                   batch_size: int, precision: PrecisionChoice | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels of `split` in order, evaluated in `precision` (None: the default choice)."""
     model.eval()
+    choice = precision or default_choice(device)
     outs, ys = [], []
     for x, y in eval_batches(split, batch_size, norm, device):
-        with autocast(device):
-            out = unwrap(model)(x)
+        out = _forward(model, x, choice, device)
         outs.append(out.float())
         ys.append(y)
     return torch.cat(outs).cpu().numpy(), torch.cat(ys).cpu().numpy()  # one copy back, after the loop
 
 
 def evaluate(model: nn.Module, split: SplitCache, norm: Normalizer, device: torch.device, batch_size: int,
-             task: str, loss_fn: nn.Module) -> dict:
-    """Validation loss and metrics (top-1 etc. or F1/mAP), with the raw confusion matrix/per-class rows."""
-    logits, y = predict_logits(model, split, norm, device, batch_size)
+             task: str, loss_fn: nn.Module, precision: PrecisionChoice | None = None) -> dict:
+    """Validation loss and metrics (top-1 etc. or F1/mAP), with the raw confusion matrix/per-class rows;
+    evaluated in the run's precision (the same `PrecisionChoice` its training steps use)."""
+    logits, y = predict_logits(model, split, norm, device, batch_size, precision)
     with torch.no_grad():
         loss = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(y)))
     metrics = multilabel_metrics(logits, y) if task == "multilabel" else classification_metrics(logits, y)

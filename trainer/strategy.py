@@ -133,6 +133,15 @@ def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float, 
         scale = (head_lr / lr) if is_head else 1.0
         groups.append({"params": params, "weight_decay": 0.0 if no_decay else weight_decay, "lr": lr * scale,
                        "lr_scale": scale, "group": "head" if is_head else "backbone"})
+    fused = {"fused": True} if wants_fused([p for g in groups for p in g["params"]]) else {}
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
-    return torch.optim.AdamW(groups, lr=lr)
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, **fused)
+    return torch.optim.AdamW(groups, lr=lr, **fused)
+
+
+def wants_fused(params: list) -> bool:
+    """The fused optimiser kernels where every parameter is on a CUDA device. Why: one kernel per
+    step instead of a loop of small ones, and with fp16 the GradScaler hands a fused optimiser the
+    inf check on the device instead of reading it back (no host synchronisation per step). The CPU
+    keeps the default implementation (its numbers stay bit for bit what they were)."""
+    return bool(params) and all(p.is_cuda for p in params)

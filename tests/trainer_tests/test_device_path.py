@@ -305,6 +305,51 @@ def test_bakeoff_stream_reads_the_loss_once_per_interval(shapes, tmp_path, count
     assert stepper.meter.read().steps == 4
 
 
+def test_fused_optimiser_only_where_every_parameter_is_on_cuda():
+    """fused kernels let GradScaler keep its inf check on the device (no sync per fp16 step)."""
+    from types import SimpleNamespace
+
+    from hoot.trainer.strategy import make_optimizer, wants_fused
+
+    cuda, cpu = SimpleNamespace(is_cuda=True), SimpleNamespace(is_cuda=False)
+    assert wants_fused([cuda, cuda]) and not wants_fused([cuda, cpu]) and not wants_fused([])
+    model = torch.nn.Linear(4, 2)
+    for name in ("adamw", "sgd"):
+        assert not make_optimizer(model, name, 1e-3, 0.05).defaults.get("fused")  # the CPU path is unchanged
+
+
+def test_evaluation_runs_in_the_steps_precision_and_layout():
+    """One PrecisionChoice decides training steps, BN re-estimation and evaluation alike."""
+    import numpy as np
+
+    from hoot.trainer.cache import SplitCache
+    from hoot.trainer.loop import evaluate, recalibrate_bn
+    from hoot.trainer.pipeline import Normalizer
+    from hoot.trainer.precision import PrecisionChoice
+
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn, self.fc = torch.nn.BatchNorm2d(3), torch.nn.Linear(3, 2)
+
+        def forward(self, x):
+            seen.append((torch.is_autocast_enabled("cpu"), x.is_contiguous(memory_format=torch.channels_last)))
+            return self.fc(self.bn(x).mean(dim=(2, 3)))
+
+    rng = np.random.default_rng(0)
+    split = SplitCache(rng.integers(0, 256, (6, 3, 8, 8), dtype=np.uint8), rng.integers(0, 2, 6).astype(np.int64))
+    cpu, loss = torch.device("cpu"), torch.nn.CrossEntropyLoss()
+    evaluate(Probe(), split, Normalizer(), cpu, 4, "classification", loss)
+    assert set(seen) == {(False, False)}  # no choice given: the CPU default, fp32 and contiguous
+    seen.clear()
+    model, choice = Probe(), PrecisionChoice("bf16", True)
+    recalibrate_bn(model, split, Normalizer(), cpu, 4, precision=choice)
+    metrics = evaluate(model, split, Normalizer(), cpu, 4, "classification", loss, choice)
+    assert seen and set(seen) == {(True, True)} and np.isfinite(metrics["val_loss"])
+
+
 def test_compile_is_off_by_default_and_auto_stays_off_on_cpu():
     from hoot.trainer.device_run import log_interval, resolve_compile
     from hoot.trainer.loop import Stepper
