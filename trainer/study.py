@@ -194,6 +194,20 @@ class BakeoffStudy:
             trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
         return optuna.trial.Trial(self.main, trial_id)
 
+    def beat_now(self, rung_number: int) -> None:
+        """Record a claimed rung's first heartbeat before its work starts, in this thread.
+
+        Why: Optuna's heartbeat thread beats first only once it is scheduled, and
+        `fail_stale_trials` skips a RUNNING trial that has no heartbeat at all, so a worker killed
+        in that window (seen under load in CI) left its rung RUNNING for ever and the bake-off
+        waiting. Public storage API only: id lookups, then `record_heartbeat`."""
+        if not self.heartbeat_s:
+            return
+        with self.timer.timed():
+            study_id = self.storage.get_study_id_from_name(self.rungs.study_name)
+            trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, rung_number)
+            self.storage.record_heartbeat(trial_id)  # type: ignore[attr-defined] - a heartbeat storage
+
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     return [s.study_name for s in storage.get_all_studies()]
@@ -271,6 +285,7 @@ def run_next_rung(bake: BakeoffStudy, objective: Callable[[optuna.trial.Trial], 
         if "candidate" not in trial.params:
             trial.set_user_attr(EMPTY_CLAIM, True)
             raise optuna.TrialPruned("another process took the last queued rung")
+        bake.beat_now(trial.number)
         claimed.append(trial.number)
         start = time.perf_counter()
         try:

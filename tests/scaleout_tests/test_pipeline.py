@@ -153,3 +153,34 @@ def test_opening_an_rdb_storage_keeps_hoots_loggers_enabled(tmp_path, monkeypatc
         assert progress.disabled is False and other.disabled is False
     finally:
         progress.disabled = False
+
+
+def test_a_claimed_rung_has_a_heartbeat_before_its_work_starts(tmp_path, monkeypatch):
+    """Optuna's fail_stale_trials skips a RUNNING trial with no heartbeat; its heartbeat thread beats
+    only once scheduled. Here that thread never beats (as when the worker is killed first): the rung
+    must still be noticed as stale by another process once the grace period is over."""
+    import contextlib
+    import time
+
+    from optuna.trial import TrialState
+
+    from hoot.advisor.metric import Metric
+    from hoot.trainer.optuna_storage import GRACE_BEATS
+
+    monkeypatch.setattr(optuna.study._optimize, "get_heartbeat_thread", lambda *a, **k: contextlib.nullcontext())
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    bake, _ = st.create_or_load(st.open_storage(url, heartbeat_s=1), "s", Metric.named("val_top1"), {}, heartbeat_s=1)
+    st.add_work(bake, ["m1"], "m1", 0)
+    other = st.load(st.open_storage(url, create=False, heartbeat_s=1), "s", heartbeat_s=1)
+
+    class Killed(BaseException):
+        """Leaves Optuna's trial loop without a tell, like SIGKILL."""
+
+    def objective(trial) -> float:
+        time.sleep(GRACE_BEATS + 1.2)  # past the grace period (heartbeat 1 s; SQLite keeps whole seconds), no beat
+        raise Killed
+
+    with pytest.raises(Killed):
+        st.run_next_rung(bake, objective)
+    st.fail_stale(other)  # what another worker's poller does
+    assert other.rung_trials()[0].state == TrialState.FAIL

@@ -151,7 +151,6 @@ def test_two_workers_share_the_bakeoff_each_rung_once(toy_data, tmp_path, shared
     assert bake.attrs()["phase"] == "done"
 
 
-@pytest.mark.slow  # timed out once at 90 s on SQLite in a loaded clean-clone CI run: run with -m slow
 def test_worker_killed_mid_rung_is_noticed_and_its_rung_rerun(toy_data, tmp_path, shared_url, study_name):
     log = tmp_path / "log"
     config = toy_config(toy_data, tmp_path / "out")
