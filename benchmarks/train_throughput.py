@@ -18,6 +18,7 @@ the per-pair ratios: a load spike on a shared machine hits both halves of a pair
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -95,6 +96,7 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=200)
     ap.add_argument("--precision", default="auto", help="auto (probe on CUDA, fp32 on CPU), probe, fp32, bf16, fp16")
     ap.add_argument("--candidates", default=",".join(CANDIDATES))
+    ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hoot-throughput-"))
     names = args.candidates.split(",")
@@ -116,6 +118,9 @@ def main() -> None:
         mine = [r["ratio"] for r in rows if r["device"] == dev]
         if mine:
             print(f"{dev}: min ratio {min(mine):.3f} (target >= {target:.2f})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"gpu": gpu, "threads": torch.get_num_threads(), "rows": rows}, indent=2),
+                                   encoding="utf-8")
 
 
 if __name__ == "__main__":
