@@ -138,6 +138,8 @@ class RungResult:
             key = str(key)
             if key in FIELD_NAMES and key not in ("metrics", "extra"):
                 known[key] = value
+            elif key == "metrics" and isinstance(value, Mapping):  # nested, as a hand-written record may have it
+                metrics.update({str(k): v for k, v in value.items() if v is not None})
             elif key.startswith(METRIC_PREFIX) and isinstance(value, Real) and not isinstance(value, bool):
                 metrics[key] = float(value)
             elif key.startswith(METRIC_PREFIX) and value is None:

@@ -72,6 +72,8 @@ def test_from_dict_reads_older_and_partial_records():
     assert rank({"m2": safe, "m1": toy}, "val_top1") == ["m1", "m2"]
     # only a value (a trial told by hand): the number under an engine's own name is still found
     assert RungResult.from_dict({"score": 3}, candidate="m3", rung=0).metric("score") == 3.0
+    nested = RungResult.from_dict({"candidate": "m5", "rung": 2, "metrics": {"val_f1": 0.4, "val_map": None}})
+    assert nested.metrics == {"val_f1": 0.4} and nested.to_dict()["val_f1"] == 0.4
     old_error = RungResult.from_dict({"candidate": "m4", "rung": 0, "status": "error"})
     assert not old_error.ok and old_error.error
     with pytest.raises(ValueError):
