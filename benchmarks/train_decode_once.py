@@ -63,7 +63,7 @@ def run_hoot(data: Path, out: Path, size: int, batch: int) -> tuple[float, dict]
     n = len(ctx.train) + len(ctx.val) + len(ctx.test)
     cache = {"images": n, "cache_bytes": ctx.train.nbytes + ctx.val.nbytes + ctx.test.nbytes, "n3hw_bytes": n * 3 * size * size,
              "files_bytes": sum(f.stat().st_size for f in (ctx.run_dir / "cache").glob("*_images.npy")),
-             "top1": {k: v["val_top1"] for k, v in result.rungs[0].items()}}
+             "top1": {k: v.metric("val_top1") for k, v in result.rungs[0].items()}}
     shutil.rmtree(out / "hoot")
     return wall, cache
 

@@ -97,8 +97,8 @@ def main() -> None:
     r0 = result.rungs[0]
     if no_bn is not None:
         print(f"\n## rung 0 without BN re-estimation ({t_nobn:.1f} s) against with it")
-        rows = [{"candidate": c, "val_top1_without": no_bn.rungs[0][c]["val_top1"], "val_top1_with": r0[c]["val_top1"],
-                 "val_loss_without": no_bn.rungs[0][c]["val_loss"], "val_loss_with": r0[c]["val_loss"]} for c in candidates]
+        rows = [{"candidate": c, "val_top1_without": no_bn.rungs[0][c].metric("val_top1"), "val_top1_with": r0[c].metric("val_top1"),
+                 "val_loss_without": no_bn.rungs[0][c].metric("val_loss"), "val_loss_with": r0[c].metric("val_loss")} for c in candidates]
         print(render(rows, "markdown", floatfmt=".3g"))
     sys.stdout.flush()
     t0 = time.perf_counter()

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
+from hoot.trainer.rung_result import RungResult
+
 
 def prepare(config: Any) -> SimpleNamespace:
     run_dir = Path(config.output) / config.run_id
@@ -27,7 +29,7 @@ def _quality(seed: int, candidate: str) -> float:
     return int(hashlib.sha256(f"{seed}:{candidate}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
 
 
-def train_rung(ctx: SimpleNamespace, candidate: str, rung: int) -> dict:
+def train_rung(ctx: SimpleNamespace, candidate: str, rung: int) -> RungResult:
     log = os.environ.get("HOOT_TOY_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as fh:
@@ -42,11 +44,11 @@ def train_rung(ctx: SimpleNamespace, candidate: str, rung: int) -> dict:
     if log:
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(f"done {candidate} {rung} {os.getpid()}\n")
-    return {"val_top1": top1, "val_loss": 1 - top1, "rung": rung, "status": "ok"}
+    return RungResult(candidate=candidate, rung=rung, metrics={"val_top1": top1, "val_loss": 1 - top1})
 
 
-def promote(results: dict[str, dict], eta: int, metric: str) -> list[str]:
-    ranked = sorted((c for c in results if results[c].get("status", "ok") == "ok"), key=lambda c: (-results[c][metric], c))
+def promote(results: dict[str, RungResult], eta: int, metric: str) -> list[str]:
+    ranked = sorted((c for c in results if results[c].ok), key=lambda c: (-(results[c].metric(metric) or 0.0), c))
     return ranked[: max(1, math.ceil(len(ranked) / eta))]
 
 

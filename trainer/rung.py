@@ -23,6 +23,7 @@ from hoot.trainer.losses import make_loss
 from hoot.trainer.device_run import log_interval, resolve_compile, resolve_precision
 from hoot.trainer.pipeline import (Normalizer, SeededSampler, epoch_batches, mix_seed, prefetch, steps_per_epoch,
                                    train_batch)
+from hoot.trainer.rung_result import METRIC_PREFIX, RungResult
 from hoot.trainer.runfiles import atomic_torch_save, load_checkpoint
 from hoot.trainer.strategy import apply_strategy, make_optimizer
 
@@ -176,9 +177,9 @@ class RungTrainer:
         self.save()
 
 
-def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
+def train_rung(ctx: RunContext, candidate: str, rung: int) -> RungResult:
     """Train `candidate` to rung `rung`'s cumulative budget, re-estimate BN, evaluate on validation.
-    See trainer/bakeoff.py's contract for the returned fields."""
+    See trainer/bakeoff.py's contract for the result."""
     from hoot.bench.models import count_params
 
     cfg = ctx.config
@@ -190,16 +191,16 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> dict:
     bn_images = recalibrate_bn(model, ctx.train, job.norm, ctx.device, cfg.batch_size, cfg.bn_recalibration_images)
     metrics = evaluate(model, ctx.val, job.norm, ctx.device, cfg.batch_size, ctx.task, job.loss_fn)
     latency_ms, latency_source = latency(ctx, model)
-    result = {
-        "candidate": candidate, "rung": rung, "status": "ok", "error": None,
-        "steps": job.step, "epochs_seen": round(job.step / steps_per_epoch(len(ctx.train), cfg.batch_size), 3),
-        "images_seen": job.step * cfg.batch_size, "train_seconds": round(job.train_seconds, 3),
-        "train_images_per_s": round(job.images / job.seg_seconds, 2) if job.seg_seconds > 0 else None,
-        "train_loss_last": job.last_loss, "latency_ms": latency_ms, "latency_source": latency_source,
-        "params": count_params(model), "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "strategy": ctx.recipe.strategy, "lr": ctx.recipe.lr, "head_lr": ctx.recipe.head_lr,
-        "bn_recalibration_images": bn_images, "resumed_from_step": start_step,
-        **job.precision.as_dict(), **job.compiled.as_dict(),
-    }
-    result.update({k: v for k, v in metrics.items() if k not in ("confusion_matrix", "per_class")})
-    return result
+    setting, extra = RungResult.split_known({**job.precision.as_dict(), **job.compiled.as_dict()})
+    return RungResult(
+        candidate=candidate, rung=rung, status="ok", error=None,
+        steps=job.step, epochs_seen=round(job.step / steps_per_epoch(len(ctx.train), cfg.batch_size), 3),
+        images_seen=job.step * cfg.batch_size, train_seconds=round(job.train_seconds, 3),
+        train_images_per_s=round(job.images / job.seg_seconds, 2) if job.seg_seconds > 0 else None,
+        train_loss_last=job.last_loss, latency_ms=latency_ms, latency_source=latency_source,
+        params=count_params(model), trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        strategy=ctx.recipe.strategy, lr=ctx.recipe.lr, head_lr=ctx.recipe.head_lr,
+        bn_recalibration_images=bn_images, resumed_from_step=start_step,
+        metrics={k: v for k, v in metrics.items() if k.startswith(METRIC_PREFIX) and isinstance(v, (int, float))},
+        extra=extra, **setting,
+    )

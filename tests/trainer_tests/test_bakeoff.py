@@ -8,6 +8,7 @@ import pytest
 from hoot.testing.images import tiny_config
 from hoot.trainer.bakeoff import BakeoffResult, planned_rungs, prepare, promote, rank, run_bakeoff, train_rung
 from hoot.trainer.config import ShortlistConfig
+from hoot.trainer.rung_result import RungResult
 
 
 def test_cache_is_uint8_within_budget_and_memory_mappable(shapes, tmp_path):
@@ -62,21 +63,23 @@ def test_config_round_trips_through_json(tmp_path):
 def test_same_seed_same_bakeoff_metrics_and_resume_matches_scratch(shapes, tmp_path):
     r1 = train_rung(prepare(tiny_config(shapes, tmp_path, run_id="a"), progress=False), "squeezenet1_1", 0)
     r2 = train_rung(prepare(tiny_config(shapes, tmp_path, run_id="b"), progress=False), "squeezenet1_1", 0)
-    for key in ("val_top1", "val_loss", "train_loss_last", "steps"):
-        assert r1[key] == r2[key], key
+    assert isinstance(r1, RungResult) and r1.ok and r1.candidate == "squeezenet1_1" and r1.rung == 0
+    assert r1.metrics == r2.metrics and r1.train_loss_last == r2.train_loss_last and r1.steps == r2.steps
     # rung 1 resumed from rung 0's checkpoint == rung 1 trained from scratch in a fresh run folder
     ctx_a = prepare(tiny_config(shapes, tmp_path, run_id="a"), progress=False)
     resumed = train_rung(ctx_a, "squeezenet1_1", 1)
     scratch = train_rung(prepare(tiny_config(shapes, tmp_path, run_id="c"), progress=False), "squeezenet1_1", 1)
-    assert resumed["resumed_from_step"] == 3 and scratch["resumed_from_step"] == 0
-    assert resumed["steps"] == scratch["steps"] == 6
-    assert resumed["val_loss"] == pytest.approx(scratch["val_loss"], rel=1e-5)
+    assert resumed.resumed_from_step == 3 and scratch.resumed_from_step == 0
+    assert resumed.steps == scratch.steps == 6
+    assert resumed.metric("val_loss") == pytest.approx(scratch.metric("val_loss"), rel=1e-5)
     other = train_rung(prepare(tiny_config(shapes, tmp_path, run_id="d", seed=5), progress=False), "squeezenet1_1", 0)
-    assert other["train_loss_last"] != r1["train_loss_last"]
+    assert other.train_loss_last != r1.train_loss_last
 
 
-def _r(metric, latency, status="ok", source="measured now (cpu, 32 px, batch 1, 2 threads)"):
-    return {"val_top1": metric, "latency_ms": latency, "status": status, "latency_source": source}
+def _r(metric, latency, status="ok", source="measured now (cpu, 32 px, batch 1, 2 threads)", name="x", rung=0):
+    if status == "error":
+        return RungResult.failed(name, rung, "RuntimeError: out of memory")
+    return RungResult(name, rung, latency_ms=latency, latency_source=source, metrics={"val_top1": metric})
 
 
 def test_promote_is_synchronous_halving_with_latency_tie_break():
@@ -92,13 +95,13 @@ def test_promote_is_synchronous_halving_with_latency_tie_break():
 def test_latency_breaks_ties_only_at_one_setting_and_loss_ranks_lowest_first():
     mixed = {"a": _r(0.9, 5.0), "b": _r(0.9, 2.0, source="hoot bench (cpu, 224 px)")}
     assert rank(mixed, "val_top1") == ["a", "b"]  # two settings: the tie goes by name, not a mixed latency
-    losses = {"a": {"val_loss": 0.9, "status": "ok"}, "b": {"val_loss": 0.2, "status": "ok"}}
+    losses = {"a": RungResult("a", 0, metrics={"val_loss": 0.9}), "b": RungResult("b", 0, metrics={"val_loss": 0.2})}
     assert rank(losses, "val_loss") == ["b", "a"]  # Metric: a loss is minimised
 
 
 def test_table_ranks_by_score_not_by_rung_reached():
-    rungs = [{"a": _r(0.6, 1.0) | {"rung": 0}, "b": _r(0.9, 1.0) | {"rung": 0}, "c": _r(0.5, 1.0) | {"rung": 0}},
-             {"a": _r(0.7, 1.0) | {"rung": 1}, "c": _r(0.65, 1.0) | {"rung": 1}}]
+    rungs = [{"a": _r(0.6, 1.0, name="a"), "b": _r(0.9, 1.0, name="b"), "c": _r(0.5, 1.0, name="c")},
+             {"a": _r(0.7, 1.0, name="a", rung=1), "c": _r(0.65, 1.0, name="c", rung=1)}]
     table = BakeoffResult(rungs, "a", "val_top1", ["a", "b", "c"]).table()
     assert [r["candidate"] for r in table] == ["b", "a", "c"] and [r["rung"] for r in table] == [0, 1, 1]
 
@@ -106,7 +109,7 @@ def test_table_ranks_by_score_not_by_rung_reached():
 def test_every_latency_is_measured_at_the_training_size(shapes, tmp_path):
     ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
     r = train_rung(ctx, "squeezenet1_1", 0)
-    assert r["latency_source"].startswith("measured now (cpu, 32 px, batch 1")
+    assert r.latency_source.startswith("measured now (cpu, 32 px, batch 1")
 
 
 def test_run_bakeoff_halves_with_an_executor_and_saves_each_rung(shapes, tmp_path):
@@ -117,8 +120,9 @@ def test_run_bakeoff_halves_with_an_executor_and_saves_each_rung(shapes, tmp_pat
 
     def executor(c, candidates, rung):
         calls.append((rung, sorted(candidates)))
-        return {n: {"candidate": n, "rung": rung, "status": "ok", "val_top1": scores[n] + rung * (0.1 if n == "shufflenet_v2_x0_5" else 0),
-                    "val_loss": 1.0, "latency_ms": {"squeezenet1_1": 1.0}.get(n, 3.0)} for n in candidates}
+        return {n: RungResult(n, rung, latency_ms={"squeezenet1_1": 1.0}.get(n, 3.0),
+                              metrics={"val_top1": scores[n] + rung * (0.1 if n == "shufflenet_v2_x0_5" else 0), "val_loss": 1.0})
+                for n in candidates}
 
     result = run_bakeoff(ctx, executor)
     assert calls == [(0, sorted(scores)), (1, ["shufflenet_v2_x0_5", "squeezenet1_1"])]
@@ -139,9 +143,9 @@ def test_bn_reestimation_fixes_the_short_run_artifact(shapes_big, tmp_path, monk
     monkeypatch.setattr(rung, "recalibrate_bn", lambda *a, **k: 0)
     without = train_rung(prepare(tiny_config(shapes_big, tmp_path, run_id="without", **cfg), progress=False), "mobilenet_v3_small", 0)
     chance = 1 / 3
-    assert without["val_top1"] <= chance + 0.1, without
-    assert with_bn["val_top1"] >= chance + 0.25, with_bn
-    assert with_bn["bn_recalibration_images"] > 0 and without["bn_recalibration_images"] == 0
+    assert without.metric("val_top1") <= chance + 0.1, without
+    assert with_bn.metric("val_top1") >= chance + 0.25, with_bn
+    assert with_bn.bn_recalibration_images > 0 and without.bn_recalibration_images == 0
 
 
 def test_augment_flip_by_mirrored_box_equals_flipping_the_crop():

@@ -131,8 +131,8 @@ def _winner_weights_here(ctx: Any, engine: Engine, executor: StudyExecutor, winn
     log.info("rebuilding %s's rung %d weights here for the fine-tune", winner, last)
     mine = engine.train_rung(ctx, winner, last)
     theirs = executor.results[(winner, last)]
-    key = "val_loss" if "val_loss" in theirs else executor.metric.name
-    a, b = mine.get(key), theirs.get(key)
+    key = "val_loss" if theirs.metric("val_loss") is not None else executor.metric.name
+    a, b = mine.metric(key), theirs.metric(key)
     if a is not None and b is not None and not math.isclose(float(a), float(b), rel_tol=1e-4, abs_tol=1e-6):
         log.warning("%s rung %d gives %s=%s here but %s on the worker (different hardware or library "
                     "versions train slightly differently)", winner, last, key, a, b)

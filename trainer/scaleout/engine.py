@@ -3,7 +3,8 @@
 A seam, not a plug-in system: tests run the same coordination against a toy engine
 (hoot.testing.toy_engine) in milliseconds before the real one (hoot.trainer.bakeoff and
 finetune) trains models. An engine module provides the four functions of `BakeoffEngine`,
-and may provide `write_report(run_dir)`.
+and may provide `write_report(run_dir)`. A rung's result is a `hoot.trainer.rung_result.RungResult`
+whatever the engine; the study stores its `to_dict()`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hoot.advisor.metric import Metric
+from hoot.trainer.rung_result import RungResult
 
 
 class BakeoffEngine(Protocol):
@@ -23,10 +25,10 @@ class BakeoffEngine(Protocol):
     def prepare(self, config: Any) -> Any:
         """Scan and decode the data once; the run's context (has `run_dir`, maybe `metric`)."""
 
-    def train_rung(self, ctx: Any, candidate: str, rung: int) -> dict:
-        """Train one candidate for one rung (deterministic): its metrics."""
+    def train_rung(self, ctx: Any, candidate: str, rung: int) -> RungResult:
+        """Train one candidate for one rung (deterministic): its result (metrics in `.metrics`)."""
 
-    def run_bakeoff(self, ctx: Any, executor: Callable[[Any, list[str], int], dict[str, dict]] | None = None) -> Any:
+    def run_bakeoff(self, ctx: Any, executor: Callable[[Any, list[str], int], dict[str, RungResult]] | None = None) -> Any:
         """Synchronous successive halving; `executor(ctx, candidates, rung)` trains one rung."""
 
     def finetune(self, ctx: Any, winner: str, *, rank: int = 0, world_size: int = 1,
@@ -39,7 +41,7 @@ class Engine:
     """The functions of one engine module, the metric it ranks on, and its report writer."""
 
     prepare: Callable[..., Any]
-    train_rung: Callable[..., dict]
+    train_rung: Callable[..., RungResult]
     run_bakeoff: Callable[..., Any]
     finetune: Callable[..., dict]
     report: Callable[[Path], Any] | None = None

@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
 from hoot.trainer import study as st
+from hoot.trainer.rung_result import RungResult
 from hoot.trainer.scaleout.engine import Engine
 from hoot.trainer.scaleout.rung import train_next_rung, value_of, worst_value
 
@@ -51,8 +52,8 @@ class StudyExecutor:
         self.train_here = train_here
         self.trials: dict[str, optuna.trial.Trial] = {}
         self.all_candidates: list[str] = []
-        #: (candidate, rung) -> metrics, as the workers reported them
-        self.results: dict[tuple[str, int], dict] = {}
+        #: (candidate, rung) -> result, as the workers reported it
+        self.results: dict[tuple[str, int], RungResult] = {}
         self._ctx: Any = None  # the run context of the rung being collected (train_here trains with it)
 
     # candidate trials (the study the dashboard shows) -------------------------------
@@ -87,14 +88,14 @@ class StudyExecutor:
     def _queue_order(self, candidates: list[str], rung: int) -> list[str]:
         """Longest first, so that N workers finish a rung together (LPT scheduling): by the
         training time each took in the previous rung, or at rung 0 by the catalog's GMACs."""
-        previous = {name: m.get("train_seconds") for (name, r), m in self.results.items() if r == rung - 1}
+        previous = {name: m.train_seconds for (name, r), m in self.results.items() if r == rung - 1}
         if previous and all(isinstance(previous.get(n), (int, float)) for n in candidates):
             return sorted(candidates, key=lambda n: -float(previous[n]))
         return sorted(candidates, key=lambda n: -catalog_gmacs(n))
 
-    def _work_state(self, candidates: list[str], rung: int) -> tuple[dict[str, dict], list[str], dict[str, dict]]:
+    def _work_state(self, candidates: list[str], rung: int) -> tuple[dict[str, RungResult], list[str], dict[str, dict]]:
         """(results done, candidates still queued or running, candidates whose rung raised: their attrs)."""
-        done: dict[str, dict] = {}
+        done: dict[str, RungResult] = {}
         pending: list[str] = []
         errors: dict[str, dict] = {}
         by_cand: dict[str, list] = {}
@@ -105,7 +106,7 @@ class StudyExecutor:
             trials = by_cand.get(name, [])
             complete = [t for t in trials if t.state == TrialState.COMPLETE]
             if complete:
-                done[name] = complete[0].user_attrs.get("metrics") or {self.metric.name: complete[0].value}
+                done[name] = self._result_of(complete[0], name, rung)
                 continue
             if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials):
                 pending.append(name)
@@ -121,7 +122,17 @@ class StudyExecutor:
             pending.append(name)
         return done, pending, errors
 
-    def _collect(self, candidates: list[str], rung: int) -> dict[str, dict]:
+    def _result_of(self, trial: optuna.trial.FrozenTrial, name: str, rung: int) -> RungResult:
+        """A finished rung trial's result: its "metrics" attribute (the flat JSON object, also as an older
+        hoot wrote it), else just its value (a trial told by hand or by an engine of hoot's first format)."""
+        recorded = trial.user_attrs.get("metrics") or {self.metric.name: trial.value}
+        try:
+            return RungResult.from_dict(recorded, candidate=name, rung=rung)
+        except ValueError as exc:
+            raise HootError(f"trial {trial.number} of study '{self.bake.name}' ({name} rung {rung}) holds a result "
+                            f"hoot cannot read ({exc}); start a new --study") from None
+
+    def _collect(self, candidates: list[str], rung: int) -> dict[str, RungResult]:
         """Wait until every candidate of the rung has a result (training queued rungs when train_here)."""
         last_note = 0.0
         # the coordinator only waits: a 2 s ceiling halves its idle round trips (a rung takes minutes)
@@ -138,7 +149,7 @@ class StudyExecutor:
                     raise HootError(f"candidate {name} at rung {rung} on {where}: {attrs['error']}")
                 # as in-process (trainer.bakeoff.sequential_executor): a failed candidate costs its row
                 log.warning("candidate %s failed at rung %d on %s: %s", name, rung, where, attrs["error"])
-                done[name] = {"candidate": name, "rung": rung, "status": "error", "error": attrs["error"]}
+                done[name] = RungResult.failed(name, rung, attrs["error"])
             if not pending:
                 return done
             if self.train_here and train_next_rung(self.bake, self.engine, self._ctx, self.metric):
@@ -151,7 +162,7 @@ class StudyExecutor:
                 last_note = time.monotonic()
             poller.sleep()
 
-    def __call__(self, ctx: Any, candidates: list[str], rung: int) -> dict[str, dict]:
+    def __call__(self, ctx: Any, candidates: list[str], rung: int) -> dict[str, RungResult]:
         candidates = list(candidates)
         self._ctx = ctx
         self._candidate_trials(candidates)
@@ -164,7 +175,7 @@ class StudyExecutor:
                 continue
             with self.bake.timer.timed():
                 trial.report(value_of(done[name], self.metric), step=rung)
-                trial.set_user_attr(f"rung_{rung}", st.json_safe(done[name]))
+                trial.set_user_attr(f"rung_{rung}", st.json_safe(done[name].to_dict()))
         self.results.update({(name, rung): done[name] for name in candidates})
         return {name: done[name] for name in candidates}
 

@@ -20,12 +20,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hoot.trainer.rung_result import RungResult
 from hoot.trainer.runfiles import atomic_write_json, mark_complete
 from hoot.trainer.scaleout.engine import Engine
 
 log = logging.getLogger(__name__)
 
-Executor = Callable[[Any, list[str], int], dict[str, dict]]
+Executor = Callable[[Any, list[str], int], dict[str, RungResult]]
 
 
 class RunPhase(str, Enum):

@@ -16,6 +16,7 @@ import optuna
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
 from hoot.trainer import study as st
+from hoot.trainer.rung_result import RungResult
 from hoot.trainer.scaleout.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,10 @@ def worst_value(metric: Metric) -> float:
     return math.inf if metric.direction == "minimize" else -math.inf
 
 
-def value_of(metrics: dict, metric: Metric) -> float:
-    """The metric's number in a rung's results; missing, NaN or inf → the worst value."""
-    raw = metrics.get(metric.name)
-    try:
-        number = float(raw)
-    except (TypeError, ValueError):
-        return worst_value(metric)
-    return number if math.isfinite(number) else worst_value(metric)
+def value_of(result: RungResult, metric: Metric) -> float:
+    """The metric's number in a rung's result; failed, missing, NaN or inf → the worst value."""
+    number = result.metric(metric.name) if result.ok else None
+    return number if number is not None and math.isfinite(number) else worst_value(metric)
 
 
 def train_next_rung(bake: st.BakeoffStudy, engine: Engine, ctx: Any, metric: Metric) -> bool:
@@ -50,7 +47,9 @@ def train_next_rung(bake: st.BakeoffStudy, engine: Engine, ctx: Any, metric: Met
         log.info("training %s rung %d (trial %d) on %s", candidate, rung, trial.number, st.worker_id())
         start = time.perf_counter()
         try:
-            metrics = engine.train_rung(ctx, candidate, rung)
+            result = engine.train_rung(ctx, candidate, rung)
+            if not isinstance(result, RungResult):
+                raise TypeError(f"engine {engine.name}'s train_rung returned a {type(result).__name__}, not a RungResult")
         except KeyboardInterrupt:
             trial.set_user_attr("error_interrupted", True)
             raise
@@ -62,10 +61,10 @@ def train_next_rung(bake: st.BakeoffStudy, engine: Engine, ctx: Any, metric: Met
             log.warning("%s rung %d failed: %s: %s", candidate, rung, type(exc).__name__, message)
             raise  # Optuna records the trial as FAIL (run_next_rung catches Exception)
         seconds = time.perf_counter() - start
-        trial.set_user_attr("metrics", st.json_safe(metrics))
+        trial.set_user_attr("metrics", st.json_safe(result.to_dict()))  # the flat JSON object (RungResult.from_dict)
         trial.set_user_attr("train_s", round(seconds, 3))
-        log.info("done %s rung %d: %s=%s in %.1fs", candidate, rung, metric.name, metrics.get(metric.name), seconds)
-        return value_of(metrics, metric)
+        log.info("done %s rung %d: %s=%s in %.1fs", candidate, rung, metric.name, result.metric(metric.name), seconds)
+        return value_of(result, metric)
 
     try:
         return st.run_next_rung(bake, objective)
