@@ -188,8 +188,9 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> RungResult:
     start_step = job.step
     job.train()
     model = job.model
-    bn_images = recalibrate_bn(model, ctx.train, job.norm, ctx.device, cfg.batch_size, cfg.bn_recalibration_images)
-    metrics = evaluate(model, ctx.val, job.norm, ctx.device, cfg.batch_size, ctx.task, job.loss_fn)
+    bn_images = recalibrate_bn(model, ctx.train, job.norm, ctx.device, cfg.batch_size, cfg.bn_recalibration_images,
+                               job.precision)  # the step's precision and layout: one rule for both
+    metrics = evaluate(model, ctx.val, job.norm, ctx.device, cfg.batch_size, ctx.task, job.loss_fn, job.precision)
     latency_ms, latency_source = latency(ctx, model)
     setting, extra = RungResult.split_known({**job.precision.as_dict(), **job.compiled.as_dict()})
     return RungResult(
