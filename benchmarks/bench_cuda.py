@@ -37,6 +37,11 @@ from pathlib import Path
 from typing import Any
 
 TRIO = "resnet18,mobilenet_v3_large,efficientnet_b0"
+#: BENCH_CUDA_DRY=1 checks this script on a CPU before a GPU session spends device time on it:
+#: cpu instead of cuda, two small models instead of --all and the seeds, no graph steps.
+DRY = os.environ.get("BENCH_CUDA_DRY") == "1"
+DEVICE = "cpu" if DRY else "cuda"
+SMALL = "squeezenet1_1,shufflenet_v2_x0_5"
 GRAPH_CHECK = ["resnet18", "resnet50", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x1_0",
                "squeezenet1_1"]
 
@@ -125,15 +130,17 @@ per_model = {}
 for variant, batch, dtype, iterations in plan:
     s = time.perf_counter()
     v = catalog.get(variant)
-    model = build_model(variant, pretrained=False, catalog=catalog).eval().cuda()
-    x = torch.randn(batch, 3, v.native_input_px, v.native_input_px, device="cuda")
-    with torch.inference_mode(), torch.autocast("cuda", dtype=dtypes[dtype], enabled=dtypes[dtype] is not None):
+    dev = sys.argv[2]
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+    model = build_model(variant, pretrained=False, catalog=catalog).eval().to(dev)
+    x = torch.randn(batch, 3, v.native_input_px, v.native_input_px, device=dev)
+    with torch.inference_mode(), torch.autocast(dev, dtype=dtypes[dtype], enabled=dtypes[dtype] is not None):
         for _ in range(10):
             model(x)
-        torch.cuda.synchronize()
+        sync()
         for _ in range(iterations):
             model(x)
-            torch.cuda.synchronize()
+            sync()
     per_model[f"{variant}/{batch}"] = time.perf_counter() - s
     del model, x
 print(json.dumps({"total_s": time.perf_counter() - t0, "per_model_s": per_model}))
@@ -142,15 +149,17 @@ print(json.dumps({"total_s": time.perf_counter() - t0, "per_model_s": per_model}
 
 def all_variants(part: Part, db: str) -> None:
     """--all with the GPU defaults, then the matched plain loop; stop hoot at 6 min to leave the loop room."""
-    code, wall, _ = part.hoot("bench", "--all", "--device", "cuda", "--db", db, "--format", "csv", timeout_s=330)
-    rows = [r for r in rows_of(db) if r["device"].startswith("cuda") and r["status"] == "ok" and r.get("iterations")]
+    which = ["--models", SMALL] if DRY else ["--all"]
+    code, wall, _ = part.hoot("bench", *which, "--device", DEVICE, "--db", db, "--format", "csv", timeout_s=330)
+    rows = [r for r in rows_of(db) if r["device"].startswith(DEVICE) and r["status"] == "ok" and r.get("iterations")]
     variants = sorted({r["variant"] for r in rows})
     part.figures.update(hoot_exit=code, hoot_wall_s=round(wall, 1), variants_done=len(variants),
                         wall_target_met=code == 0 and wall <= 300)
     plan = [[r["variant"], r["batch_size"], r["dtype"], int(r["iterations"])] for r in rows]
     part.save()
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", LOOP, json.dumps(plan)], capture_output=True, text=True, timeout=200)
+    proc = subprocess.run([sys.executable, "-c", LOOP, json.dumps(plan), DEVICE], capture_output=True, text=True,
+                          timeout=200)
     if proc.returncode != 0:
         part.note(f"plain loop failed: {proc.stderr[-2000:]}")
         return
@@ -188,12 +197,14 @@ def graph_reference(variants: list[str], dtype: str) -> dict[str, float]:
 def agreement(part: Part, work: Path) -> None:
     from hoot.advisor.catalog import load_catalog
 
-    seeds = ",".join(v.name for v in load_catalog().seed_variants())
+    seeds = SMALL if DRY else ",".join(v.name for v in load_catalog().seed_variants())
     dbs = [str(work / f"agree-{run}.sqlite") for run in ("a", "b")]
     for db in dbs:  # back to back: defaults (batch 1 and 64, half precision), then graphs at batch 1
-        part.hoot("bench", "--models", seeds, "--device", "cuda", "--db", db, "--format", "csv")
-        part.hoot("bench", "--models", seeds, "--device", "cuda", "--batch-size", "1", "--cuda-graphs",
+        part.hoot("bench", "--models", seeds, "--device", DEVICE, *(["--batch-size", "1,8"] if DRY else []),
                   "--db", db, "--format", "csv")
+        if not DRY:
+            part.hoot("bench", "--models", seeds, "--device", "cuda", "--batch-size", "1", "--cuda-graphs",
+                      "--db", db, "--format", "csv")
     a, b = ({(r["variant"], r["batch_size"], r["runtime"]): r for r in rows_of(db) if r["status"] == "ok"} for db in dbs)
     diffs: dict[str, dict[str, float]] = {"throughput_batch": {}, "cuda_graph_b1": {}, "eager_b1_spread_pct": {}}
     for key in sorted(set(a) & set(b)):
@@ -211,6 +222,8 @@ def agreement(part: Part, work: Path) -> None:
         values = list(diffs[k].values())
         part.figures[f"{k}_within_5pct"] = f"{sum(abs(v) <= 5 for v in values)} of {len(values)}"
     part.save()
+    if DRY:
+        return
     dtype = next((r["dtype"] for r in a.values() if r["runtime"] == "cuda_graph"), half())
     ref = graph_reference(GRAPH_CHECK, dtype)
     vs = {n: round(100.0 * (a[(n, 1, "cuda_graph")]["latency_ms"] / ms - 1.0), 2)
@@ -233,11 +246,11 @@ def main() -> int:
     os.environ.setdefault("HOOT_DATA_DIR", str(work / "data"))
     import torch
 
-    if not torch.cuda.is_available():
-        print("bench_cuda.py needs a CUDA device (torch.cuda.is_available() is False)")
+    if not torch.cuda.is_available() and not DRY:
+        print("bench_cuda.py needs a CUDA device (torch.cuda.is_available() is False; BENCH_CUDA_DRY=1 checks it on a CPU)")
         return 2
     part = Part(name, out)
-    part.figures["gpu"] = torch.cuda.get_device_name(0)
+    part.figures["gpu"] = "none (BENCH_CUDA_DRY=1 on the CPU)" if DRY else torch.cuda.get_device_name(0)
     db = str(work / f"{name}.sqlite")
     try:
         {"proofs": lambda: proofs(part, db), "all": lambda: all_variants(part, db),

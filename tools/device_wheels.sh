@@ -9,5 +9,8 @@ PY=${PYTHON:-python3}
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${PLAT[@]}" \
   -d .whl yacs termcolor optuna alembic sqlalchemy colorlog mako greenlet import-linter grimp
 "$PY" -m pip wheel -q --no-deps fvcore iopath -w .whl
+# hoot itself as of now: the fallback when the machine cannot build the working tree
+"${HOOT_PYTHON:-.venv/bin/python}" -m pip wheel -q --no-deps --no-build-isolation . -w .whl
+rm -rf build
 ls -1 .whl
 du -sh .whl
