@@ -45,17 +45,21 @@ class WarmChild:
         self.process: Any = None
         self.conn: Any = None
         self.started = 0  # children started in this run (the cost the reuse saves)
+        self.start_s = 0.0  # seconds spent starting them (fork from the server, or spawn)
+        self.last_phases: dict[str, Any] = {}  # what the child reported for the last job (bench.phases)
 
     def _ensure(self) -> None:
         if self.process is not None and self.process.is_alive():
             return
         self._drop()
+        t0 = time.perf_counter()
         ctx = mp_context()
         self.conn, theirs = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=_entry, args=(theirs,), daemon=True)
         self.process.start()
         theirs.close()
         self.started += 1
+        self.start_s += time.perf_counter() - t0
 
     def probe(self) -> dict[str, Any]:
         """What torch can do in the child (CUDA devices, bf16); {} if it could not answer."""
@@ -74,10 +78,12 @@ class WarmChild:
             timeout_s: float | None = None) -> tuple[int | None, bool, bool]:
         """Send `job`, relay every message until JobDone; (exit code if the child ended, timed out, finished)."""
         state = {"restart": False}
+        self.last_phases = {}
 
         def relay(message: Any) -> bool:
             if isinstance(message, JobDone):
                 state["restart"] = message.restart
+                self.last_phases = message.phases
                 return True
             on_message(message)
             return False

@@ -98,6 +98,7 @@ class JobDone:
     """The child finished the job; `restart`: it exits now and the next job needs a fresh child."""
 
     restart: bool = False
+    phases: dict[str, Any] = field(default_factory=dict)  # bench.phases: where the job's time went
 
 
 @dataclass(frozen=True)

@@ -104,17 +104,24 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
+    import logging
+
     from hoot.bench.child import WarmChild
+    from hoot.bench.phases import Phases, log_phases
     from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
 
+    log, phases = logging.getLogger("hoot.cli.bench"), Phases()
+    log_phases(log, "cli_entered", {})
     if compile_ and runtime not in ("eager", "compile"):
         raise HootError(f"--compile and --runtime {runtime} name two runtimes; pass one")
     runtimes = ("compile" if compile_ else runtime,) + (("cuda_graph",) if cuda_graphs else ())
     batches = parse_batch_sizes(batch_size)
-    catalog = load_catalog()
-    variants = select_variants(catalog, all_, models, family, target)
+    with phases.time("select"):
+        catalog = load_catalog()
+        variants = select_variants(catalog, all_, models, family, target)
     with WarmChild() as child:
-        probe = probe_torch(child)
+        with phases.time("probe"):  # starts the fork server, which imports torch
+            probe = probe_torch(child)
         resolved = resolve_device(device, probe)
         batches, dtype = _gpu_defaults(ctx, resolved, probe, batches, dtype, runtimes)
         check_dtype(dtype, resolved, probe)
@@ -122,11 +129,13 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
                             threads=threads or default_threads(), channels_last=channels_last, runtimes=runtimes,
                             train=train, quick=quick, force=force, timeout_s=timeout_s,
                             calibration_batches=calibration_batches)
-        hardware = this_machine()
+        with phases.time("hardware"):
+            hardware = this_machine()
         with _store(db) as store:
-            store.save_hardware(hardware)
-            jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
-                                             catalog_path=default_catalog_path())
+            with phases.time("plan"):
+                store.save_hardware(hardware)
+                jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
+                                                 catalog_path=default_catalog_path())
             for note in notes:
                 click.echo(f"hoot: {note}", err=True)
             if skipped:
@@ -134,10 +143,16 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
                            f"{hardware['hardware_id']}: skipped (--force to measure again)", err=True)
             click.echo(f"hoot: measuring {len(jobs)} model(s) on {resolved} ({settings.threads} threads, {dtype}, "
                        f"{', '.join(runtimes)}) into {store.path}", err=True)
-            run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s, child=child,
-                     force=force)
-            rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
-    _emit(rows, fmt, RESULT_COLUMNS)
+            with phases.time("run"):
+                run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s, child=child,
+                         force=force)
+            with phases.time("rows"):
+                rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
+        with phases.time("close_child"):
+            child.close()
+    with phases.time("emit"):
+        _emit(rows, fmt, RESULT_COLUMNS)
+    log_phases(log, "cli", phases.as_dict())
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         click.echo(f"hoot: {len(failed)} of {len(rows)} measurement(s) did not succeed (status oom/error above)", err=True)
