@@ -12,6 +12,8 @@ was measuring gets rows for what it did not finish, and the next model gets a ne
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import time
 from typing import Any, Callable
 
@@ -30,6 +32,31 @@ def mp_context() -> Any:
         else:  # pragma: no cover - Windows
             _CONTEXT = multiprocessing.get_context("spawn")
     return _CONTEXT
+
+
+def stop_fork_server() -> bool:
+    """Stop the fork server now (True if one was running); the next child starts a new one.
+
+    Left alone it exits with this process and then finalises torch (about a second) while
+    still holding our stdout and stderr, so whatever reads `hoot bench`'s output through a
+    pipe waits for it (issue 9: the exit was 1.8 s of an 8-model `--quick` run). It holds no
+    state: the warm children are stopped before this is called.
+    """
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if server is None or pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        server._stop()  # closes its alive pipe and reaps it (private API, guarded)
+    except (AttributeError, OSError, ChildProcessError):
+        return False
+    return True
 
 
 def _entry(conn: Any) -> None:

@@ -55,6 +55,7 @@ class Settings:
     auto_batch: bool = True
     timeout_s: float | None = None  # per model; None waits as long as it takes
     calibration_batches: int = 8  # int8: seeded random calibration inputs
+    fvcore: bool = False  # cross-check torch's FLOP count with fvcore (traces the real model: ~1 s a model)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
@@ -76,11 +77,15 @@ def _known_figures(store: ResultStore | None, variant: str, size: int) -> dict[s
     """FLOP counts already stored for (variant, input size): counted once, not per setting."""
     if store is None:
         return {}
-    for row in reversed(store.rows({"variant": variant, "input_size": size}, latest=False)):
-        if row.get("gmacs") is not None:
-            return {k: row.get(k) for k in ("gmacs", "gflops", "gmacs_fvcore", "fvcore_unsupported")
-                    if row.get(k) is not None}
-    return {}
+    rows = list(reversed(store.rows({"variant": variant, "input_size": size}, latest=False)))
+    figures: dict[str, Any] = {}
+    counted = next((r for r in rows if r.get("gmacs") is not None), None)
+    if counted is not None:
+        figures.update({k: counted[k] for k in ("gmacs", "gflops") if counted.get(k) is not None})
+    checked = next((r for r in rows if r.get("gmacs_fvcore") is not None), None)  # --fvcore in any earlier run
+    if checked is not None:
+        figures.update({k: checked[k] for k in ("gmacs_fvcore", "fvcore_unsupported") if checked.get(k) is not None})
+    return figures
 
 
 def plan_jobs(
@@ -114,7 +119,7 @@ def plan_jobs(
                            quick=settings.quick, pairs=(), weights_file_mb=v.weights_file_mb,
                            auto_batch=settings.auto_batch, known_figures=figures,
                            calibration_batches=settings.calibration_batches, catalog_path=catalog_path,
-                           builder=builder)
+                           builder=builder, fvcore=settings.fvcore)
             todo = []
             for mode, batch in pairs:
                 key = job.key(mode, batch)

@@ -26,10 +26,11 @@ import torch
 import torchvision
 from torch import nn
 
+import hoot.bench.models  # noqa: F401 - the default builder, imported once in the fork server, not per child
 from hoot.advisor import __version__ as hoot_version
 from hoot.advisor.catalog import load_catalog
 from hoot.bench.autobatch import auto_batch_size, is_oom
-from hoot.bench.flops import count_flops, fvcore_gmacs, gmacs_on_meta
+from hoot.bench.flops import count_flops, fvcore_gmacs, gmacs_moved_to_meta
 from hoot.bench.jobs import Annotation, BenchJob, JobDone, ProbeReply, ProbeRequest, RowMessage, Stop
 from hoot.bench.measure import CPUTimer, CUDATimer, budget_for, measure
 from hoot.bench.memory import CPUPeak, CUDAPeak
@@ -39,6 +40,8 @@ from hoot.bench.steps import (DTYPES, Trainer, _autocast, _error_text, _release,
                               make_input)
 
 DEFAULT_BUILDER = "hoot.bench.models:build_model"
+#: fvcore_unsupported of a row whose run did not ask for the cross-check (`hoot bench --fvcore`)
+FVCORE_NOT_ASKED = "not cross-checked (hoot bench --fvcore)"
 __all__ = ["DTYPES", "_autocast", "make_input", "run_job", "worker_loop", "probe", "load_builder"]
 
 
@@ -57,12 +60,16 @@ def load_builder(spec: str) -> Callable[..., nn.Module]:
 
 
 def software() -> dict[str, Any]:
-    """Library versions recorded with each row (not part of the hardware id)."""
+    """Library versions recorded with each row (not part of the hardware id).
+
+    Plain `str`s: torch.__version__ is a TorchVersion, and unpickling one in the parent
+    imports all of torch there (seconds at start, more at exit; issue 9).
+    """
     return {
-        "torch_version": torch.__version__,
-        "torchvision_version": torchvision.__version__,
-        "cuda_version": torch.version.cuda if torch.cuda.is_available() else None,
-        "hoot_version": hoot_version,
+        "torch_version": str(torch.__version__),
+        "torchvision_version": str(torchvision.__version__),
+        "cuda_version": str(torch.version.cuda) if torch.cuda.is_available() and torch.version.cuda else None,
+        "hoot_version": str(hoot_version),
     }
 
 
@@ -247,34 +254,45 @@ def _timing_phases(phases: Phases, timing: Any, wall_s: float) -> None:
 def _flop_figures(job: BenchJob, build: Callable[[], nn.Module], model: nn.Module, device: torch.device,
                   phases: Phases) -> dict[str, Any]:
     """FLOPs after the timing (counting first slowed later eager calls by ~9 %, 10-20 % on
-    EfficientNet-B0); skipped where the store already has them for (variant, input size)."""
+    EfficientNet-B0); skipped where the store already has them for (variant, input size).
+
+    The fvcore cross-check traces the real model (a real forward pass, about a second per
+    model), so it runs only when the job asks for it. torch's count then runs on the same
+    model moved to the meta device (no arithmetic, no second build); where a model can't
+    run there, on a fresh real copy. The model is not usable afterwards.
+    """
     figures: dict[str, Any] = {k: v for k, v in job.known_figures.items()
                                if k in ("gmacs", "gflops", "gmacs_fvcore", "fvcore_unsupported")}
     model.eval()
     size = job.input_size
+    if job.fvcore and figures.get("gmacs_fvcore") is None:
+        with phases.time("fvcore"):
+            figures["gmacs_fvcore"], figures["fvcore_unsupported"] = fvcore_gmacs(
+                model, make_input(job.kind, 1, size, device))
+    elif not job.fvcore and "fvcore_unsupported" not in figures:
+        figures["fvcore_unsupported"] = FVCORE_NOT_ASKED
     if figures.get("gmacs") is None:
         try:
             with phases.time("flops"):
-                gmacs = gmacs_on_meta(build, lambda dev: make_input(job.kind, 1, size, dev))
+                gmacs = gmacs_moved_to_meta(model, lambda dev: make_input(job.kind, 1, size, dev))
                 if gmacs is None:
-                    gmacs = count_flops(model, make_input(job.kind, 1, size, device)) / 2e9
+                    real = build().eval().to(device)
+                    gmacs = count_flops(real, make_input(job.kind, 1, size, device)) / 2e9
             figures.update(gmacs=gmacs, gflops=2 * gmacs)
         except Exception:  # noqa: BLE001 - the timings stand without a FLOP count
             if _debug():
                 traceback.print_exc()
-    want_fvcore = job.fvcore if job.fvcore is not None else not job.quick
-    if want_fvcore and figures.get("gmacs_fvcore") is None:
-        with phases.time("fvcore"):
-            figures["gmacs_fvcore"], figures["fvcore_unsupported"] = fvcore_gmacs(
-                model, make_input(job.kind, 1, size, device))
-    elif not want_fvcore and "fvcore_unsupported" not in figures:
-        figures["fvcore_unsupported"] = "skipped in --quick"
     return figures
 
 
 def _trim_heap() -> None:
-    """Give freed memory back (OS heap, CUDA cache), so the next model's peaks start from a clean baseline."""
+    """Give freed memory back (OS heap, CUDA cache), so the next model's peaks start from a clean baseline.
+
+    What survives the collection (modules imported on the way, torch's caches) is frozen:
+    later collections skip it, so one costs milliseconds, not a walk over all of torch.
+    """
     gc.collect()
+    gc.freeze()
     if torch.cuda.is_initialized():  # cached blocks would count in the next model's reserved peak
         torch.cuda.empty_cache()
     try:
@@ -285,6 +303,7 @@ def _trim_heap() -> None:
 
 def worker_loop(conn: Any) -> None:
     """A warm child: answer probes and run jobs until told to stop or asked to be replaced."""
+    gc.freeze()  # torch and torchvision, imported by the fork server, are never garbage (see _trim_heap)
     try:
         while True:
             try:

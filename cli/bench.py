@@ -84,6 +84,9 @@ def _cores() -> int:
               help="Square input side in pixels (default: each model's native size).")
 @click.option("--train", is_flag=True, help="Also time a training step (forward + backward + SGD step); on a GPU, find the auto batch size.")
 @click.option("--quick", is_flag=True, help="Fewer repeats: a first look, not a final figure.")
+@click.option("--fvcore", is_flag=True,
+              help="Also cross-check torch's FLOP count with fvcore (traces each model once per input size: "
+                   "about a forward pass more per model; stored and reused).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Results database (default: the user's data directory).")
 @click.option("--force", is_flag=True, help="Measure again even when these settings are stored.")
 @click.option("--timeout", "timeout_s", type=Number(minimum=1, maximum=86400, example="600"),
@@ -93,7 +96,7 @@ def _cores() -> int:
 def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None, target: str | None, device: str,
           batch_size: str, dtype: str, channels_last: bool, runtime: str, compile_: bool, cuda_graphs: bool,
           calibration_batches: int, threads: int | None, input_size: int | None, train: bool, quick: bool,
-          db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
+          fvcore: bool, db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
     """Measure latency, throughput, FLOPs and memory of catalog variants on this machine.
 
     Each model is measured in a child process; each result is stored as soon as it exists, and a
@@ -106,7 +109,7 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
         return
     import logging
 
-    from hoot.bench.child import WarmChild
+    from hoot.bench.child import WarmChild, stop_fork_server
     from hoot.bench.phases import Phases, log_phases
     from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
 
@@ -128,7 +131,7 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
         settings = Settings(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
                             threads=threads or default_threads(), channels_last=channels_last, runtimes=runtimes,
                             train=train, quick=quick, force=force, timeout_s=timeout_s,
-                            calibration_batches=calibration_batches)
+                            calibration_batches=calibration_batches, fvcore=fvcore)
         with phases.time("hardware"):
             hardware = this_machine()
         with _store(db) as store:
@@ -150,6 +153,7 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
                 rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
         with phases.time("close_child"):
             child.close()
+            stop_fork_server()
     with phases.time("emit"):
         _emit(rows, fmt, RESULT_COLUMNS)
     log_phases(log, "cli", phases.as_dict())
