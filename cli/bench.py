@@ -113,6 +113,10 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
     from hoot.bench.phases import Phases, log_phases
     from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
 
+    import atexit
+
+    atexit.unregister(stop_fork_server)  # once per process, however often the command runs in it
+    atexit.register(stop_fork_server)  # else it finalises torch after we exit, holding our stdout
     log, phases = logging.getLogger("hoot.cli.bench"), Phases()
     log_phases(log, "cli_entered", {})
     if compile_ and runtime not in ("eager", "compile"):
@@ -153,7 +157,6 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
                 rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
         with phases.time("close_child"):
             child.close()
-            stop_fork_server()
     with phases.time("emit"):
         _emit(rows, fmt, RESULT_COLUMNS)
     log_phases(log, "cli", phases.as_dict())
