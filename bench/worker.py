@@ -150,7 +150,7 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
             return builder(job.variant, task=job.task, num_classes=None, pretrained=False, catalog=catalog)
 
         t0 = time.perf_counter()
-        model = build()
+        model = build_on(device, build)
         build_s = time.perf_counter() - t0
         phases.add("build", build_s)
         with phases.time("setup"):
@@ -240,6 +240,25 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
         shutil.rmtree(folder, ignore_errors=True)
     send(Annotation(_flop_figures(job, build, model, device, phases)))
     return restart
+
+
+def build_on(device: torch.device, build: Callable[[], nn.Module]) -> nn.Module:
+    """Build the model where it will run. On a GPU its random initialisation then runs there:
+    no seconds of CPU init and no host-to-device copy per model (issue 9, "moving weights").
+    A builder that fails under the device context (one that makes CPU-only tensors) is
+    built on the CPU instead, and the caller's `.to(device)` moves it; an OOM is an OOM.
+    """
+    if device.type == "cpu":
+        return build()
+    try:
+        with device:
+            return build()
+    except Exception as exc:  # noqa: BLE001 - retried the ordinary way below
+        if is_oom(exc):
+            raise
+        del exc
+        _release(device)
+        return build()
 
 
 def _timing_phases(phases: Phases, timing: Any, wall_s: float) -> None:

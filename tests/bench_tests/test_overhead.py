@@ -177,3 +177,27 @@ def test_the_fork_server_is_stopped_and_a_later_child_starts_a_new_one():
     assert stop_fork_server() is False
     with WarmChild() as child:  # isolation still works after: a new server, a new child
         assert child.probe()["torch_version"]
+
+
+def test_models_are_built_on_the_device_they_run_on():
+    from hoot.bench.worker import build_on
+
+    # "meta" stands in for a GPU here: anything but the CPU builds under the device context
+    assert next(build_on(torch.device("meta"), lambda: nn.Linear(4, 4)).parameters()).is_meta
+    assert not next(build_on(torch.device("cpu"), lambda: nn.Linear(4, 4)).parameters()).is_meta
+    tries = []
+
+    def cpu_only():
+        tries.append(str(torch.empty(0).device))
+        if torch.empty(0).device.type != "cpu":
+            raise RuntimeError("this builder makes CPU tensors only")
+        return nn.Linear(4, 4)
+
+    model = build_on(torch.device("meta"), cpu_only)  # falls back to the CPU; the caller moves it
+    assert tries == ["meta", "cpu"] and not next(model.parameters()).is_meta
+
+    def oom():
+        raise torch.OutOfMemoryError("CUDA out of memory (fake)")
+
+    with pytest.raises(torch.OutOfMemoryError):
+        build_on(torch.device("meta"), oom)
