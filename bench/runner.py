@@ -30,6 +30,7 @@ from hoot.bench.store import ResultStore, utc_now
 
 log = logging.getLogger(__name__)
 
+
 def default_threads() -> int:
     """All cores this process may use (affinity-aware)."""
     try:
