@@ -184,6 +184,7 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=28, help="how many seed variants (reduced scale below 28)")
     parser.add_argument("--names", help="comma-separated variants instead (reduced scale on a loaded machine)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--json", help="also write the figures and the breakdown to this file")
     parser.add_argument("--fixed-loop", action="store_true",
                         help="also time the old fixed loop (10 warm-up + 40 timed calls per model)")
     args = parser.parse_args()
@@ -230,6 +231,9 @@ def main() -> int:
     print(render(table, "markdown"))
     print()
     print(render([{"where hoot's time went": k, "seconds": v} for k, v in parts], "markdown"))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"names": names, "figures": table, "breakdown": dict(parts),
+                                               "plan": plan, "loop": loop}, indent=1, default=str))
     return 0
 
 
