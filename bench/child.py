@@ -12,6 +12,8 @@ was measuring gets rows for what it did not finish, and the next model gets a ne
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import time
 from typing import Any, Callable
 
@@ -32,6 +34,31 @@ def mp_context() -> Any:
     return _CONTEXT
 
 
+def stop_fork_server() -> bool:
+    """Stop the fork server now (True if one was running); the next child starts a new one.
+
+    Left alone it exits with this process and then finalises torch (about a second) while
+    still holding our stdout and stderr, so whatever reads `hoot bench`'s output through a
+    pipe waits for it (issue 9: the exit was 1.8 s of an 8-model `--quick` run). It holds no
+    state: the warm children are stopped before this is called.
+    """
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if server is None or pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        server._stop()  # closes its alive pipe and reaps it (private API, guarded)
+    except (AttributeError, OSError, ChildProcessError):
+        return False
+    return True
+
+
 def _entry(conn: Any) -> None:
     from hoot.bench.worker import worker_loop
 
@@ -45,17 +72,21 @@ class WarmChild:
         self.process: Any = None
         self.conn: Any = None
         self.started = 0  # children started in this run (the cost the reuse saves)
+        self.start_s = 0.0  # seconds spent starting them (fork from the server, or spawn)
+        self.last_phases: dict[str, Any] = {}  # what the child reported for the last job (bench.phases)
 
     def _ensure(self) -> None:
         if self.process is not None and self.process.is_alive():
             return
         self._drop()
+        t0 = time.perf_counter()
         ctx = mp_context()
         self.conn, theirs = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=_entry, args=(theirs,), daemon=True)
         self.process.start()
         theirs.close()
         self.started += 1
+        self.start_s += time.perf_counter() - t0
 
     def probe(self) -> dict[str, Any]:
         """What torch can do in the child (CUDA devices, bf16); {} if it could not answer."""
@@ -74,10 +105,12 @@ class WarmChild:
             timeout_s: float | None = None) -> tuple[int | None, bool, bool]:
         """Send `job`, relay every message until JobDone; (exit code if the child ended, timed out, finished)."""
         state = {"restart": False}
+        self.last_phases = {}
 
         def relay(message: Any) -> bool:
             if isinstance(message, JobDone):
                 state["restart"] = message.restart
+                self.last_phases = message.phases
                 return True
             on_message(message)
             return False

@@ -39,7 +39,7 @@ class BenchJob:
     auto_batch: bool = True
     max_auto_batch: int = 4096
     auto_batch_budget_s: float = 10.0
-    fvcore: bool | None = None  # None: not in --quick
+    fvcore: bool = False  # cross-check the FLOP count with fvcore (hoot bench --fvcore; a real traced forward)
     known_figures: dict[str, Any] = field(default_factory=dict)  # FLOP counts already stored for (variant, size)
     calibration_batches: int = 8  # int8: seeded random inputs to calibrate on (speed only)
     catalog_path: str | None = None
@@ -98,6 +98,7 @@ class JobDone:
     """The child finished the job; `restart`: it exits now and the next job needs a fresh child."""
 
     restart: bool = False
+    phases: dict[str, Any] = field(default_factory=dict)  # bench.phases: where the job's time went
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ class Timing:
     stopped_by: str  # records.STOPPED_BY: converged | time_cap | max_iters
     spread_ms: float = 0.0  # half-width of the 95 % interval of median_ms
     blocks: int = 0
+    warmup_s: float = 0.0  # wall seconds of the warm-up calls
     samples_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -158,6 +159,7 @@ def measure(fn: Callable[[], Any], timer: Any | None = None, budget: Budget = FU
             break
         if elapsed >= budget.warmup_cap_s:
             break
+    warmup_s = clock() - start
     per_call_s = max(min(warm[-max(1, len(warm) // 2):]) / 1e3, 1e-6)
 
     samples: list[float] = []
@@ -195,4 +197,4 @@ def measure(fn: Callable[[], Any], timer: Any | None = None, budget: Budget = FU
     if not math.isfinite(spread):
         spread = (p90 - p10) / 2
     return Timing(statistic, p10, p90, cv, len(samples), sum(samples) / 1e3, len(warm), stopped_by,
-                  spread, len(block_medians), samples)
+                  spread, len(block_medians), warmup_s, samples)

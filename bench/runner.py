@@ -12,8 +12,10 @@ processes on one database share the work: each claims a setting before measuring
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -22,8 +24,11 @@ from hoot.advisor.catalog import Variant
 from hoot.advisor.errors import HootError
 from hoot.bench.child import WarmChild, mp_context  # noqa: F401 - mp_context: benchmarks use it
 from hoot.bench.jobs import TRAINABLE_RUNTIMES, Annotation, BenchJob, RowMessage
+from hoot.bench.phases import Phases, log_phases
 from hoot.bench.records import RUNTIMES, Measurement, SettingsKey, classify_exit
 from hoot.bench.store import ResultStore, utc_now
+
+log = logging.getLogger(__name__)
 
 
 def default_threads() -> int:
@@ -51,6 +56,7 @@ class Settings:
     auto_batch: bool = True
     timeout_s: float | None = None  # per model; None waits as long as it takes
     calibration_batches: int = 8  # int8: seeded random calibration inputs
+    fvcore: bool = False  # cross-check torch's FLOP count with fvcore (traces the real model: ~1 s a model)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
@@ -72,11 +78,15 @@ def _known_figures(store: ResultStore | None, variant: str, size: int) -> dict[s
     """FLOP counts already stored for (variant, input size): counted once, not per setting."""
     if store is None:
         return {}
-    for row in reversed(store.rows({"variant": variant, "input_size": size}, latest=False)):
-        if row.get("gmacs") is not None:
-            return {k: row.get(k) for k in ("gmacs", "gflops", "gmacs_fvcore", "fvcore_unsupported")
-                    if row.get(k) is not None}
-    return {}
+    rows = list(reversed(store.rows({"variant": variant, "input_size": size}, latest=False)))
+    figures: dict[str, Any] = {}
+    counted = next((r for r in rows if r.get("gmacs") is not None), None)
+    if counted is not None:
+        figures.update({k: counted[k] for k in ("gmacs", "gflops") if counted.get(k) is not None})
+    checked = next((r for r in rows if r.get("gmacs_fvcore") is not None), None)  # --fvcore in any earlier run
+    if checked is not None:
+        figures.update({k: checked[k] for k in ("gmacs_fvcore", "fvcore_unsupported") if checked.get(k) is not None})
+    return figures
 
 
 def plan_jobs(
@@ -110,7 +120,7 @@ def plan_jobs(
                            quick=settings.quick, pairs=(), weights_file_mb=v.weights_file_mb,
                            auto_batch=settings.auto_batch, known_figures=figures,
                            calibration_batches=settings.calibration_batches, catalog_path=catalog_path,
-                           builder=builder)
+                           builder=builder, fvcore=settings.fvcore)
             todo = []
             for mode, batch in pairs:
                 key = job.key(mode, batch)
@@ -195,17 +205,22 @@ def run_jobs(
     try:
         for planned in jobs:
             bar.set_description(f"bench {planned.variant}")
-            job = claims.take(planned)
-            if job is not None and not force:  # another process may have stored some meanwhile
-                job = job.with_pairs([(m, b) for m, b in job.pairs
-                                      if not store.has(job.key(m, b))])
+            phases = Phases()
+            with phases.time("claims"):
+                job = claims.take(planned)
+                if job is not None and not force:  # another process may have stored some meanwhile
+                    job = job.with_pairs([(m, b) for m, b in job.pairs
+                                          if not store.has(job.key(m, b))])
             if job is None or not job.pairs:
                 bar.update(1)
                 continue
             try:
-                rows.extend(_run_one(job, child, store, timeout_s, on_row))
+                rows.extend(_run_one(job, child, store, timeout_s, on_row, phases))
             finally:
-                claims.release(job)
+                with phases.time("claims"):
+                    claims.release(job)
+                log_phases(log, "job", {"variant": job.variant, "runtime": job.runtime, "parent": phases.as_dict(),
+                                        "child": child.last_phases})
             bar.set_postfix_str(_summary(rows[-1]) if rows else "")
             bar.update(1)
     finally:
@@ -216,8 +231,9 @@ def run_jobs(
 
 
 def _run_one(job: BenchJob, child: WarmChild, store: ResultStore, timeout_s: float | None,
-             on_row: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+             on_row: Callable[[dict[str, Any]], None] | None, phases: Phases | None = None) -> list[dict[str, Any]]:
     """One job through the child: its rows stored as they come, FLOP counts added after."""
+    phases = phases if phases is not None else Phases()
     done: set[tuple[str, int]] = set()
     ids: list[int] = []
     rows: list[dict[str, Any]] = []
@@ -226,7 +242,8 @@ def _run_one(job: BenchJob, child: WarmChild, store: ResultStore, timeout_s: flo
     def keep(message: Any) -> None:
         if isinstance(message, Annotation):  # FLOPs, counted after the timing
             fields = {k: v for k, v in message.fields.items() if v is not None}
-            store.annotate(ids, fields)
+            with phases.time("store"):
+                store.annotate(ids, fields)
             for r in rows:
                 r.update(fields)
             return
@@ -235,7 +252,8 @@ def _run_one(job: BenchJob, child: WarmChild, store: ResultStore, timeout_s: flo
         m: Measurement = message.measurement
         saw_oom[0] = saw_oom[0] or m.status == "oom"
         row = m.to_row()
-        row_id = store.add(m)
+        with phases.time("store"):
+            row_id = store.add(m)
         if row_id is not None:
             ids.append(row_id)
         rows.append(row)
@@ -243,7 +261,11 @@ def _run_one(job: BenchJob, child: WarmChild, store: ResultStore, timeout_s: flo
         if on_row is not None:
             on_row(row)
 
+    started_before, start_s_before, t0 = child.started, child.start_s, time.perf_counter()
     exitcode, timed_out, _finished = child.run(job, keep, timeout_s=timeout_s)
+    phases.add("child_round_trip", time.perf_counter() - t0)
+    phases.add("child_start", child.start_s - start_s_before)
+    phases.count("children_started", child.started - started_before)
     missing = [p for p in job.pairs if p not in done]
     if missing:
         status, message = classify_exit(exitcode, saw_oom[0])

@@ -26,18 +26,22 @@ import torch
 import torchvision
 from torch import nn
 
+import hoot.bench.models  # noqa: F401 - the default builder, imported once in the fork server, not per child
 from hoot.advisor import __version__ as hoot_version
 from hoot.advisor.catalog import load_catalog
 from hoot.bench.autobatch import auto_batch_size, is_oom
-from hoot.bench.flops import count_flops, fvcore_gmacs, gmacs_on_meta
+from hoot.bench.flops import count_flops, fvcore_gmacs, gmacs_moved_to_meta
 from hoot.bench.jobs import Annotation, BenchJob, JobDone, ProbeReply, ProbeRequest, RowMessage, Stop
 from hoot.bench.measure import CPUTimer, CUDATimer, budget_for, measure
 from hoot.bench.memory import CPUPeak, CUDAPeak
+from hoot.bench.phases import Phases
 from hoot.bench.records import Measurement
 from hoot.bench.steps import (DTYPES, Trainer, _autocast, _error_text, _release, inference_context,  # noqa: F401
                               make_input)
 
 DEFAULT_BUILDER = "hoot.bench.models:build_model"
+#: fvcore_unsupported of a row whose run did not ask for the cross-check (`hoot bench --fvcore`)
+FVCORE_NOT_ASKED = "not cross-checked (hoot bench --fvcore)"
 __all__ = ["DTYPES", "_autocast", "make_input", "run_job", "worker_loop", "probe", "load_builder"]
 
 
@@ -56,12 +60,16 @@ def load_builder(spec: str) -> Callable[..., nn.Module]:
 
 
 def software() -> dict[str, Any]:
-    """Library versions recorded with each row (not part of the hardware id)."""
+    """Library versions recorded with each row (not part of the hardware id).
+
+    Plain `str`s: torch.__version__ is a TorchVersion, and unpickling one in the parent
+    imports all of torch there (seconds at start, more at exit; issue 9).
+    """
     return {
-        "torch_version": torch.__version__,
-        "torchvision_version": torchvision.__version__,
-        "cuda_version": torch.version.cuda if torch.cuda.is_available() else None,
-        "hoot_version": hoot_version,
+        "torch_version": str(torch.__version__),
+        "torchvision_version": str(torchvision.__version__),
+        "cuda_version": str(torch.version.cuda) if torch.cuda.is_available() and torch.version.cuda else None,
+        "hoot_version": str(hoot_version),
     }
 
 
@@ -119,11 +127,13 @@ def _inference_call(job: BenchJob, model: nn.Module, runnable: Any, batch: int, 
     return (lambda: runnable(x)), inference_context(device, job.dtype), timer, {}
 
 
-def run_job(job: BenchJob, send: Callable[[Any], None]) -> bool:
+def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = None) -> bool:
     """Build job.variant and send one RowMessage per (mode, batch) in job.pairs, then the FLOP counts.
 
-    Returns whether this process should be replaced before the next job.
+    Returns whether this process should be replaced before the next job. `phases` collects
+    where the job's time went (bench.phases).
     """
+    phases = phases if phases is not None else Phases()
     torch.set_num_threads(int(job.threads))
     torch.manual_seed(0)
     cpu_peak = CPUPeak()
@@ -132,21 +142,24 @@ def run_job(job: BenchJob, send: Callable[[Any], None]) -> bool:
     device = torch.device("cpu" if ort else job.device)
     common: dict[str, Any] = software()
     try:
-        builder = load_builder(job.builder or DEFAULT_BUILDER)
-        catalog = load_catalog(job.catalog_path) if job.catalog_path else None
+        with phases.time("load_builder"):
+            builder = load_builder(job.builder or DEFAULT_BUILDER)
+            catalog = load_catalog(job.catalog_path) if job.catalog_path else None
 
         def build() -> nn.Module:
             return builder(job.variant, task=job.task, num_classes=None, pretrained=False, catalog=catalog)
 
         t0 = time.perf_counter()
-        model = build()
+        model = build_on(device, build)
         build_s = time.perf_counter() - t0
-        model.eval()
-        params = sum(p.numel() for p in model.parameters())
-        model.to(device)
-        if job.channels_last:
-            model.to(memory_format=torch.channels_last)
-        runnable: Any = torch.compile(model) if job.runtime == "compile" else model
+        phases.add("build", build_s)
+        with phases.time("setup"):
+            model.eval()
+            params = sum(p.numel() for p in model.parameters())
+            model.to(device)
+            if job.channels_last:
+                model.to(memory_format=torch.channels_last)
+            runnable: Any = torch.compile(model) if job.runtime == "compile" else model
     except Exception as exc:  # noqa: BLE001 - this model's rows become error/oom rows; the run goes on
         status, message = ("oom" if is_oom(exc) else "error"), _error_text(exc)
         if _debug():
@@ -173,7 +186,8 @@ def run_job(job: BenchJob, send: Callable[[Any], None]) -> bool:
                                                    cleanup=trainer.cleanup, time_budget_s=job.auto_batch_budget_s,
                                                    max_bisect=4)
                             _release(device)
-                    trainer.prepare(batch)
+                    with phases.time("input"):
+                        trainer.prepare(batch)
                     fn: Callable[[], Any] = trainer.step
                     import contextlib
 
@@ -181,18 +195,24 @@ def run_job(job: BenchJob, send: Callable[[Any], None]) -> bool:
                     timer: Any = CUDATimer(torch, timer_device) if device.type == "cuda" else CPUTimer()
                 else:
                     runnable.eval()
-                    fn, ctx, timer, facts = _inference_call(job, model, runnable, batch, device, folder)
+                    with phases.time("input"):
+                        fn, ctx, timer, facts = _inference_call(job, model, runnable, batch, device, folder)
                     fields.update(facts)
-                if gpu_peak is not None:
-                    gpu_peak.reset()
-                cpu_peak.reset()
+                with phases.time("memory"):
+                    if gpu_peak is not None:
+                        gpu_peak.reset()
+                    cpu_peak.reset()
+                t0 = time.perf_counter()
                 with ctx:
                     timing = measure(fn, timer, budget_for(device.type, job.quick))
-                if gpu_peak is not None:
-                    allocated, reserved = gpu_peak.peaks_mb()
-                    fields.update(peak_memory_mb=allocated, peak_reserved_mb=reserved, memory_kind="cuda_allocator")
-                else:
-                    fields.update(peak_memory_mb=cpu_peak.peak_mb(), memory_kind="cpu_rss")
+                _timing_phases(phases, timing, time.perf_counter() - t0)
+                with phases.time("memory"):
+                    if gpu_peak is not None:
+                        allocated, reserved = gpu_peak.peaks_mb()
+                        fields.update(peak_memory_mb=allocated, peak_reserved_mb=reserved,
+                                      memory_kind="cuda_allocator")
+                    else:
+                        fields.update(peak_memory_mb=cpu_peak.peak_mb(), memory_kind="cpu_rss")
                 fields.update(
                     status="ok", latency_ms=timing.median_ms, latency_p10_ms=timing.p10_ms,
                     latency_p90_ms=timing.p90_ms, latency_cv=timing.cv, latency_spread_ms=timing.spread_ms,
@@ -212,43 +232,86 @@ def run_job(job: BenchJob, send: Callable[[Any], None]) -> bool:
                 fields["auto_batch_size"] = auto.batch_size if auto is not None else None
                 fields["auto_batch_s"] = auto.search_s if auto is not None else None
             send(RowMessage(_measurement(job, mode, batch, started, common, **fields)))
-            _release(device)
+            with phases.time("release"):
+                _release(device)
     finally:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
-    send(Annotation(_flop_figures(job, build, model, device)))
+    send(Annotation(_flop_figures(job, build, model, device, phases)))
     return restart
 
 
-def _flop_figures(job: BenchJob, build: Callable[[], nn.Module], model: nn.Module, device: torch.device) -> dict[str, Any]:
+def build_on(device: torch.device, build: Callable[[], nn.Module]) -> nn.Module:
+    """Build the model where it will run. On a GPU its random initialisation then runs there:
+    no seconds of CPU init and no host-to-device copy per model (issue 9, "moving weights").
+    A builder that fails under the device context (one that makes CPU-only tensors) is
+    built on the CPU instead, and the caller's `.to(device)` moves it; an OOM is an OOM.
+    """
+    if device.type == "cpu":
+        return build()
+    try:
+        with device:
+            return build()
+    except Exception as exc:  # noqa: BLE001 - retried the ordinary way below
+        if is_oom(exc):
+            raise
+        del exc
+        _release(device)
+        return build()
+
+
+def _timing_phases(phases: Phases, timing: Any, wall_s: float) -> None:
+    """Split one measure() call into warm-up, timed calls and the loop's own bookkeeping."""
+    phases.add("warmup", timing.warmup_s)
+    phases.add("timed", timing.timed_s)
+    phases.add("timing_loop", max(0.0, wall_s - timing.warmup_s - timing.timed_s))
+    phases.count("warmup_iters", timing.warmup_iters)
+    phases.count("iterations", timing.iterations)
+
+
+def _flop_figures(job: BenchJob, build: Callable[[], nn.Module], model: nn.Module, device: torch.device,
+                  phases: Phases) -> dict[str, Any]:
     """FLOPs after the timing (counting first slowed later eager calls by ~9 %, 10-20 % on
-    EfficientNet-B0); skipped where the store already has them for (variant, input size)."""
+    EfficientNet-B0); skipped where the store already has them for (variant, input size).
+
+    The fvcore cross-check traces the real model (a real forward pass, about a second per
+    model), so it runs only when the job asks for it. torch's count then runs on the same
+    model moved to the meta device (no arithmetic, no second build); where a model can't
+    run there, on a fresh real copy. The model is not usable afterwards.
+    """
     figures: dict[str, Any] = {k: v for k, v in job.known_figures.items()
                                if k in ("gmacs", "gflops", "gmacs_fvcore", "fvcore_unsupported")}
     model.eval()
     size = job.input_size
+    if job.fvcore and figures.get("gmacs_fvcore") is None:
+        with phases.time("fvcore"):
+            figures["gmacs_fvcore"], figures["fvcore_unsupported"] = fvcore_gmacs(
+                model, make_input(job.kind, 1, size, device))
+    elif not job.fvcore and "fvcore_unsupported" not in figures:
+        figures["fvcore_unsupported"] = FVCORE_NOT_ASKED
     if figures.get("gmacs") is None:
         try:
-            gmacs = gmacs_on_meta(build, lambda dev: make_input(job.kind, 1, size, dev))
-            if gmacs is None:
-                gmacs = count_flops(model, make_input(job.kind, 1, size, device)) / 2e9
+            with phases.time("flops"):
+                gmacs = gmacs_moved_to_meta(model, lambda dev: make_input(job.kind, 1, size, dev))
+                if gmacs is None:
+                    real = build().eval().to(device)
+                    gmacs = count_flops(real, make_input(job.kind, 1, size, device)) / 2e9
             figures.update(gmacs=gmacs, gflops=2 * gmacs)
         except Exception:  # noqa: BLE001 - the timings stand without a FLOP count
             if _debug():
                 traceback.print_exc()
-    want_fvcore = job.fvcore if job.fvcore is not None else not job.quick
-    if want_fvcore and figures.get("gmacs_fvcore") is None:
-        figures["gmacs_fvcore"], figures["fvcore_unsupported"] = fvcore_gmacs(
-            model, make_input(job.kind, 1, size, device))
-    elif not want_fvcore and "fvcore_unsupported" not in figures:
-        figures["fvcore_unsupported"] = "skipped in --quick"
     return figures
 
 
 def _trim_heap() -> None:
-    """Give freed memory back (OS heap, CUDA cache), so the next model's peaks start from a clean baseline."""
+    """Give freed memory back (OS heap, CUDA cache), so the next model's peaks start from a clean baseline.
+
+    What survives the collection (modules imported on the way, torch's caches) is frozen:
+    later collections skip it, so one costs milliseconds, not a walk over all of torch.
+    """
     gc.collect()
+    gc.freeze()
     if torch.cuda.is_initialized():  # cached blocks would count in the next model's reserved peak
         torch.cuda.empty_cache()
     try:
@@ -259,6 +322,7 @@ def _trim_heap() -> None:
 
 def worker_loop(conn: Any) -> None:
     """A warm child: answer probes and run jobs until told to stop or asked to be replaced."""
+    gc.freeze()  # torch and torchvision, imported by the fork server, are never garbage (see _trim_heap)
     try:
         while True:
             try:
@@ -270,9 +334,12 @@ def worker_loop(conn: Any) -> None:
             if isinstance(request, ProbeRequest):
                 conn.send(ProbeReply(probe()))
                 continue
-            restart = run_job(request, conn.send)
-            _trim_heap()
-            conn.send(JobDone(restart))
+            phases = Phases()
+            with phases.time("job"):
+                restart = run_job(request, conn.send, phases)
+            with phases.time("trim"):
+                _trim_heap()
+            conn.send(JobDone(restart, phases.as_dict()))
             if restart:
                 return
     except KeyboardInterrupt:

@@ -84,6 +84,9 @@ def _cores() -> int:
               help="Square input side in pixels (default: each model's native size).")
 @click.option("--train", is_flag=True, help="Also time a training step (forward + backward + SGD step); on a GPU, find the auto batch size.")
 @click.option("--quick", is_flag=True, help="Fewer repeats: a first look, not a final figure.")
+@click.option("--fvcore", is_flag=True,
+              help="Also cross-check torch's FLOP count with fvcore (traces each model once per input size: "
+                   "about a forward pass more per model; stored and reused).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Results database (default: the user's data directory).")
 @click.option("--force", is_flag=True, help="Measure again even when these settings are stored.")
 @click.option("--timeout", "timeout_s", type=Number(minimum=1, maximum=86400, example="600"),
@@ -93,7 +96,7 @@ def _cores() -> int:
 def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None, target: str | None, device: str,
           batch_size: str, dtype: str, channels_last: bool, runtime: str, compile_: bool, cuda_graphs: bool,
           calibration_batches: int, threads: int | None, input_size: int | None, train: bool, quick: bool,
-          db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
+          fvcore: bool, db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
     """Measure latency, throughput, FLOPs and memory of catalog variants on this machine.
 
     Each model is measured in a child process; each result is stored as soon as it exists, and a
@@ -104,29 +107,42 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    from hoot.bench.child import WarmChild
+    import logging
+
+    from hoot.bench.child import WarmChild, stop_fork_server
+    from hoot.bench.phases import Phases, log_phases
     from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
 
+    import atexit
+
+    atexit.unregister(stop_fork_server)  # once per process, however often the command runs in it
+    atexit.register(stop_fork_server)  # else it finalises torch after we exit, holding our stdout
+    log, phases = logging.getLogger("hoot.cli.bench"), Phases()
+    log_phases(log, "cli_entered", {})
     if compile_ and runtime not in ("eager", "compile"):
         raise HootError(f"--compile and --runtime {runtime} name two runtimes; pass one")
     runtimes = ("compile" if compile_ else runtime,) + (("cuda_graph",) if cuda_graphs else ())
     batches = parse_batch_sizes(batch_size)
-    catalog = load_catalog()
-    variants = select_variants(catalog, all_, models, family, target)
+    with phases.time("select"):
+        catalog = load_catalog()
+        variants = select_variants(catalog, all_, models, family, target)
     with WarmChild() as child:
-        probe = probe_torch(child)
+        with phases.time("probe"):  # starts the fork server, which imports torch
+            probe = probe_torch(child)
         resolved = resolve_device(device, probe)
         batches, dtype = _gpu_defaults(ctx, resolved, probe, batches, dtype, runtimes)
         check_dtype(dtype, resolved, probe)
         settings = Settings(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
                             threads=threads or default_threads(), channels_last=channels_last, runtimes=runtimes,
                             train=train, quick=quick, force=force, timeout_s=timeout_s,
-                            calibration_batches=calibration_batches)
-        hardware = this_machine()
+                            calibration_batches=calibration_batches, fvcore=fvcore)
+        with phases.time("hardware"):
+            hardware = this_machine()
         with _store(db) as store:
-            store.save_hardware(hardware)
-            jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
-                                             catalog_path=default_catalog_path())
+            with phases.time("plan"):
+                store.save_hardware(hardware)
+                jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
+                                                 catalog_path=default_catalog_path())
             for note in notes:
                 click.echo(f"hoot: {note}", err=True)
             if skipped:
@@ -134,10 +150,16 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
                            f"{hardware['hardware_id']}: skipped (--force to measure again)", err=True)
             click.echo(f"hoot: measuring {len(jobs)} model(s) on {resolved} ({settings.threads} threads, {dtype}, "
                        f"{', '.join(runtimes)}) into {store.path}", err=True)
-            run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s, child=child,
-                     force=force)
-            rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
-    _emit(rows, fmt, RESULT_COLUMNS)
+            with phases.time("run"):
+                run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s, child=child,
+                         force=force)
+            with phases.time("rows"):
+                rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
+        with phases.time("close_child"):
+            child.close()
+    with phases.time("emit"):
+        _emit(rows, fmt, RESULT_COLUMNS)
+    log_phases(log, "cli", phases.as_dict())
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         click.echo(f"hoot: {len(failed)} of {len(rows)} measurement(s) did not succeed (status oom/error above)", err=True)

@@ -82,3 +82,22 @@ def test_automatic_training_batch_size_is_found_quickly(db):
     assert train["auto_batch_size"] >= 4
     if "auto_batch_s" in train:
         assert train["auto_batch_s"] <= 15.0
+
+
+def test_models_are_built_on_the_gpu_and_flops_equal_the_cpu_count():
+    from hoot.bench.flops import count_flops
+    from hoot.bench.models import build_model
+    from hoot.bench.phases import Phases
+    from hoot.bench.worker import _flop_figures, build_on
+    from hoot.bench.jobs import BenchJob
+
+    device = torch.device("cuda:0")
+    build = lambda: build_model("squeezenet1_1")  # noqa: E731
+    model = build_on(device, build).eval()
+    assert next(model.parameters()).is_cuda  # initialised there: no CPU init, no host-to-device copy
+    job = BenchJob(hardware_id=HW, variant="squeezenet1_1", family=None, task="classification", device="cuda:0",
+                   dtype="fp32", input_size=64, native_input=False, threads=1, channels_last=False, runtime="eager",
+                   quick=True, pairs=(("inference", 1),))
+    figures = _flop_figures(job, build, model, device, Phases())
+    cpu = count_flops(build().eval(), torch.randn(1, 3, 64, 64)) / 2e9
+    assert figures["gmacs"] == pytest.approx(cpu, rel=1e-12)
