@@ -17,6 +17,7 @@ from typing import Any
 from hoot.advisor.catalog import Catalog
 from hoot.advisor.render import render
 from hoot.bench.records import Measurement, Setting
+from hoot.bench.launch import LAUNCH_BOUND_RATIO, annotate, launch_checks
 from hoot.bench.selection import choose_rows, group_by_setting
 
 TABLE_COLUMNS = ["variant", "family", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
@@ -120,6 +121,8 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
         r["top1"] = v.top1 if v else None
         r.setdefault("family", v.family if v else None)
         r["flag"] = _flag(r)
+    for r, marked in zip(rows, annotate(rows)):  # eager vs its CUDA-graph twin, where both are stored
+        r.update(eager_over_graph=marked["eager_over_graph"], launch_bound=marked["launch_bound"])
     hid = hardware.get("hardware_id", "?")
     measured = [Measurement.from_row(r) for r in rows]
     by_id = {id(m): r for m, r in zip(measured, rows)}
@@ -156,6 +159,14 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
     if front:
         md += ["## Pareto front (nothing else is both faster and more accurate)", "",
                render([{"variant": n, "latency_ms": lat, "top1": t} for lat, t, n in front], "markdown"), ""]
+    bound = sorted(launch_checks(rows).values(), key=lambda c: (-c.eager_over_graph, c.variant))
+    if bound:
+        md += [f"## Launch-bound (eager latency over {LAUNCH_BOUND_RATIO}x its CUDA graph replay, same setting)", "",
+               "Where eager is far slower than the graphed call, the CPU launching kernels sets the eager figure, "
+               "not the GPU.", "",
+               render([{"variant": c.variant, "batch_size": c.batch_size, "dtype": c.dtype, "eager_ms": c.eager_ms,
+                        "graph_ms": c.graph_ms, "eager_over_graph": round(c.eager_over_graph, 2),
+                        "launch_bound": c.launch_bound} for c in bound], "markdown"), ""]
     md += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     for setting, table in tables:
         md += [f"## Measurements: {setting.label()}", "", render(table, "markdown", TABLE_COLUMNS), ""]

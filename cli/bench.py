@@ -32,7 +32,8 @@ RESULT_COLUMNS = [
 SHOW_COLUMNS = ["hardware_id", "variant", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
                 "channels_last", "quick", "status", "converged", "stopped_by", "latency_ms", "latency_p10_ms",
                 "latency_p90_ms", "latency_spread_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params",
-                "peak_memory_mb", "auto_batch_size", "auto_batch_s", "measured_at", "error"]
+                "peak_memory_mb", "auto_batch_size", "auto_batch_s", "eager_over_graph", "launch_bound", "measured_at",
+                "error"]
 
 
 def _store(db: str | None, create: bool = True, readonly: bool = False) -> ResultStore:
@@ -266,7 +267,13 @@ def show(ctx: click.Context, hardware: str, models: str | None, family: str | No
         rows = store.rows(filters, latest=not history)
     if not rows:
         raise NoAnswer("no stored measurements match; run `hoot bench --models ...` or relax the filters")
+    from hoot.bench.launch import LAUNCH_BOUND_RATIO, annotate
+
+    rows = annotate(rows)  # eager vs its CUDA-graph twin (--cuda-graphs), where both are stored
     _emit(rows, fmt, SHOW_COLUMNS)
+    bound = sorted({r["variant"] for r in rows if r.get("launch_bound")})
+    if bound:
+        click.echo(f"hoot: launch-bound (eager over {LAUNCH_BOUND_RATIO}x its CUDA graph): {', '.join(bound)}", err=True)
     unsettled = [r for r in rows if r["status"] == "ok" and r.get("converged") is False]
     if unsettled:
         click.echo(f"hoot: {len(unsettled)} of {len(rows)} row(s) not converged: the timing hit its budget before "

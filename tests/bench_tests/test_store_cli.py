@@ -76,3 +76,25 @@ def test_a_read_only_store_is_still_readable(store_db, tmp_path):
         assert run(["bench", "export", "--db", str(store_db)]).exit_code == 0
     finally:
         os.chmod(store_db, stat.S_IRUSR | stat.S_IWUSR)
+
+
+def test_show_and_report_flag_launch_bound_models(db, row, tmp_path, monkeypatch):
+    """Eager batch-1 latency over 1.5x its CUDA-graph twin at the same setting: launch-bound."""
+    monkeypatch.setattr("hoot.bench.hardware.current_hardware_id", lambda: HW)
+    gpu = {"device": "cuda:0", "dtype": "bf16", "threads": 16, "memory_kind": "cuda_allocator"}
+    with ResultStore(db) as store:
+        store.save_hardware({"hardware_id": HW, "cpu_model": "Test CPU", "cpu_cores": 16, "gpu_name": "Test GPU"})
+        store.add(row(variant="resnet18", latency_ms=3.7, **gpu))
+        store.add(row(variant="resnet18", runtime="cuda_graph", latency_ms=0.9, **gpu))
+        store.add(row(variant="resnet50", latency_ms=4.0, **gpu))
+        store.add(row(variant="resnet50", runtime="cuda_graph", latency_ms=3.5, **gpu))
+    out = run(["bench", "show", "--db", str(db), "--format", "json"])
+    shown = {(r["variant"], r["runtime"]): r for r in json.loads(out.stdout)}
+    assert shown[("resnet18", "eager")]["launch_bound"] is True and shown[("resnet18", "eager")]["eager_over_graph"] == 4.11
+    assert shown[("resnet50", "cuda_graph")]["launch_bound"] is False
+    assert "launch-bound (eager over 1.5x its CUDA graph): resnet18" in out.stderr
+    rep = run(["bench", "report", "--db", str(db), "--output", str(tmp_path / "r")])
+    assert rep.exit_code == 0, rep.output
+    md = (tmp_path / "r" / "index.md").read_text()
+    section = md.split("## Launch-bound")[1].split("\n## ")[0]
+    assert "resnet18" in section and "4.11" in section and "| True" in section.replace("  ", " ")
