@@ -64,7 +64,7 @@ class Part:
         self.log.append(text)
         self.save()
 
-    def hoot(self, *args: str, timeout_s: float | None = None) -> tuple[int, float, str]:
+    def hoot(self, *args: str, timeout_s: float | None = None) -> tuple[int, float, str, str]:
         """Run the hoot CLI; past `timeout_s` it gets Ctrl-C (its rows are kept), then a kill."""
         cmd = [sys.executable, "-m", "hoot.cli", *args]
         t0 = time.perf_counter()
@@ -80,7 +80,7 @@ class Part:
                 stdout, stderr = proc.communicate()
         took = time.perf_counter() - t0
         self.note(f"$ hoot {' '.join(args)}   # exit {proc.returncode}, {took:.1f} s\n{stdout[-3000:]}\n{stderr[-1500:]}")
-        return proc.returncode, took, stdout
+        return proc.returncode, took, stdout, stderr
 
 
 def rows_of(db: str, **filters: Any) -> list[dict[str, Any]]:
@@ -150,7 +150,18 @@ print(json.dumps({"total_s": time.perf_counter() - t0, "per_model_s": per_model}
 def all_variants(part: Part, db: str) -> None:
     """--all with the GPU defaults, then the matched plain loop; stop hoot at 6 min to leave the loop room."""
     which = ["--models", SMALL] if DRY else ["--all"]
-    code, wall, _ = part.hoot("bench", *which, "--device", DEVICE, "--db", db, "--format", "csv", timeout_s=330)
+    code, wall, _, stderr = part.hoot("bench", *which, "--device", DEVICE, "--db", db, "--format", "csv", "--debug",
+                                      timeout_s=330)
+    from hoot.bench.phases import parse_phases
+
+    spent: dict[str, dict[str, float]] = {}
+    for p in parse_phases(stderr.replace("\r", "\n").splitlines()):  # where hoot's time went, by scope and phase
+        parts = {"cli": p} if p.get("scope") != "job" else {"job_parent": p.get("parent", {}), "job_child": p.get("child", {})}
+        for scope_name, record in parts.items():
+            scope = spent.setdefault(scope_name, {})
+            for name, seconds in (record.get("seconds") or {}).items():
+                scope[name] = round(scope.get(name, 0.0) + float(seconds), 2)
+    part.figures["phases_s"] = spent
     rows = [r for r in rows_of(db) if r["device"].startswith(DEVICE) and r["status"] == "ok" and r.get("iterations")]
     variants = sorted({r["variant"] for r in rows})
     part.figures.update(hoot_exit=code, hoot_wall_s=round(wall, 1), variants_done=len(variants),
