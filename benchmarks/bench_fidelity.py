@@ -42,7 +42,7 @@ def hoot_median(name: str, threads: int, db: Path) -> float:
     settings = Settings(device="cpu", threads=threads, force=True)
     with ResultStore(db) as store:
         jobs, _, _ = plan_jobs([catalog.get(name)], settings, "fidelity", store)
-        rows = run_jobs(jobs, store, "fidelity", progress=False)
+        rows = run_jobs(jobs, store, "fidelity", progress=False, force=True)
     if rows[0]["status"] != "ok":
         raise SystemExit(f"{name}: {rows[0]['error']}")
     return rows[0]["latency_ms"]
