@@ -96,13 +96,14 @@ def _check_against_reference(bake: st.BakeoffStudy, reference: dict) -> None:
     applied to this run's own results, and against the reference wherever no tie decided.
     """
     from hoot.trainer.bakeoff import promote, rank
+    from hoot.trainer.rung_result import RungResult
 
     complete = [t for t in bake.rung_trials() if t.state == TrialState.COMPLETE]
     keys = [(t.params["candidate"], t.params["rung"]) for t in complete]
     assert len(keys) == len(set(keys)), "a candidate-rung ran twice"
-    by_rung: dict[int, dict[str, dict]] = {}
+    by_rung: dict[int, dict[str, RungResult]] = {}
     for t in complete:
-        by_rung.setdefault(t.params["rung"], {})[t.params["candidate"]] = t.user_attrs["metrics"]
+        by_rung.setdefault(t.params["rung"], {})[t.params["candidate"]] = RungResult.from_dict(t.user_attrs["metrics"])
         ref = reference["results"].get((t.params["candidate"], t.params["rung"]))
         if ref is not None:
             got = t.user_attrs["metrics"]
