@@ -72,6 +72,13 @@ def _tensorboard(log_dir: Path):
     return SummaryWriter(log_dir=str(log_dir))
 
 
+def batch_probe_optimizer(model: nn.Module, name: str) -> torch.optim.Optimizer:
+    """The run's optimiser kind at learning rate 0 for the batch-size probe: its state (AdamW keeps
+    two buffers per parameter) takes the memory the real run's will, while the weights stay as
+    they are (AdamW's decoupled decay is scaled by the learning rate too)."""
+    return make_optimizer(model, name, 0.0, 0.0)
+
+
 def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module,
                     precision: PrecisionChoice | None = None) -> tuple[int, dict | None]:
     """The configured batch on CPU; on a GPU the largest that fits (hoot bench's search), capped so an
@@ -82,8 +89,7 @@ def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module,
     from hoot.bench.autobatch import auto_batch_size
 
     cap = max(cfg.batch_size, min(1024, len(ctx.train) // 10))
-    params = [p for p in model.parameters() if p.requires_grad]
-    probe_opt = torch.optim.SGD(params, lr=0.0)
+    probe_opt = batch_probe_optimizer(model, cfg.optimizer)
 
     def step(b: int) -> None:
         x = torch.randn(b, 3, ctx.image_size, ctx.image_size, device=ctx.device)

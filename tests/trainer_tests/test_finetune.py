@@ -153,3 +153,21 @@ def test_run_splits_gives_the_run_its_three_splits_back(shapes, tmp_path):
     (ctx.run_dir / "splits.json").unlink()  # rebuilt from config.json, the same
     again = run_splits(ctx.run_dir)
     assert [s.path for s in again.test] == [s.path for s in splits.test] and again.classes == splits.classes
+
+
+def test_the_batch_size_probe_optimiser_holds_the_runs_state_but_moves_no_weight():
+    """On a GPU the fine-tune's batch is probed with real steps: the probe's optimiser must be the
+    run's kind (AdamW's two state buffers per parameter count against memory) at learning rate 0."""
+    import torch
+
+    from hoot.trainer.finetune import batch_probe_optimizer
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = batch_probe_optimizer(model, "adamw")
+    assert isinstance(opt, torch.optim.AdamW)
+    model(torch.randn(8, 4)).sum().backward()
+    opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all("exp_avg_sq" in opt.state[p] for p in model.parameters())
+    assert isinstance(batch_probe_optimizer(model, "sgd"), torch.optim.SGD)
