@@ -39,33 +39,35 @@ class LaunchCheck:
         return self.eager_over_graph > LAUNCH_BOUND_RATIO
 
 
-def _pair_key(row: dict[str, Any]) -> tuple:
+def pair_key(row: dict[str, Any]) -> tuple:
+    """The settings key without its runtime: what an eager row shares with its graphed twin."""
     return tuple(row.get(c) for c in _PAIR_COLUMNS)
 
 
 def launch_checks(rows: Iterable[dict[str, Any]]) -> dict[tuple, LaunchCheck]:
     """{pair key: check} for every ok eager row whose ok `cuda_graph` twin is among `rows`."""
     rows = list(rows)
-    graphs = {_pair_key(r): r for r in rows
+    graphs = {pair_key(r): r for r in rows
               if r.get("runtime") == "cuda_graph" and r.get("status") == "ok" and (r.get("latency_ms") or 0) > 0}
     out: dict[tuple, LaunchCheck] = {}
     for r in rows:
         if r.get("runtime", "eager") != "eager" or r.get("status") != "ok" or not r.get("latency_ms"):
             continue
-        twin = graphs.get(_pair_key(r))
+        twin = graphs.get(pair_key(r))
         if twin is not None:
-            out[_pair_key(r)] = LaunchCheck(r["variant"], r["batch_size"], r["dtype"], float(r["latency_ms"]),
+            out[pair_key(r)] = LaunchCheck(r["variant"], r["batch_size"], r["dtype"], float(r["latency_ms"]),
                                             float(twin["latency_ms"]))
     return out
+
+
+def launch_fields(check: LaunchCheck | None) -> dict[str, Any]:
+    """A row's `eager_over_graph` and `launch_bound` columns (None where it has no pair)."""
+    if check is None:
+        return {"eager_over_graph": None, "launch_bound": None}
+    return {"eager_over_graph": round(check.eager_over_graph, 2), "launch_bound": check.launch_bound}
 
 
 def annotate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows with `eager_over_graph` and `launch_bound` filled in where a pair exists (copies)."""
     checks = launch_checks(rows)
-    out = []
-    for r in rows:
-        check = checks.get(_pair_key(r))
-        extra = ({"eager_over_graph": round(check.eager_over_graph, 2), "launch_bound": check.launch_bound}
-                 if check is not None else {"eager_over_graph": None, "launch_bound": None})
-        out.append({**r, **extra})
-    return out
+    return [{**r, **launch_fields(checks.get(pair_key(r)))} for r in rows]

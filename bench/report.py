@@ -17,7 +17,7 @@ from typing import Any
 from hoot.advisor.catalog import Catalog
 from hoot.advisor.render import render
 from hoot.bench.records import Measurement, Setting
-from hoot.bench.launch import LAUNCH_BOUND_RATIO, annotate, launch_checks
+from hoot.bench.launch import LAUNCH_BOUND_RATIO, launch_checks, launch_fields, pair_key
 from hoot.bench.selection import choose_rows, group_by_setting
 
 TABLE_COLUMNS = ["variant", "family", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
@@ -121,8 +121,9 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
         r["top1"] = v.top1 if v else None
         r.setdefault("family", v.family if v else None)
         r["flag"] = _flag(r)
-    for r, marked in zip(rows, annotate(rows)):  # eager vs its CUDA-graph twin, where both are stored
-        r.update(eager_over_graph=marked["eager_over_graph"], launch_bound=marked["launch_bound"])
+    checks = launch_checks(rows)  # eager vs its CUDA-graph twin, where both are stored
+    for r in rows:
+        r.update(launch_fields(checks.get(pair_key(r))))
     hid = hardware.get("hardware_id", "?")
     measured = [Measurement.from_row(r) for r in rows]
     by_id = {id(m): r for m, r in zip(measured, rows)}
@@ -159,7 +160,7 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
     if front:
         md += ["## Pareto front (nothing else is both faster and more accurate)", "",
                render([{"variant": n, "latency_ms": lat, "top1": t} for lat, t, n in front], "markdown"), ""]
-    bound = sorted(launch_checks(rows).values(), key=lambda c: (-c.eager_over_graph, c.variant))
+    bound = sorted(checks.values(), key=lambda c: (-c.eager_over_graph, c.variant))
     if bound:
         md += [f"## Launch-bound (eager latency over {LAUNCH_BOUND_RATIO}x its CUDA graph replay, same setting)", "",
                "Where eager is far slower than the graphed call, the CPU launching kernels sets the eager figure, "
