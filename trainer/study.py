@@ -190,9 +190,13 @@ class BakeoffStudy:
         public lookups (study id by name, trial id by number) and `Trial`'s constructor is public.
         """
         with self.timer.timed():
-            study_id = self.storage.get_study_id_from_name(self.main.study_name)
-            trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+            trial_id = self._trial_id(self.main, number)
         return optuna.trial.Trial(self.main, trial_id)
+
+    def _trial_id(self, study: optuna.Study, number: int) -> int:
+        """The storage's id of trial `number` of `study`, through its public lookups."""
+        study_id = self.storage.get_study_id_from_name(study.study_name)
+        return self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
 
     def beat_now(self, rung_number: int) -> None:
         """Record a claimed rung's first heartbeat before its work starts, in this thread.
@@ -204,9 +208,7 @@ class BakeoffStudy:
         if not self.heartbeat_s:
             return
         with self.timer.timed():
-            study_id = self.storage.get_study_id_from_name(self.rungs.study_name)
-            trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, rung_number)
-            self.storage.record_heartbeat(trial_id)  # type: ignore[attr-defined] - a heartbeat storage
+            self.storage.record_heartbeat(self._trial_id(self.rungs, rung_number))  # type: ignore[attr-defined] - a heartbeat storage
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
