@@ -57,6 +57,7 @@ def recalibrate_bn(model: nn.Module, split: SplitCache, norm: Normalizer, device
     for m in bns:
         m.reset_running_stats()
         m.momentum = None
+    choice = precision or default_choice(device)
     model.train()
     used = 0
     # a spread of images, not just the first classes of a sorted cache
@@ -68,7 +69,7 @@ def recalibrate_bn(model: nn.Module, split: SplitCache, norm: Normalizer, device
         if len(b) < 2:
             break
         x = norm(split.on(device).gather(b)[0])
-        _forward(model, x, precision or default_choice(device), device)
+        _forward(model, x, choice, device)
         used += len(b)
     for m, mom in zip(bns, momenta):
         m.momentum = mom
