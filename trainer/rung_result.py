@@ -113,7 +113,7 @@ class RungResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The flat JSON object of bakeoff.json and the study's user attributes (metrics beside the fields)."""
-        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("metrics", "extra")}
+        out: dict[str, Any] = {name: getattr(self, name) for name in FLAT_FIELDS}
         out["probe_images_per_s"] = dict(self.probe_images_per_s)
         out.update(self.metrics)
         out.update(self.extra)
@@ -136,7 +136,7 @@ class RungResult:
         extra: dict[str, Any] = {}
         for key, value in data.items():
             key = str(key)
-            if key in FIELD_NAMES and key not in ("metrics", "extra"):
+            if key in FLAT_FIELDS:
                 known[key] = value
             elif key == "metrics" and isinstance(value, Mapping):  # nested, as a hand-written record may have it
                 metrics.update({str(k): v for k, v in value.items() if v is not None})
@@ -163,8 +163,11 @@ class RungResult:
     def split_known(cls, flat: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(keys with a field of their own, the rest): for building a record from a component's
         as_dict() (precision, compile) that may carry a key this version does not know yet."""
-        known = {k: v for k, v in flat.items() if k in FIELD_NAMES and k not in ("metrics", "extra")}
+        known = {k: v for k, v in flat.items() if k in FLAT_FIELDS}
         return known, {k: v for k, v in flat.items() if k not in known}
 
 
 FIELD_NAMES = frozenset(f.name for f in fields(RungResult))
+#: the fields that are keys of the flat JSON object as they are, in declaration order (metrics and
+#: extra are spread into it instead)
+FLAT_FIELDS = tuple(f.name for f in fields(RungResult) if f.name not in ("metrics", "extra"))
