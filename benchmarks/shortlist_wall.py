@@ -33,27 +33,25 @@ from train_quality import write_digits  # noqa: E402
 CANDIDATES = "resnet18,mobilenet_v3_small,shufflenet_v2_x0_5"
 
 
-def images_trained(run_dir: Path) -> dict[str, int]:
-    """Images each model was trained on, from the run's own records."""
-    seen: dict[str, int] = {}
-    bake = json.loads((run_dir / "bakeoff.json").read_text())
-    for rung in bake["rungs"]:  # cumulative per candidate: the furthest rung holds the total
+def furthest(bake: dict, key: str) -> dict[str, float]:
+    """Per candidate, `key` at the furthest rung it reached (rung figures are cumulative)."""
+    out: dict[str, float] = {}
+    for rung in bake["rungs"]:
         for name, r in rung.items():
-            seen[name] = max(seen.get(name, 0), int(r.get("images_seen") or 0))
-    ft = json.loads((run_dir / "finetune.json").read_text())
-    winner = ft["winner"]
-    seen[f"{winner} (fine-tune)"] = sum(round(h["train_images_per_s"] * h["train_seconds"]) for h in ft["history"])
+            out[name] = max(out.get(name, 0.0), float(r.get(key) or 0.0))
+    return out
+
+
+def images_trained(bake: dict, ft: dict) -> dict[str, int]:
+    """Images each model was trained on, from the run's own records (bakeoff.json, finetune.json)."""
+    seen = {name: int(n) for name, n in furthest(bake, "images_seen").items()}
+    seen[f"{ft['winner']} (fine-tune)"] = sum(round(h["train_images_per_s"] * h["train_seconds"]) for h in ft["history"])
     return seen
 
 
-def loop_seconds(run_dir: Path) -> float:
-    bake = json.loads((run_dir / "bakeoff.json").read_text())
-    furthest: dict[str, float] = {}
-    for rung in bake["rungs"]:
-        for name, r in rung.items():
-            furthest[name] = max(furthest.get(name, 0.0), float(r.get("train_seconds") or 0.0))
-    ft = json.loads((run_dir / "finetune.json").read_text())
-    return sum(furthest.values()) + sum(h["train_seconds"] for h in ft["history"])
+def loop_seconds(bake: dict, ft: dict) -> float:
+    """Seconds the run's own training loops report: every candidate's bake-off plus the fine-tune's epochs."""
+    return sum(furthest(bake, "train_seconds").values()) + sum(h["train_seconds"] for h in ft["history"])
 
 
 def model_only_img_s(name: str, device: str, batch: int, size: int, precision: dict, classes: int,
@@ -115,14 +113,14 @@ def main() -> None:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model_only = 0.0
     per_model = {}
-    for key, images in images_trained(run_dir).items():
+    for key, images in images_trained(bake, ft).items():
         name = key.split(" ")[0]
         record = ft if key.endswith("(fine-tune)") else next(r[name] for r in bake["rungs"] if name in r)
         batch = int(ft["batch_size"]) if key.endswith("(fine-tune)") else int(config["batch_size"])
         rate = model_only_img_s(name, device, batch, args.size, record, 10)
         per_model[key] = {"images": images, "model_only_img_s": round(rate, 1), "model_only_s": round(images / rate, 2)}
         model_only += images / rate
-    result = {"device": device, "wall_s": round(wall, 1), "training_loops_s": round(loop_seconds(run_dir), 1),
+    result = {"device": device, "wall_s": round(wall, 1), "training_loops_s": round(loop_seconds(bake, ft), 1),
               "model_only_s": round(model_only, 1), "wall_over_model_only": round(wall / model_only, 2),
               "winner": ft["winner"], "test": ft["test"], "per_model": per_model}
     print(json.dumps(result, indent=2))
