@@ -108,13 +108,12 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
+    import atexit
     import logging
 
     from hoot.bench.child import WarmChild, stop_fork_server
     from hoot.bench.phases import Phases, log_phases
     from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
-
-    import atexit
 
     atexit.unregister(stop_fork_server)  # once per process, however often the command runs in it
     atexit.register(stop_fork_server)  # else it finalises torch after we exit, holding our stdout
