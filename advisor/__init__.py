@@ -1,4 +1,5 @@
-"""hoot's advisor: the catalog, the recommender and the CLI front.
+"""hoot's basics every layer uses: errors, paths, rendering, units, the catalog, devices, the dataset scan;
+the recommender built on them lives in `hoot.advisor.recommender`.
 
 Nothing here imports torch or torchvision at import time, so `hoot advise` answers fast.
 """

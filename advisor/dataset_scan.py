@@ -7,7 +7,7 @@ come from PIL's header read (no pixel decode), sampled when the dataset is large
 scan of thousands of files stays fast. The trainer validates images fully before it
 trains; this scan only reports what it can read cheaply.
 
-The rules for what counts live here once, for this scan and the trainer's (hoot.trainer.data
+The rules for what counts live here once, for this scan and the trainer's (hoot.trainer.data.dataset
 builds on them): image extensions, split folder names, hidden files skipped, folders walked
 once even through symlinks (a link back to the root is not a second copy of the data), class
 folder names that are not valid UTF-8 shown escaped, and the header probe that refuses

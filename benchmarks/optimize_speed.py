@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from hoot.bench import runtimes
-from hoot.trainer.optimize import accuracy
-from hoot.trainer.optimize.measuring import TimingRule, time_predict, top1
-from hoot.trainer.optimize.variants import BUILDERS, BuildContext, Skip
+from hoot.trainer.deploy.optimize import accuracy
+from hoot.trainer.deploy.optimize.measuring import TimingRule, time_predict, top1
+from hoot.trainer.deploy.optimize.variants import BUILDERS, BuildContext, Skip
 
 TRAIN_PX = 32  # the digits are 8x8: 32 px keeps their detail and keeps from-scratch training short on 2 cores
 VARIANTS = ("eager", "compile", "onnxruntime", "int8", "int8-qdq", "int8-pt2e")
@@ -66,7 +66,7 @@ def train(data: Path, out: Path, model: str, epochs: int, threads: int) -> Path:
 
 
 def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, calibration_n: int) -> dict:
-    from hoot.trainer.trained import load_trained
+    from hoot.trainer.deploy.trained import load_trained
 
     torch.set_num_threads(threads)
     model, meta = load_trained(run_dir)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from hoot.advisor.render import render
 from hoot.testing.images import make_imagefolder
-from hoot.trainer import study as st
+from hoot.trainer.orchestration.scaleout import study as st
 
 REPO = Path(__file__).resolve().parent.parent
 

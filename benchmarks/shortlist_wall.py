@@ -60,10 +60,10 @@ def model_only_img_s(name: str, device: str, batch: int, size: int, precision: d
     import torch
 
     from hoot.bench.models import build_model
-    from hoot.trainer.loop import Stepper
-    from hoot.trainer.losses import make_loss
-    from hoot.trainer.precision import PrecisionChoice
-    from hoot.trainer.strategy import make_optimizer
+    from hoot.trainer.training.loop import Stepper
+    from hoot.trainer.training.losses import make_loss
+    from hoot.trainer.training.precision import PrecisionChoice
+    from hoot.trainer.training.strategy import make_optimizer
 
     dev = torch.device(device)
     model = build_model(name, num_classes=classes, pretrained=False).to(dev).train()

@@ -51,7 +51,7 @@ def make_jpegs(root: Path, per_class: int, width: int = 1024, height: int = 768)
 
 
 def run_hoot(data: Path, out: Path, size: int, batch: int) -> tuple[float, dict]:
-    from hoot.trainer.bakeoff import prepare, run_bakeoff
+    from hoot.trainer.training.bakeoff import prepare, run_bakeoff
     from hoot.trainer.config import ShortlistConfig
 
     t0 = time.perf_counter()

@@ -54,10 +54,10 @@ def main() -> None:
     ap.add_argument("--candidates", default=",".join(CANDIDATES))
     ap.add_argument("--skip-no-bn", action="store_true", help="skip part 2 (the run without BN re-estimation)")
     args = ap.parse_args()
-    import hoot.trainer.rung as rung
-    from hoot.trainer.bakeoff import prepare, run_bakeoff
+    import hoot.trainer.training.rung as rung
+    from hoot.trainer.training.bakeoff import prepare, run_bakeoff
     from hoot.trainer.config import ShortlistConfig
-    from hoot.trainer.finetune import finetune
+    from hoot.trainer.training.finetune import finetune
 
     tmp = Path(tempfile.mkdtemp(prefix="hoot-quality-"))
     n = write_digits(tmp / "digits")

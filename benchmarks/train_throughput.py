@@ -28,12 +28,12 @@ import torch
 
 from hoot.advisor.render import render
 from hoot.testing.images import make_imagefolder
-from hoot.trainer.bakeoff import BakeoffStream, build_candidate, prepare
+from hoot.trainer.training.bakeoff import BakeoffStream, build_candidate, prepare
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.device_run import resolve_precision
-from hoot.trainer.loop import Stepper
-from hoot.trainer.losses import make_loss
-from hoot.trainer.strategy import make_optimizer
+from hoot.trainer.training.device_run import resolve_precision
+from hoot.trainer.training.loop import Stepper
+from hoot.trainer.training.losses import make_loss
+from hoot.trainer.training.strategy import make_optimizer
 
 CANDIDATES = ["mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_1", "resnet18"]
 

@@ -177,7 +177,7 @@ def _payload(advice, guidance, dataset, metric: str, store_note: str | None) -> 
 def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
                   min_top1, dataset_size, dataset_path, top_k, memory=None):
     """The command line (numbers already validated by hoot.cli.options) as a Request, with the dataset scan."""
-    from hoot.advisor.recommend import ACCURACY_METRICS, Request
+    from hoot.advisor.recommender.recommend import ACCURACY_METRICS, Request
 
     if target is not None:
         book.get(target)
@@ -205,7 +205,7 @@ def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max
 
 @click.command("advise")
 @click.option("--target", default=None, metavar="NAME",
-              help="Deployment target: mobile, edge, cpu-server, gpu-server, research, production (budgets from hoot.advisor/targets.yaml).")
+              help="Deployment target: mobile, edge, cpu-server, gpu-server, research, production (budgets from hoot.advisor/recommender/targets.yaml).")
 @click.option("--task", default="classification", show_default=True, metavar="TASK",
               help="classification, multilabel, detection or segmentation.")
 @click.option("--max-latency-ms", default=None, type=positive_float(example="25"), metavar="MS",
@@ -255,9 +255,9 @@ def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max
     """Rank catalog models for a target and task, on the stored measurements of one setting."""
     from hoot.advisor.catalog import load_catalog
     from hoot.advisor.guidance import build_guidance
-    from hoot.advisor.recommend import ACCURACY_METRICS, NoModelFits, explain, recommend
-    from hoot.advisor.settings import SettingWish
-    from hoot.advisor.targets import load_targets
+    from hoot.advisor.recommender.recommend import ACCURACY_METRICS, NoModelFits, explain, recommend
+    from hoot.advisor.recommender.settings import SettingWish
+    from hoot.advisor.recommender.targets import load_targets
     from hoot.cli.advise_store import load_inputs
 
     book = load_targets()

@@ -3,7 +3,7 @@ memory, and measured runtime speed-ups, turned into the advisor's plain records.
 
 The recommender never imports the measurement layer; this module (CLI layer) is the one
 place that reads `hoot.bench.advice_rows` for advise and copies figures into
-`hoot.advisor.costs.MeasuredCost` and `hoot.advisor.explanation.RuntimeSpeedup`.
+`hoot.advisor.recommender.costs.MeasuredCost` and `hoot.advisor.recommender.explanation.RuntimeSpeedup`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from hoot.advisor.costs import MeasuredCost, as_cost
+from hoot.advisor.recommender.costs import MeasuredCost, as_cost
 from hoot.bench.advice_rows import load_measurements
-from hoot.advisor.explanation import RuntimeSpeedup
-from hoot.advisor.settings import SettingWish, choose_setting, train_setting
-from hoot.advisor.targets import MeasureDefaults
+from hoot.advisor.recommender.explanation import RuntimeSpeedup
+from hoot.advisor.recommender.settings import SettingWish, choose_setting, train_setting
+from hoot.advisor.recommender.targets import MeasureDefaults
 
 SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph")
 

@@ -47,7 +47,7 @@ def target_variants(catalog: Any, target: str) -> list[str]:
     Falls back to the catalog's `targets` field where the recommender is not available.
     """
     try:
-        from hoot.advisor.recommend import Request, recommend
+        from hoot.advisor.recommender.recommend import Request, recommend
     except ImportError:  # pragma: no cover - a build without the recommender
         from hoot.advisor.catalog import TARGETS
 

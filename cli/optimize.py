@@ -35,11 +35,11 @@ def optimize(run, output, out_dir, variants, calibration_images, batch_size, thr
     from pathlib import Path
 
     from hoot.advisor.render import render
-    from hoot.trainer.optimize.report import TABLE_COLUMNS, table_rows, write_outputs
-    from hoot.trainer.optimize.measuring import QUICK_RULE, TimingRule
-    from hoot.trainer.optimize.run import OptimizeOptions, optimize_run
-    from hoot.trainer.optimize.variants import parse_variants
-    from hoot.trainer.trained import find_run
+    from hoot.trainer.deploy.optimize.report import TABLE_COLUMNS, table_rows, write_outputs
+    from hoot.trainer.deploy.optimize.measuring import QUICK_RULE, TimingRule
+    from hoot.trainer.deploy.optimize.run import OptimizeOptions, optimize_run
+    from hoot.trainer.deploy.optimize.variants import parse_variants
+    from hoot.trainer.deploy.trained import find_run
 
     names = parse_variants(variants)
     if image_size is not None and image_size < 32:

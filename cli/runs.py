@@ -96,12 +96,12 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
     sidecars or labels.csv for multi-label). Everything lands in OUTPUT/<run-id>/.
     """
     quiet_cuda_probe()
-    from hoot.trainer.candidates import parse_candidates
+    from hoot.trainer.orchestration.candidates import parse_candidates
     from hoot.trainer.config import ShortlistConfig
 
     scaleout_opts = {k: v for k, v in scaleout.items() if v is not None and v is not False}  # 0 is a value (refused later)
     if resume:
-        from hoot.trainer.shortlist import resume_config
+        from hoot.trainer.orchestration.shortlist import resume_config
 
         config = resume_config(output, resume)
     elif data_dir is None:
@@ -128,7 +128,7 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
             check_weights_cached(config.candidates)
     if scaleout_opts:
         try:
-            from hoot.trainer.scaleout import run_shortlist
+            from hoot.trainer.orchestration.scaleout import run_shortlist
         except ImportError:
             raise HootError("scale-out is not available in this build (trainer.scaleout is missing); drop "
                             f"--{next(iter(scaleout_opts)).replace('_', '-')}") from None
@@ -140,7 +140,7 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
         return
     from pathlib import Path
 
-    from hoot.trainer.shortlist import run_local
+    from hoot.trainer.orchestration.shortlist import run_local
 
     from hoot.trainer.report import run_answer
 
@@ -201,8 +201,8 @@ def check_weights_cached(candidates: list[str]) -> None:
 def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, min_top1) -> list[str]:
     from hoot.cli.advise import parse_positive
     from hoot.advisor.units import parse_count
-    from hoot.trainer.candidates import advised_candidates
-    from hoot.trainer.data import scan_dataset
+    from hoot.trainer.orchestration.candidates import advised_candidates
+    from hoot.trainer.data.dataset import scan_dataset
 
     limits = {"max_latency_ms": parse_positive(max_latency_ms, "--max-latency-ms"),
               "max_params": parse_count(max_params, "--max-params") if max_params is not None else None,
@@ -228,8 +228,8 @@ def export(run, export_format, out, output) -> None:
     from pathlib import Path
 
     quiet_cuda_probe()
-    from hoot.trainer.export import export_run
-    from hoot.trainer.trained import find_run
+    from hoot.trainer.deploy.export import export_run
+    from hoot.trainer.deploy.trained import find_run
 
     result = export_run(find_run(run, output), export_format, Path(out) if out else None)
     check = result["check"]
@@ -249,8 +249,8 @@ def predict(run, images, top_k, fmt, output) -> None:
     if not images:  # answered before torch is imported (no wait)
         raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
     quiet_cuda_probe()
-    from hoot.trainer.predict import predict_images
-    from hoot.trainer.trained import find_run
+    from hoot.trainer.deploy.predict import predict_images
+    from hoot.trainer.deploy.trained import find_run
 
     rows = predict_images(find_run(run, output), list(images), top_k)
     click.echo(render(rows, fmt, ["image", "rank", "class", "probability"], floatfmt=".4f"))

@@ -1,4 +1,4 @@
-"""A small DDP training run with hoot.trainer.ddp's helpers, for the gloo tests.
+"""A small DDP training run with hoot.trainer.training.ddp's helpers, for the gloo tests.
 
 Run under torchrun: python -m torch.distributed.run --standalone --nproc-per-node N -m hoot.testing.toy_ddp OUT.json
 The global batch is 32 whatever N is (32 // N per rank), so N=1 and N=2 follow the same
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
-from hoot.trainer.ddp import all_gather_floats, all_reduce_mean, init_from_env, make_ddp_wrap, param_checksum
+from hoot.trainer.training.ddp import all_gather_floats, all_reduce_mean, init_from_env, make_ddp_wrap, param_checksum
 
 GLOBAL_BATCH, N, EPOCHS = 32, 256, 3
 

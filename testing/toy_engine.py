@@ -16,7 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from hoot.trainer.rung_result import RungResult
+from hoot.trainer.training.rung_result import RungResult
 
 
 def prepare(config: Any) -> SimpleNamespace:

@@ -6,7 +6,7 @@ import sys
 from hoot.advisor.errors import HootError
 from hoot.cli.main import configure_logging
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.scaleout import load_engine, run_shortlist
+from hoot.trainer.orchestration.scaleout import load_engine, run_shortlist
 
 if __name__ == "__main__":
     configure_logging()  # as hoot.cli.main does: INFO and up on stderr as `hoot: ...`

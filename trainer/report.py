@@ -214,8 +214,8 @@ def sections(run: dict, plots: dict[str, str]) -> list[tuple[str, list[tuple[str
     out.append(("Bake-off", items))
     if ft:
         out = _finetune_sections(run, plots, out)
-    if run.get("optimize"):  # hoot optimize's section (trainer/optimize/report.py)
-        from hoot.trainer.optimize.report import report_section
+    if run.get("optimize"):  # hoot optimize's section (trainer/deploy/optimize/report.py)
+        from hoot.trainer.deploy.optimize.report import report_section
         out.append(report_section(run["optimize"]))
     out.append(("Deployment notes", [("text", n) for n in deployment_notes(bake.get("winner") or None)]))
     return out

@@ -278,7 +278,7 @@ def test_explain_with_no_answer(capsys):
 
 def test_a_crash_is_exit_3_not_the_no_answer_code(monkeypatch, capsys):
     """Issue 11.9: exit 1 means "nothing satisfies"; an internal error is 3."""
-    import hoot.advisor.recommend as recommend_module
+    import hoot.advisor.recommender.recommend as recommend_module
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")

@@ -8,7 +8,7 @@ import pytest
 
 from hoot.advisor.catalog import load_catalog
 from hoot.advisor.errors import HootError, NoAnswer
-from hoot.advisor.recommend import (
+from hoot.advisor.recommender.recommend import (
     Request,
     candidates_for,
     pareto_layers,
@@ -311,7 +311,7 @@ def test_bad_requests_are_hoot_errors(kwargs, message):
 
 
 def test_latency_fit_is_a_power_law_on_gmacs():
-    from hoot.advisor.recommend import fit_latency
+    from hoot.advisor.recommender.recommend import fit_latency
 
     scale, power = fit_latency([(g, 2.0 * g ** 0.5) for g in (0.1, 0.4, 1.6, 6.4)])
     assert scale == pytest.approx(2.0) and power == pytest.approx(0.5)

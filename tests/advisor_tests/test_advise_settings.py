@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from hoot.advisor.explanation import RuntimeSpeedup, speedup_lines
-from hoot.advisor.recommend import Request, recommend
-from hoot.advisor.settings import SettingWish, choose_setting
-from hoot.advisor.targets import load_targets
+from hoot.advisor.recommender.explanation import RuntimeSpeedup, speedup_lines
+from hoot.advisor.recommender.recommend import Request, recommend
+from hoot.advisor.recommender.settings import SettingWish, choose_setting
+from hoot.advisor.recommender.targets import load_targets
 from hoot.bench.records import Measurement, Setting, SettingsKey
 from hoot.cli.main import main
 

@@ -9,8 +9,8 @@ import pytest
 
 from hoot.advisor.catalog import TARGETS, load_catalog
 from hoot.advisor.errors import HootError
-from hoot.advisor.recommend import Candidate, accuracy_of, build_constraints, Request
-from hoot.advisor.targets import load_targets, parse_targets
+from hoot.advisor.recommender.recommend import Candidate, accuracy_of, build_constraints, Request
+from hoot.advisor.recommender.targets import load_targets, parse_targets
 
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 
@@ -82,7 +82,7 @@ def test_unknown_target_lists_valid_ones():
 def _shipped_text() -> str:
     from importlib import resources
 
-    return resources.files("advisor").joinpath("targets.yaml").read_text()
+    return resources.files("hoot.advisor.recommender").joinpath("targets.yaml").read_text()
 
 
 @pytest.mark.parametrize(

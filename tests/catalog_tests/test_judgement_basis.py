@@ -10,7 +10,7 @@ import pytest
 
 from hoot.advisor.catalog import load_catalog, parse_catalog
 from hoot.advisor.errors import HootError
-from hoot.advisor.targets import load_targets
+from hoot.advisor.recommender.targets import load_targets
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"

@@ -8,7 +8,7 @@ from hoot.cli.main import main
 
 
 def test_a_command_re_enables_hoots_loggers_and_shows_their_records(capsys):
-    progress = logging.getLogger("hoot.trainer.context")
+    progress = logging.getLogger("hoot.trainer.training.context")
     progress.disabled = True  # what alembic's fileConfig does to every existing logger
     try:
         assert main(["catalog", "list", "--family", "ResNet"]) == 0

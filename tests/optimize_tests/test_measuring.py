@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from hoot.trainer.optimize import accuracy
-from hoot.trainer.optimize.measuring import TimingRule, time_predict, top1
-from hoot.trainer.optimize.run import VariantRow, compare_to_reference
+from hoot.trainer.deploy.optimize import accuracy
+from hoot.trainer.deploy.optimize.measuring import TimingRule, time_predict, top1
+from hoot.trainer.deploy.optimize.run import VariantRow, compare_to_reference
 
 
 def test_timing_is_per_call_with_a_spread():

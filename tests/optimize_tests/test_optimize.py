@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from hoot.cli.main import cli, main
 from hoot.testing.images import make_imagefolder
 from hoot.bench import runtimes
-from hoot.trainer.optimize import variants
-from hoot.trainer.optimize.measuring import QUICK_RULE
-from hoot.trainer.optimize.run import OptimizeOptions, optimize_run
+from hoot.trainer.deploy.optimize import variants
+from hoot.trainer.deploy.optimize.measuring import QUICK_RULE
+from hoot.trainer.deploy.optimize.run import OptimizeOptions, optimize_run
 
 # INT8 against fp32 on the run's held-out split (24 images): at most one image may flip (4.2 points).
 INT8_TOLERANCE_PTS = 4.2

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hoot.trainer.distributed import all_reduce_mean, backend_for, init_from_env, make_ddp_wrap, torchrun_command
+from hoot.trainer.orchestration.scaleout.distributed import all_reduce_mean, backend_for, init_from_env, make_ddp_wrap, torchrun_command
 
 
 
@@ -61,13 +61,13 @@ def test_torchrun_command_single_and_multi_node(tmp_path):
     assert one[1:3] == ["-m", "torch.distributed.run"] and "--standalone" in one and "--nproc-per-node=2" in one
     multi = torchrun_command(spec, nproc=4, nnodes=2, rdzv_endpoint="node0:29500", rdzv_id="s1")
     assert "--nnodes=2" in multi and "--rdzv-backend=c10d" in multi and "--rdzv-endpoint=node0:29500" in multi
-    assert "--rdzv-id=s1" in multi  # the same on every machine: the study's name and multi[-3:] == ["-m", "hoot.trainer.distributed", str(spec)]
+    assert "--rdzv-id=s1" in multi  # the same on every machine: the study's name and multi[-3:] == ["-m", "hoot.trainer.orchestration.scaleout.distributed", str(spec)]
 
 
 def test_sync_bn_on_cpu_is_refused_before_launch(tmp_path):
     from hoot.advisor.errors import HootError
     from hoot.trainer.config import ShortlistConfig
-    from hoot.trainer.distributed import launch_finetune
+    from hoot.trainer.orchestration.scaleout.distributed import launch_finetune
 
     config = ShortlistConfig(data_dir=str(tmp_path), candidates=["a"], output=str(tmp_path), device="cpu")
     with pytest.raises(HootError, match="--sync-bn needs CUDA"):

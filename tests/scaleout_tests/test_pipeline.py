@@ -16,12 +16,12 @@ import torch
 from hoot.advisor.errors import HootError
 from hoot.testing import toy_engine
 from hoot.testing.processes import toy_config
-from hoot.trainer import study as st
+from hoot.trainer.orchestration.scaleout import study as st
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.scaleout import RunPhase, ScaleoutOptions, load_engine, run_pipeline, run_shortlist
-from hoot.trainer.scaleout.launch import _rank_config
-from hoot.trainer.scaleout.pipeline import Stages
-from hoot.trainer.scaleout.worker import worker_config
+from hoot.trainer.orchestration.scaleout import RunPhase, ScaleoutOptions, load_engine, run_pipeline, run_shortlist
+from hoot.trainer.orchestration.scaleout.launch import _rank_config
+from hoot.trainer.orchestration.pipeline import Stages
+from hoot.trainer.orchestration.scaleout.worker import worker_config
 
 
 class Recording(Stages):
@@ -80,7 +80,7 @@ def test_importing_the_orchestration_leaves_optuna_and_warnings_alone():
     # the libraries first (some add warning filters of their own), then hoot's orchestration alone
     code = ("import warnings, optuna, sqlalchemy, torch, torchvision; "
             "v = optuna.logging.get_verbosity(); f = list(warnings.filters); "
-            "import hoot.trainer.study, hoot.trainer.scaleout, hoot.trainer.distributed, hoot.trainer.shortlist; "
+            "import hoot.trainer.orchestration.scaleout.study, hoot.trainer.orchestration.scaleout, hoot.trainer.orchestration.scaleout.distributed, hoot.trainer.orchestration.shortlist; "
             "assert optuna.logging.get_verbosity() == v, 'verbosity changed'; "
             "assert list(warnings.filters) == f, 'warnings filters changed'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -136,7 +136,7 @@ def test_opening_an_rdb_storage_keeps_hoots_loggers_enabled(tmp_path, monkeypatc
 
     import optuna
 
-    from hoot.trainer.optuna_storage import open_storage
+    from hoot.trainer.orchestration.scaleout.optuna_storage import open_storage
 
     real = optuna.storages.RDBStorage
 
@@ -144,7 +144,7 @@ def test_opening_an_rdb_storage_keeps_hoots_loggers_enabled(tmp_path, monkeypatc
         logging.config.dictConfig({"version": 1, "disable_existing_loggers": True})
         return real(*args, **kwargs)
 
-    progress = logging.getLogger("hoot.trainer.context")
+    progress = logging.getLogger("hoot.trainer.training.context")
     other = logging.getLogger("some.library")
     other.disabled = False
     monkeypatch.setattr(optuna.storages, "RDBStorage", migrating_storage)
@@ -165,7 +165,7 @@ def test_a_claimed_rung_has_a_heartbeat_before_its_work_starts(tmp_path, monkeyp
     from optuna.trial import TrialState
 
     from hoot.advisor.metric import Metric
-    from hoot.trainer.optuna_storage import GRACE_BEATS
+    from hoot.trainer.orchestration.scaleout.optuna_storage import GRACE_BEATS
 
     monkeypatch.setattr(optuna.study._optimize, "get_heartbeat_thread", lambda *a, **k: contextlib.nullcontext())
     url = f"sqlite:///{tmp_path / 'd.db'}"

@@ -11,12 +11,12 @@ from optuna.trial import TrialState
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
 from hoot.testing import toy_engine
-from hoot.trainer import study as st
-from hoot.trainer.rung_result import RungResult
-from hoot.trainer.scaleout import load_engine
-from hoot.trainer.scaleout.engine import Engine
-from hoot.trainer.scaleout.executor import StudyExecutor
-from hoot.trainer.scaleout.rung import train_next_rung, value_of
+from hoot.trainer.orchestration.scaleout import study as st
+from hoot.trainer.training.rung_result import RungResult
+from hoot.trainer.orchestration.scaleout import load_engine
+from hoot.trainer.orchestration.engine import Engine
+from hoot.trainer.orchestration.scaleout.executor import StudyExecutor
+from hoot.trainer.orchestration.scaleout.rung import train_next_rung, value_of
 
 TOP1 = Metric.named("val_top1")
 

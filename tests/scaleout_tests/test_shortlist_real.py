@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from hoot.cli.main import main
 from hoot.testing import processes
 from hoot.testing.images import make_imagefolder
-from hoot.trainer import study as st
+from hoot.trainer.orchestration.scaleout import study as st
 
 CANDIDATES = "squeezenet1_1,mobilenet_v3_small,shufflenet_v2_x0_5,resnet18"
 
@@ -95,8 +95,8 @@ def _check_against_reference(bake: st.BakeoffStudy, reference: dict) -> None:
     tie on top-1 at a cut either may go on: the rung sets are checked against the halving rule
     applied to this run's own results, and against the reference wherever no tie decided.
     """
-    from hoot.trainer.bakeoff import promote, rank
-    from hoot.trainer.rung_result import RungResult
+    from hoot.trainer.training.bakeoff import promote, rank
+    from hoot.trainer.training.rung_result import RungResult
 
     complete = [t for t in bake.rung_trials() if t.state == TrialState.COMPLETE]
     keys = [(t.params["candidate"], t.params["rung"]) for t in complete]

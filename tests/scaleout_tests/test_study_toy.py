@@ -19,9 +19,9 @@ from optuna.trial import TrialState
 from hoot.testing import toy_engine
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
-from hoot.trainer import study as st
+from hoot.trainer.orchestration.scaleout import study as st
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.scaleout import ScaleoutOptions, load_engine, run_shortlist
+from hoot.trainer.orchestration.scaleout import ScaleoutOptions, load_engine, run_shortlist
 
 
 def _plain_run(config: dict) -> dict:
@@ -332,7 +332,7 @@ def _engine_with_local_worker(url: str):
         ctx = prepare(config)
 
         def work():
-            from hoot.trainer.scaleout import run_worker
+            from hoot.trainer.orchestration.scaleout import run_worker
 
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:

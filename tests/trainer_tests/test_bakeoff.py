@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from hoot.testing.images import tiny_config
-from hoot.trainer.bakeoff import BakeoffResult, planned_rungs, prepare, promote, rank, run_bakeoff, train_rung
+from hoot.trainer.training.bakeoff import BakeoffResult, planned_rungs, prepare, promote, rank, run_bakeoff, train_rung
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.rung_result import RungResult
+from hoot.trainer.training.rung_result import RungResult
 
 
 def test_cache_is_uint8_within_budget_and_memory_mappable(shapes, tmp_path):
@@ -138,7 +138,7 @@ def test_bn_reestimation_fixes_the_short_run_artifact(shapes_big, tmp_path, monk
     """mobilenet_v3_small (BN momentum 0.01) after 20 steps: eval near chance without re-estimation."""
     cfg = dict(steps=20, batch_size=16, candidates=["mobilenet_v3_small"])
     with_bn = train_rung(prepare(tiny_config(shapes_big, tmp_path, run_id="with", **cfg), progress=False), "mobilenet_v3_small", 0)
-    import hoot.trainer.rung as rung
+    import hoot.trainer.training.rung as rung
 
     monkeypatch.setattr(rung, "recalibrate_bn", lambda *a, **k: 0)
     without = train_rung(prepare(tiny_config(shapes_big, tmp_path, run_id="without", **cfg), progress=False), "mobilenet_v3_small", 0)
@@ -152,12 +152,12 @@ def test_augment_flip_by_mirrored_box_equals_flipping_the_crop():
     import torch
     from torchvision.ops import roi_align
 
-    from hoot.trainer.pipeline import augment
+    from hoot.trainer.data.pipeline import augment
 
     x = torch.rand(16, 3, 24, 24)
     out = augment(x, torch.Generator().manual_seed(3))
     g = torch.Generator().manual_seed(3)
-    from hoot.trainer.pipeline import random_crop_boxes
+    from hoot.trainer.data.pipeline import random_crop_boxes
 
     boxes = random_crop_boxes(16, 24, g)
     flip = torch.rand(16, generator=g) < 0.5
@@ -172,8 +172,8 @@ def test_augment_flip_by_mirrored_box_equals_flipping_the_crop():
 def test_constant_output_is_flagged_by_logit_spread(shapes, tmp_path):
     import torch
 
-    from hoot.trainer.loop import evaluate
-    from hoot.trainer.losses import make_loss
+    from hoot.trainer.training.loop import evaluate
+    from hoot.trainer.training.losses import make_loss
 
     ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
 

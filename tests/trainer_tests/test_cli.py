@@ -200,7 +200,7 @@ def test_predict_rejects_a_broken_image(trained_run, tmp_path, capsys):
 
 
 def test_scaleout_flags_route_to_scaleout(monkeypatch, shapes, tmp_path):
-    import hoot.trainer.scaleout as so
+    import hoot.trainer.orchestration.scaleout as so
 
     seen = {}
     monkeypatch.setattr(so, "run_shortlist", lambda config, opts: seen.update(config=config, opts=opts) or {})
@@ -213,7 +213,7 @@ def test_scaleout_flags_route_to_scaleout(monkeypatch, shapes, tmp_path):
 
 def test_advisor_picks_candidates_in_the_advisors_language(shapes):
     from hoot.advisor.catalog import load_catalog
-    from hoot.trainer.candidates import advised_candidates, parse_candidates
+    from hoot.trainer.orchestration.candidates import advised_candidates, parse_candidates
 
     names, reasons = advised_candidates("classification", 3, 36, 40.0, {"max_params": 6_000_000}, target="mobile")
     catalog = load_catalog()

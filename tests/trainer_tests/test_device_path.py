@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from hoot.trainer.cache import SplitCache
-from hoot.trainer.device_data import PlacedSplit, choose_placement
-from hoot.trainer.pipeline import Normalizer, augment, random_crop_boxes, train_batch
+from hoot.trainer.data.cache import SplitCache
+from hoot.trainer.data.device_data import PlacedSplit, choose_placement
+from hoot.trainer.data.pipeline import Normalizer, augment, random_crop_boxes, train_batch
 
 
 def _split(n: int = 20, size: int = 24, seed: int = 0) -> SplitCache:
@@ -82,7 +82,7 @@ def test_placement_rule_uses_the_stated_fraction():
 
 
 def test_crop_of_an_integer_box_is_the_window_and_the_mirrored_box_its_flip(monkeypatch):
-    import hoot.trainer.pipeline as pipeline
+    import hoot.trainer.data.pipeline as pipeline
 
     x = torch.rand(2, 3, 24, 24)
     box = torch.tensor([[4.0, 6.0, 16.0, 18.0], [0.0, 0.0, 24.0, 24.0]])
@@ -106,7 +106,7 @@ def test_crop_of_an_integer_box_is_the_window_and_the_mirrored_box_its_flip(monk
 
 
 def test_crop_boxes_follow_the_area_and_ratio_rule():
-    from hoot.trainer.pipeline import CROP_RATIO, CROP_SCALE
+    from hoot.trainer.data.pipeline import CROP_RATIO, CROP_SCALE
 
     b = random_crop_boxes(2000, 64, torch.Generator().manual_seed(0))
     w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
@@ -129,7 +129,7 @@ def test_augment_shapes_and_determinism():
 
 def _fake_clock(cost_s: dict[str, float]):
     """A timer and runner factory where each setting's step costs `cost_s[label]` fake seconds."""
-    from hoot.trainer.precision import setting_label
+    from hoot.trainer.training.precision import setting_label
 
     now = [0.0]
 
@@ -146,7 +146,7 @@ def _fake_clock(cost_s: dict[str, float]):
 
 
 def test_probe_picks_the_fastest_setting_and_excludes_warm_up():
-    from hoot.trainer.precision import decide, time_settings
+    from hoot.trainer.training.precision import decide, time_settings
 
     settings = [(None, False), (None, True), ("bf16", False), ("bf16", True)]
     costs = {"fp32": 0.010, "fp32+channels_last": 0.011, "bf16": 0.006, "bf16+channels_last": 0.004}
@@ -159,7 +159,7 @@ def test_probe_picks_the_fastest_setting_and_excludes_warm_up():
 
 
 def test_probe_keeps_fp32_within_the_noise_margin_and_skips_failures():
-    from hoot.trainer.precision import MARGIN, decide, time_settings
+    from hoot.trainer.training.precision import MARGIN, decide, time_settings
 
     settings = [(None, False), (None, True), ("fp16", False), ("fp16", True)]
     costs = {"fp32": 0.010, "fp32+channels_last": 0.010 / (1 + MARGIN / 2), "fp16": None, "fp16+channels_last": 0.02}
@@ -175,7 +175,7 @@ def test_probe_keeps_fp32_within_the_noise_margin_and_skips_failures():
 
 
 def test_probe_is_skipped_on_cpu_unless_asked_and_leaves_the_model_alone():
-    from hoot.trainer.loop import choose_precision
+    from hoot.trainer.training.loop import choose_precision
 
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(3))
     model(torch.zeros(1, 3, 8, 8))
@@ -192,7 +192,7 @@ def test_probe_is_skipped_on_cpu_unless_asked_and_leaves_the_model_alone():
 
 
 def test_fixed_precision_names():
-    from hoot.trainer.precision import fixed_choice, from_dict
+    from hoot.trainer.training.precision import fixed_choice, from_dict
 
     cpu = torch.device("cpu")
     assert fixed_choice("auto", cpu) is None and fixed_choice("probe", cpu) is None
@@ -204,7 +204,7 @@ def test_fixed_precision_names():
 
 
 def test_compile_benefit_counts_compile_time_against_the_run_length():
-    from hoot.trainer.compiled import compile_benefit
+    from hoot.trainer.training.compiled import compile_benefit
 
     now = [0.0]
     calls = {"compiled": 0}
@@ -252,7 +252,7 @@ def count_host_reads(monkeypatch):
 
 
 def test_stepper_step_never_reads_the_loss_back(count_host_reads):
-    from hoot.trainer.loop import Stepper
+    from hoot.trainer.training.loop import Stepper
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
@@ -271,7 +271,7 @@ def test_stepper_step_never_reads_the_loss_back(count_host_reads):
 
 def test_a_non_finite_loss_is_raised_at_the_next_read():
     from hoot.advisor.errors import HootError
-    from hoot.trainer.loop import LossMeter
+    from hoot.trainer.training.loop import LossMeter
 
     meter = LossMeter(torch.device("cpu"))
     meter.add(torch.tensor(1.0), 0)
@@ -285,11 +285,11 @@ def test_a_non_finite_loss_is_raised_at_the_next_read():
 
 def test_bakeoff_stream_reads_the_loss_once_per_interval(shapes, tmp_path, count_host_reads, monkeypatch):
     """The bake-off's step is the device path: gather, augment, step; nothing read back per step."""
-    from hoot.trainer.bakeoff import BakeoffStream, build_candidate, prepare
+    from hoot.trainer.training.bakeoff import BakeoffStream, build_candidate, prepare
     from hoot.trainer.config import ShortlistConfig
-    from hoot.trainer.loop import Stepper
-    from hoot.trainer.losses import make_loss
-    from hoot.trainer.strategy import make_optimizer
+    from hoot.trainer.training.loop import Stepper
+    from hoot.trainer.training.losses import make_loss
+    from hoot.trainer.training.strategy import make_optimizer
 
     cfg = ShortlistConfig(data_dir=str(shapes), candidates=["squeezenet1_1"], pretrained=False, image_size=32,
                           batch_size=8, output=str(tmp_path / "runs"), run_id="r", full_epochs=0)
@@ -309,7 +309,7 @@ def test_fused_optimiser_only_where_every_parameter_is_on_cuda():
     """fused kernels let GradScaler keep its inf check on the device (no sync per fp16 step)."""
     from types import SimpleNamespace
 
-    from hoot.trainer.strategy import make_optimizer, wants_fused
+    from hoot.trainer.training.strategy import make_optimizer, wants_fused
 
     cuda, cpu = SimpleNamespace(is_cuda=True), SimpleNamespace(is_cuda=False)
     assert wants_fused([cuda, cuda]) and not wants_fused([cuda, cpu]) and not wants_fused([])
@@ -322,10 +322,10 @@ def test_evaluation_runs_in_the_steps_precision_and_layout():
     """One PrecisionChoice decides training steps, BN re-estimation and evaluation alike."""
     import numpy as np
 
-    from hoot.trainer.cache import SplitCache
-    from hoot.trainer.loop import evaluate, recalibrate_bn
-    from hoot.trainer.pipeline import Normalizer
-    from hoot.trainer.precision import PrecisionChoice
+    from hoot.trainer.data.cache import SplitCache
+    from hoot.trainer.training.loop import evaluate, recalibrate_bn
+    from hoot.trainer.data.pipeline import Normalizer
+    from hoot.trainer.training.precision import PrecisionChoice
 
     seen = []
 
@@ -351,8 +351,8 @@ def test_evaluation_runs_in_the_steps_precision_and_layout():
 
 
 def test_compile_is_off_by_default_and_auto_stays_off_on_cpu():
-    from hoot.trainer.device_run import log_interval, resolve_compile
-    from hoot.trainer.loop import Stepper
+    from hoot.trainer.training.device_run import log_interval, resolve_compile
+    from hoot.trainer.training.loop import Stepper
 
     model = torch.nn.Linear(4, 2)
     st = Stepper(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.CrossEntropyLoss(), torch.device("cpu"),

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-import hoot.trainer.finetune as ft
+import hoot.trainer.training.finetune as ft
 from hoot.testing.images import tiny_config
-from hoot.trainer.bakeoff import prepare
-from hoot.trainer.finetune import finetune, warmup_cosine
-from hoot.trainer.losses import SoftmaxFocalLoss, make_loss
+from hoot.trainer.training.bakeoff import prepare
+from hoot.trainer.training.finetune import finetune, warmup_cosine
+from hoot.trainer.training.losses import SoftmaxFocalLoss, make_loss
 
 
 def test_warmup_then_cosine():
@@ -94,7 +94,7 @@ def test_finetune_never_hands_back_a_model_worse_than_its_start(shapes, tmp_path
 
 
 def test_per_group_learning_rates_follow_the_strategy():
-    from hoot.trainer.strategy import make_optimizer, resolve_recipe
+    from hoot.trainer.training.strategy import make_optimizer, resolve_recipe
     from hoot.bench.models import build_model
 
     top = resolve_recipe("top", True, 2000, "adamw", None)
@@ -111,7 +111,7 @@ def test_per_group_learning_rates_follow_the_strategy():
 
 def test_last_pt_holds_only_what_a_resume_needs(shapes, tmp_path):
     """Frozen layers come back from the starting checkpoint: last.pt keeps trainable weights and buffers."""
-    from hoot.trainer.finetune import resume_state_dict
+    from hoot.trainer.training.finetune import resume_state_dict
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
     model[0].weight.requires_grad_(False)
@@ -145,7 +145,7 @@ def test_kill_during_a_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp
 
 
 def test_run_splits_gives_the_run_its_three_splits_back(shapes, tmp_path):
-    from hoot.trainer.data import run_splits
+    from hoot.trainer.data.dataset import run_splits
 
     ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
     splits = run_splits(ctx.run_dir)
@@ -160,7 +160,7 @@ def test_the_batch_size_probe_optimiser_holds_the_runs_state_but_moves_no_weight
     run's kind (AdamW's two state buffers per parameter count against memory) at learning rate 0."""
     import torch
 
-    from hoot.trainer.finetune import batch_probe_optimizer
+    from hoot.trainer.training.finetune import batch_probe_optimizer
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
     before = [p.detach().clone() for p in model.parameters()]

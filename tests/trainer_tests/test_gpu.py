@@ -15,14 +15,14 @@ pytestmark = [pytest.mark.gpu,
 
 
 def _split(n=40, size=32):
-    from hoot.trainer.cache import SplitCache
+    from hoot.trainer.data.cache import SplitCache
 
     rng = np.random.default_rng(0)
     return SplitCache(rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8), rng.integers(0, 3, n).astype(np.int64))
 
 
 def test_cache_moves_to_the_gpu_once_and_batches_match_the_cpu():
-    from hoot.trainer.pipeline import Normalizer, train_batch
+    from hoot.trainer.data.pipeline import Normalizer, train_batch
 
     split, cuda = _split(), torch.device("cuda", torch.cuda.current_device())
     placed = split.on(cuda)
@@ -36,7 +36,7 @@ def test_cache_moves_to_the_gpu_once_and_batches_match_the_cpu():
 
 
 def test_pinned_placement_with_prefetch_gives_the_same_bytes():
-    from hoot.trainer.device_data import PlacedSplit
+    from hoot.trainer.data.device_data import PlacedSplit
 
     split, cuda = _split(), torch.device("cuda", torch.cuda.current_device())
     placed = PlacedSplit.place(split.images, split.labels, cuda, placement="pinned")
@@ -51,11 +51,11 @@ def test_pinned_placement_with_prefetch_gives_the_same_bytes():
 @pytest.mark.parametrize("optimizer,precision", [("adamw", "bf16"), ("adamw", "fp16"), ("sgd", "fp16"), ("sgd", None)])
 def test_step_loop_does_not_synchronise(shapes, tmp_path, optimizer, precision):
     """Not even fp16 with a GradScaler: the fused optimiser takes its inf check on the device."""
-    from hoot.trainer.bakeoff import BakeoffStream, build_candidate, prepare
-    from hoot.trainer.loop import Stepper
-    from hoot.trainer.losses import make_loss
-    from hoot.trainer.precision import PrecisionChoice
-    from hoot.trainer.strategy import make_optimizer
+    from hoot.trainer.training.bakeoff import BakeoffStream, build_candidate, prepare
+    from hoot.trainer.training.loop import Stepper
+    from hoot.trainer.training.losses import make_loss
+    from hoot.trainer.training.precision import PrecisionChoice
+    from hoot.trainer.training.strategy import make_optimizer
 
     ctx = prepare(tiny_config(shapes, tmp_path, device="cuda", candidates=["resnet18"]), progress=False)
     model = build_candidate(ctx, "resnet18")
@@ -78,7 +78,7 @@ def test_step_loop_does_not_synchronise(shapes, tmp_path, optimizer, precision):
 
 
 def test_autocast_and_the_probe_on_cuda():
-    from hoot.trainer.loop import Stepper, choose_precision
+    from hoot.trainer.training.loop import Stepper, choose_precision
 
     cuda = torch.device("cuda")
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
@@ -88,7 +88,7 @@ def test_autocast_and_the_probe_on_cuda():
     half = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     assert set(choice.images_per_s) == {"fp32", "fp32+channels_last", half, f"{half}+channels_last"}
     assert all(v > 0 for v in choice.images_per_s.values())
-    from hoot.trainer.precision import PrecisionChoice
+    from hoot.trainer.training.precision import PrecisionChoice
 
     st = Stepper(model, opt, torch.nn.CrossEntropyLoss(), cuda, lambda s: 1e-3, PrecisionChoice("fp16", False))
     assert st.scaler is not None
@@ -97,7 +97,7 @@ def test_autocast_and_the_probe_on_cuda():
 
 
 def test_tiny_bakeoff_and_finetune_on_cuda(shapes, tmp_path):
-    from hoot.trainer.shortlist import run_local
+    from hoot.trainer.orchestration.shortlist import run_local
 
     cfg = tiny_config(shapes, tmp_path, device="cuda", candidates=["mobilenet_v3_small", "squeezenet1_1"],
                       full_epochs=1, auto_batch=False)

@@ -8,10 +8,10 @@ import math
 import pytest
 
 from hoot.testing.images import tiny_config
-from hoot.trainer.bakeoff import BakeoffResult, prepare, promote, rank, run_bakeoff
-from hoot.trainer.rung_result import RungResult
+from hoot.trainer.training.bakeoff import BakeoffResult, prepare, promote, rank, run_bakeoff
+from hoot.trainer.training.rung_result import RungResult
 
-#: one rung as hoot.trainer.rung.train_rung returned it as a dict (before RungResult), key for key
+#: one rung as hoot.trainer.training.rung.train_rung returned it as a dict (before RungResult), key for key
 OLD_OK = {
     "candidate": "squeezenet1_1", "rung": 0, "status": "ok", "error": None, "steps": 3, "epochs_seen": 0.5,
     "images_seen": 24, "train_seconds": 0.41, "train_images_per_s": 58.5, "train_loss_last": 1.09,

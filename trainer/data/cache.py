@@ -1,0 +1,168 @@
+"""Decode and resize every image ONCE per run into a uint8 array that every candidate shares.
+
+Why: decoding JPEGs costs more than training a small model on them; a bake-off of four
+candidates that re-decodes per candidate per epoch spends most of its time in Pillow. The
+cache is `N x 3 x S x S` uint8 (shorter side resized to S, centre crop: the same geometry as
+the weights' eval transforms), written as `.npy` in the run folder so other processes
+(Optuna workers, torchrun ranks) `np.load(..., mmap_mode="r")` it without copying. Files
+that fail to decode (truncated, corrupt) are dropped and reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hoot.trainer.data.dataset import DatasetScan, Sample, check_trainable
+
+if TYPE_CHECKING:
+    import torch
+
+    from hoot.trainer.data.device_data import PlacedSplit
+
+
+@dataclass
+class SplitCache:
+    """One split's decoded images (N,3,S,S uint8, memory-mapped) and labels."""
+
+    images: np.ndarray
+    labels: np.ndarray  # (N,) int64 class index, or (N, C) uint8 multi-hot
+    _placed: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def on(self, device: "torch.device | str") -> "PlacedSplit":
+        """This split as a batch source on `device`, placed once per device and reused by every
+        candidate and the fine-tune (GPU-resident, pinned host, or the host memmap; trainer.device_data)."""
+        import torch
+
+        from hoot.trainer.data.device_data import PlacedSplit
+
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        key = str(device)
+        if key not in self._placed:
+            self._placed[key] = PlacedSplit.place(self.images, self.labels, device)
+        return self._placed[key]
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.images.nbytes)
+
+
+def decode_resized(path: str, size: int) -> np.ndarray:
+    """One image as a (3, size, size) uint8 array: shorter side to `size` (antialiased), centre crop.
+
+    `Image.draft` lets the JPEG decoder skip detail it would throw away (DCT scaling), which is
+    most of the decode cost for large photos.
+    """
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            im.draft("RGB", (size, size))
+            im = im.convert("RGB")
+            w, h = im.size
+            scale = size / min(w, h)
+            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+            im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=3.0)
+            left, top = (nw - size) // 2, (nh - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+            arr = np.asarray(im, dtype=np.uint8)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def _fingerprint(samples: list[Sample], size: int, num_classes: int) -> str:
+    h = hashlib.sha256(f"{size}:{num_classes}".encode())
+    for s in samples:
+        st = os.stat(s.path)
+        h.update(f"{s.path}|{st.st_size}|{st.st_mtime_ns}|{s.label}".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:16]
+
+
+def _labels_array(samples: list[Sample], task: str, num_classes: int) -> np.ndarray:
+    if task == "multilabel":
+        out = np.zeros((len(samples), num_classes), dtype=np.uint8)
+        for i, s in enumerate(samples):
+            out[i, list(s.label)] = 1
+        return out
+    return np.array([int(s.label) for s in samples], dtype=np.int64)
+
+
+def build_split(samples: list[Sample], size: int, folder: Path, name: str, task: str, num_classes: int,
+                workers: int | None = None, progress: bool = True) -> tuple[SplitCache, list[Sample], list[dict]]:
+    """Decode `samples` into `folder/<name>_images.npy` (reused when the files and size are unchanged).
+
+    Returns the cache, the samples kept (in cache order) and the files that failed to decode.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    img_path, lab_path, meta_path = (folder / f"{name}_images.npy", folder / f"{name}_labels.npy", folder / f"{name}_meta.json")
+    fp = _fingerprint(samples, size, num_classes)
+    if meta_path.is_file() and img_path.is_file() and lab_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") == fp:
+            keep = set(meta["kept"])
+            kept = [s for i, s in enumerate(samples) if i in keep]
+            return load_split(folder, name), kept, meta["failed"]
+
+    tmp_path = folder / f"{name}_images.tmp.npy"
+    arr = np.lib.format.open_memmap(tmp_path, mode="w+", dtype=np.uint8, shape=(len(samples), 3, size, size))
+    failed: list[dict] = []
+    ok = np.ones(len(samples), dtype=bool)
+
+    def work(i: int) -> None:
+        try:
+            arr[i] = decode_resized(samples[i].path, size)
+        except Exception as exc:  # noqa: BLE001 - any decode failure skips the file, reported
+            ok[i] = False
+            failed.append({"path": samples[i].path, "reason": f"truncated or corrupt: {exc}"})
+
+    from tqdm import tqdm
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        for _ in tqdm(pool.map(work, range(len(samples))), total=len(samples), desc=f"decode {name}",
+                      unit="img", disable=not progress, leave=False):
+            pass
+    arr.flush()
+    kept_idx = np.flatnonzero(ok)
+    if len(kept_idx) < len(samples):  # compact: the cache holds only usable images
+        good = np.lib.format.open_memmap(img_path, mode="w+", dtype=np.uint8, shape=(len(kept_idx), 3, size, size))
+        for j, i in enumerate(kept_idx):
+            good[j] = arr[i]
+        good.flush()
+        del good, arr
+        tmp_path.unlink()
+    else:
+        del arr
+        tmp_path.replace(img_path)
+    kept = [samples[i] for i in kept_idx]
+    np.save(lab_path, _labels_array(kept, task, num_classes))
+    failed.sort(key=lambda r: r["path"])
+    meta_path.write_text(json.dumps({"fingerprint": fp, "size": size, "kept": kept_idx.tolist(), "failed": failed}))
+    return load_split(folder, name), kept, failed
+
+
+def load_split(folder: Path, name: str) -> SplitCache:
+    """Memory-map a split written by `build_split` (cheap in any process)."""
+    return SplitCache(np.load(folder / f"{name}_images.npy", mmap_mode="r"), np.load(folder / f"{name}_labels.npy"))
+
+
+def build_cache(scan: DatasetScan, size: int, folder: Path, progress: bool = True) -> tuple[SplitCache, SplitCache]:
+    """Decode train and val once; drop files that fail from `scan` (recorded in `scan.skipped`), re-check."""
+    train, scan.train, failed_tr = build_split(scan.train, size, folder, "train", scan.task, scan.num_classes, progress=progress)
+    val, scan.val, failed_va = build_split(scan.val, size, folder, "val", scan.task, scan.num_classes, progress=progress)
+    known = {s["path"] for s in scan.skipped}
+    scan.skipped.extend(f for f in failed_tr + failed_va if f["path"] not in known)
+    check_trainable(scan)
+    return train, val

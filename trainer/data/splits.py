@@ -1,0 +1,77 @@
+"""How a dataset is split into train, validation and held-out test: stratified by class, seeded,
+and the rule for small classes (see trainer/data/dataset.py's module doc). Pure functions of the labels."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from hoot.advisor.errors import HootError
+
+
+def min_images_per_class(draw_val: bool, draw_test: bool) -> int:
+    """One image for training plus one for each split drawn from the class."""
+    return 1 + int(draw_val) + int(draw_test)
+
+
+def stratified_split3(labels: Sequence[int], val_fraction: float, test_fraction: float,
+                      seed: int) -> tuple[list[int], list[int], list[int]]:
+    """Indices (train, val, test): per class a seeded shuffle; round(fraction x n) to test and to
+    val, at least one each when the fraction is above 0, and at least one left for training
+    (a class too small for that keeps its images in training; `check_split_sizes` refuses it)."""
+    rng = np.random.default_rng(seed)
+    by_class: dict[int, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_class.setdefault(int(y), []).append(i)
+    train, val, test = [], [], []
+    for c in sorted(by_class):
+        idx = np.array(by_class[c])
+        rng.shuffle(idx)
+        n = len(idx)
+        n_test = 0 if test_fraction <= 0 else max(1, round(test_fraction * n))
+        n_val = 0 if val_fraction <= 0 else max(1, round(val_fraction * n))
+        if n_test + n_val >= n:  # too small: everything to training, refused by the caller
+            n_test = n_val = 0
+        test.extend(idx[:n_test].tolist())
+        val.extend(idx[n_test:n_test + n_val].tolist())
+        train.extend(idx[n_test + n_val:].tolist())
+    return sorted(train), sorted(val), sorted(test)
+
+
+def check_split_sizes(classes: list[str], labels: Sequence[int], draw_val: bool, draw_test: bool, root: str,
+                      n_skipped: int) -> None:
+    """A class too small to give training, validation and test an image each is a one-line error."""
+    need = min_images_per_class(draw_val, draw_test)
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes)) if len(labels) else np.zeros(len(classes), int)
+    small = [(classes[i], int(n)) for i, n in enumerate(counts) if 0 < n < need]
+    if small:
+        name, n = small[0]
+        drawn = " and ".join(s for s, d in (("validation", draw_val), ("test", draw_test)) if d)
+        unreadable = f" ({n_skipped} unreadable file(s) skipped)" if n_skipped else ""
+        raise HootError(f"class '{name}' in '{root}' has {n} usable image(s){unreadable}; hoot draws {drawn} images per "
+                        f"class, so each class needs at least {need}: add images, or give DATA/val/ and DATA/test/")
+
+
+def stratified_split(labels: Sequence[int], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices (train, val): per class, a seeded shuffle, then round(fraction * n) to val (at least one
+    when the class has two or more images), so every class is seen in both splits."""
+    rng = np.random.default_rng(seed)
+    by_class: dict[int, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_class.setdefault(int(y), []).append(i)
+    train, val = [], []
+    for c in sorted(by_class):
+        idx = np.array(by_class[c])
+        rng.shuffle(idx)
+        n_val = 0 if len(idx) < 2 else min(len(idx) - 1, max(1, round(val_fraction * len(idx))))
+        val.extend(idx[:n_val].tolist())
+        train.extend(idx[n_val:].tolist())
+    return sorted(train), sorted(val)
+
+
+def split_rule(draw_val: bool, draw_test: bool, val_fraction: float, test_fraction: float, seed: int) -> str:
+    parts = [f"validation {'drawn from train: ' + format(val_fraction, 'g') + ' per class' if draw_val else 'from DATA/val/'}",
+             f"test {'drawn from train: ' + format(test_fraction, 'g') + ' per class' if draw_test else 'from DATA/test/'}"]
+    drawn = " (stratified, seed %d, at least one image each)" % seed if (draw_val or draw_test) else ""
+    return "; ".join(parts) + drawn

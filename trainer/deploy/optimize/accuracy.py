@@ -1,0 +1,104 @@
+"""The images a run's variants are judged and calibrated on, normalised as the checkpoint says.
+
+`held_out_split` is the ONE place that decides which split accuracy is measured on: the run's
+held-out TEST split, which chose neither the bake-off winner (validation) nor the kept epoch
+(validation). The run's data is re-scanned with its config.json exactly as
+`trainer.context.prepare` does (same scan, same seeded three-way split, the run's decode cache
+reused when it still matches). Calibration images come from the TRAINING split only, never from
+the split accuracy is read on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hoot.advisor.errors import HootError
+from hoot.trainer.config import RESOLVED_KEY
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Split:
+    """uint8 images (N,3,S,S) and int labels of one split, with the name the report prints."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    name: str
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def _image_size(run_dir: Path, config) -> int:
+    """The size the run trained at: --image-size, else what prepare resolved (config.json "resolved")."""
+    import json
+
+    if config.image_size is not None:
+        return int(config.image_size)
+    doc = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    size = (doc.get(RESOLVED_KEY) or {}).get("image_size")
+    if not size:
+        raise HootError(f"'{run_dir / 'config.json'}' records no image size; the run did not finish preparing")
+    return int(size)
+
+
+def _rescan(run_dir: Path):
+    """(train, val, test) SplitCaches rebuilt from config.json the way prepare() builds them (cache reused)."""
+    from hoot.trainer.config import ShortlistConfig
+    from hoot.trainer.training.context import build_caches
+    from hoot.trainer.data.dataset import scan_dataset
+
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise HootError(f"'{run_dir}' has no config.json; pass a folder made by `hoot shortlist`")
+    config = ShortlistConfig.load(config_path)
+    if not Path(config.data_dir).is_dir():
+        raise HootError(f"the run's data folder '{config.data_dir}' is gone; restore it to measure accuracy")
+    scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction)
+    return build_caches(scan, _image_size(run_dir, config), run_dir / "cache", progress=False)
+
+
+def held_out_split(run_dir: Path, rescanned=None) -> Split:
+    """The split accuracy is reported on: the run's held-out test split (see the module docstring)."""
+    _train, _val, test = rescanned or _rescan(run_dir)
+    if len(test) == 0:
+        raise HootError(f"run '{run_dir}' has no held-out test images; re-run `hoot shortlist` with --test-fraction > 0")
+    return Split(test.images, np.asarray(test.labels), "test (held out: chose neither the winner nor the kept epoch)")
+
+
+def load_splits(run_dir: Path) -> tuple[Split, Split]:
+    """(training split for calibration, held-out split for accuracy), from one re-scan."""
+    rescanned = _rescan(run_dir)
+    return Split(rescanned[0].images, np.asarray(rescanned[0].labels), "train"), held_out_split(run_dir, rescanned)
+
+
+def calibration_images(train: Split, n: int, seed: int) -> np.ndarray:
+    """`n` training images (without replacement, seeded), uint8; all of them when the split is smaller."""
+    if n < 1:
+        raise HootError(f"--calibration-images {n} must be at least 1 (e.g. 128)")
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(train), size=min(n, len(train)), replace=False))
+    return np.asarray(train.images[idx])
+
+
+def normalise(images: np.ndarray, mean, std) -> np.ndarray:
+    """uint8 NCHW -> float32, scaled by the checkpoint's mean and std (what the model was trained on)."""
+    m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
+    s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
+    return ((images.astype(np.float32) / 255.0) - m) / s
+
+
+def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of a float32 NCHW batch (timing at a deployment size other than the training size)."""
+    if images.shape[-1] == size:
+        return images
+    import torch
+
+    t = torch.nn.functional.interpolate(torch.from_numpy(images), size=(size, size), mode="bilinear",
+                                        align_corners=False, antialias=True)
+    return t.numpy()

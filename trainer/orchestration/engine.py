@@ -1,0 +1,81 @@
+"""The bake-off engine the scale-out drives: a contract (`BakeoffEngine`) and its functions (`Engine`).
+
+A seam, not a plug-in system: tests run the same coordination against a toy engine
+(hoot.testing.toy_engine) in milliseconds before the real one (hoot.trainer.training.bakeoff and
+finetune) trains models. An engine module provides the four functions of `BakeoffEngine`,
+and may provide `write_report(run_dir)`. A rung's result is a `hoot.trainer.training.rung_result.RungResult`
+whatever the engine; the study stores its `to_dict()`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from hoot.advisor.metric import Metric
+from hoot.trainer.training.rung_result import RungResult
+
+
+class BakeoffEngine(Protocol):
+    """What an engine module provides; `ctx` is whatever its `prepare` returns."""
+
+    def prepare(self, config: Any) -> Any:
+        """Scan and decode the data once; the run's context (has `run_dir`, maybe `metric`)."""
+
+    def train_rung(self, ctx: Any, candidate: str, rung: int) -> RungResult:
+        """Train one candidate for one rung (deterministic): its result (metrics in `.metrics`)."""
+
+    def run_bakeoff(self, ctx: Any, executor: Callable[[Any, list[str], int], dict[str, RungResult]] | None = None) -> Any:
+        """Synchronous successive halving; `executor(ctx, candidates, rung)` trains one rung."""
+
+    def finetune(self, ctx: Any, winner: str, *, rank: int = 0, world_size: int = 1,
+                 ddp_wrap: Callable | None = None) -> dict:
+        """Fine-tune the winner (one rank of a DDP run when world_size > 1)."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The functions of one engine module, the metric it ranks on, and its report writer."""
+
+    prepare: Callable[..., Any]
+    train_rung: Callable[..., RungResult]
+    run_bakeoff: Callable[..., Any]
+    finetune: Callable[..., dict]
+    report: Callable[[Path], Any] | None = None
+    name: str = "trainer"
+
+    @classmethod
+    def from_module(cls, name: str, bakeoff: BakeoffEngine, finetune: BakeoffEngine | None = None,
+                    report: Callable[[Path], Any] | None = None) -> Engine:
+        return cls(prepare=bakeoff.prepare, train_rung=bakeoff.train_rung, run_bakeoff=bakeoff.run_bakeoff,
+                   finetune=(finetune or bakeoff).finetune, report=report, name=name)
+
+    @staticmethod
+    def metric(ctx: Any) -> Metric:
+        """The metric the bake-off ranks on: the context's own, else the task's primary metric."""
+        metric = getattr(ctx, "metric", None)
+        if metric:
+            return metric if isinstance(metric, Metric) else Metric.named(str(metric))
+        from hoot.trainer.training.metrics import primary_metric
+
+        task = getattr(ctx, "task", None) or getattr(getattr(ctx, "config", None), "task", "classification")
+        return Metric.named(primary_metric(task))
+
+
+def default_engine() -> Engine:
+    """hoot's own trainer: bake-off, fine-tune and report from hoot.trainer."""
+    from hoot.trainer.training import bakeoff, finetune
+    from hoot.trainer.report import write_report
+
+    return Engine.from_module("trainer", bakeoff, finetune, write_report)
+
+
+def load_engine(spec: str | None) -> Engine:
+    """'module' naming an engine module (see `BakeoffEngine`); None or 'trainer' → hoot's own trainer."""
+    if not spec or spec == "trainer":
+        return default_engine()
+    module = importlib.import_module(spec)
+    return Engine.from_module(spec, module, module, getattr(module, "write_report", None))

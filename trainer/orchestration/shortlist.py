@@ -1,0 +1,34 @@
+"""`hoot shortlist` end to end on one machine: prepare -> bake-off -> fine-tune -> report.
+
+The steps are hoot.trainer.orchestration.pipeline's, shared with the scale-out coordinator; here
+they run in this process with hoot's own trainer. Each stage writes its result into the run
+folder as soon as it exists (bakeoff.json per rung, last.pt/best.pt per epoch,
+finetune.json), so an interrupted run keeps what it measured and `--resume RUN` continues.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from hoot.advisor.errors import HootError
+from hoot.trainer.config import ShortlistConfig
+from hoot.trainer.orchestration.engine import default_engine
+from hoot.trainer.orchestration.pipeline import Executor, Stages, run_pipeline
+
+
+def run_local(config: ShortlistConfig, progress: bool = True, executor: Executor | None = None) -> dict:
+    """Run (or resume) a shortlist in this process; returns the bake-off table and final metrics."""
+    result = run_pipeline(config, default_engine(), executor, Stages(progress=progress))
+    return {"run_id": config.run_id, "run_dir": str(result.run_dir), "winner": result.winner, "table": result.table,
+            "final": result.final((float,))}
+
+
+def resume_config(output: str, run: str) -> ShortlistConfig:
+    """The saved settings of run `run` (a run id under `output`, or a run folder path)."""
+    path = Path(run)
+    if not (path / "config.json").is_file():
+        path = Path(output) / run
+    if not (path / "config.json").is_file():
+        raise HootError(f"--resume {run}: no run folder with config.json at '{path}'; pass a run id under {output}/")
+    return dataclasses.replace(ShortlistConfig.load(path / "config.json"), output=str(path.parent))

@@ -1,0 +1,1 @@
+"""The tasks hoot trains (classification, multi-label, detection, segmentation), one module each."""

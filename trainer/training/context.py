@@ -1,0 +1,171 @@
+"""`prepare`: a shortlist run's data scanned, split, sized and decoded once, and the RunContext
+every rung and the fine-tune work from (in any process: a worker or a torchrun rank calls
+`prepare` on the same config and gets the same split and cache).
+
+The config is not changed here: the image size it leaves open (None) is resolved into
+`RunContext.image_size` and recorded in dataset.json. A run folder that prepare creates and
+cannot finish is removed again, so a failed start leaves nothing that looks like a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from hoot.advisor.catalog import Catalog, load_catalog
+from hoot.advisor.devices import torch_device
+from hoot.advisor.errors import HootError
+from hoot.advisor.metric import Metric
+from hoot.trainer.data.cache import SplitCache, build_cache, build_split
+from hoot.trainer.config import ShortlistConfig
+from hoot.trainer.data.dataset import DatasetScan, check_trainable, scan_dataset, splits_document, SPLITS_FILE
+from hoot.trainer.training.metrics import primary_metric
+from hoot.trainer.data.pipeline import Normalizer
+from hoot.trainer.runfiles import atomic_write_json, ensure_writable_dir, remember_run, remove_stale_temporaries
+from hoot.trainer.training.strategy import Recipe, resolve_recipe
+
+log = logging.getLogger(__name__)
+
+MIN_IMAGE_SIZE = 32  # five stride-2 stages need at least 32 px
+
+
+@dataclass
+class RunContext:
+    """Everything a rung or a fine-tune needs, rebuilt by `prepare` in any process."""
+
+    config: ShortlistConfig
+    scan: DatasetScan
+    train: SplitCache
+    val: SplitCache
+    device: torch.device
+    recipe: Recipe
+    catalog: Catalog
+    progress: bool = True
+    test: SplitCache | None = None
+    resolved_image_size: int = 0
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.run_dir
+
+    @property
+    def classes(self) -> list[str]:
+        return self.scan.classes
+
+    @property
+    def task(self) -> str:
+        return self.scan.task
+
+    @property
+    def num_classes(self) -> int:
+        return self.scan.num_classes
+
+    @property
+    def image_size(self) -> int:
+        return int(self.resolved_image_size or self.config.image_size or 0)
+
+    @property
+    def metric(self) -> str:
+        """The validation metric's name (`val_top1`, or `val_f1` for multi-label)."""
+        return primary_metric(self.task)
+
+    @property
+    def objective(self) -> Metric:
+        """The validation metric with its direction: what "better" means for ranking and selection."""
+        return Metric.named(self.metric)
+
+    def normalizer(self, candidate: str) -> Normalizer:
+        """Mean/std of the candidate's pretrained weights' transforms (ImageNet's when it has none)."""
+        mean, std = weights_mean_std(self.catalog, candidate)
+        return Normalizer(mean, std, self.device)
+
+    def log(self, msg: str) -> None:
+        log.info("%s", msg[len("hoot: "):] if msg.startswith("hoot: ") else msg)
+
+
+def weights_mean_std(catalog: Catalog, candidate: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    from hoot.trainer.data.pipeline import IMAGENET_MEAN, IMAGENET_STD
+
+    variant = catalog.get(candidate)
+    if variant.weights:
+        try:
+            import torchvision
+
+            t = torchvision.models.get_weight(variant.weights).transforms()
+            return tuple(t.mean), tuple(t.std)
+        except (ValueError, AttributeError):
+            pass
+    return IMAGENET_MEAN, IMAGENET_STD
+
+
+def check_candidates(catalog: Catalog, candidates: list[str], task: str) -> None:
+    if not candidates:
+        raise HootError("no candidates: pass --candidates a,b,c or advisor options (--target, --top K)")
+    for name in candidates:
+        v = catalog.get(name)
+        if not v.provided:
+            raise HootError(f"candidate '{name}' is not provided by torchvision; pick another with `hoot catalog`")
+        if not v.supports(task):
+            raise HootError(f"candidate '{name}' does not support task '{task}'; pick a classification model")
+
+
+def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetScan) -> int:
+    """--image-size, else min(the candidates' native size, the dataset's median short side), at least 32 px."""
+    if config.image_size is not None:
+        return int(config.image_size)
+    native = min(catalog.get(c).native_input_px for c in config.candidates)
+    median = scan.median_size()
+    return max(MIN_IMAGE_SIZE, min(native, median or native))
+
+
+def build_caches(scan: DatasetScan, size: int, folder: Path,
+                 progress: bool = True) -> tuple[SplitCache, SplitCache, SplitCache]:
+    """Decode train, val and test once; files that fail are dropped from `scan` (and listed), re-checked."""
+    train, val = build_cache(scan, size, folder, progress=progress)
+    test, scan.test, failed = build_split(scan.test, size, folder, "test", scan.task, scan.num_classes, progress=progress)
+    known = {s["path"] for s in scan.skipped}
+    scan.skipped.extend(f for f in failed if f["path"] not in known)
+    check_trainable(scan)
+    return train, val, test
+
+
+def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
+    """Scan, validate, size, decode once; write config.json, dataset.json and splits.json."""
+    catalog = load_catalog()
+    scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction)
+    check_candidates(catalog, config.candidates, scan.task)
+    image_size = resolve_image_size(config, catalog, scan)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    device = torch_device(config.device)
+    # settings that cannot work fail here, before any image is decoded or any folder made
+    recipe = resolve_recipe(config.strategy, config.pretrained, len(scan.train), config.optimizer, config.lr,
+                            config.similarity)
+    run_dir = config.run_dir
+    ensure_writable_dir(run_dir.parent, "--output folder")
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir)
+        for w in scan.warnings:
+            log.warning("%s", w)
+        train, val, test = build_caches(scan, image_size, run_dir / "cache", progress=progress)
+        config.save(resolved={"image_size": image_size, "strategy": recipe.strategy, "lr_groups": recipe.group_rates(),
+                              "lr_range": list(recipe.lr_range), "head_lr_range": list(recipe.head_lr_range or recipe.lr_range)})
+        summary = scan.summary()
+        summary.update({"image_size": image_size, "cache_bytes": train.nbytes + val.nbytes + test.nbytes,
+                        "skipped_files": scan.skipped, "warnings": scan.warnings})
+        atomic_write_json(run_dir / "dataset.json", summary)
+        atomic_write_json(run_dir / SPLITS_FILE, splits_document(scan))
+    except BaseException:
+        if created:  # nothing half-written that looks like a run
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    if scan.skipped:
+        log.info("%d file(s) skipped (listed in %s)", len(scan.skipped), run_dir / "dataset.json")
+    remember_run(config.run_id, run_dir)
+    return RunContext(config, scan, train, val, device, recipe, catalog, progress, test, image_size)
