@@ -39,12 +39,12 @@ def optimize(run, output, out_dir, variants, calibration_images, batch_size, thr
     from hoot.trainer.deploy.optimize.measuring import QUICK_RULE, TimingRule
     from hoot.trainer.deploy.optimize.run import OptimizeOptions, optimize_run
     from hoot.trainer.deploy.optimize.variants import parse_variants
-    from hoot.trainer.deploy.trained import find_run
+    from hoot.trainer.runfiles import locate_run
 
     names = parse_variants(variants)
     if image_size is not None and image_size < 32:
         raise HootError(f"--image-size {image_size} is too small; use 32 px or more (e.g. 224)")
-    run_dir = find_run(run, output)
+    run_dir = locate_run(run, output, trained=True)
     opts = OptimizeOptions(variants=tuple(names), calibration_images=calibration_images, batch_size=batch_size,
                            threads=threads or 0, seed=seed, timing_px=image_size, device=device,
                            out_dir=Path(out_dir) if out_dir else None, rule=QUICK_RULE if quick else TimingRule())

@@ -229,9 +229,9 @@ def export(run, export_format, out, output) -> None:
 
     quiet_cuda_probe()
     from hoot.trainer.deploy.export import export_run
-    from hoot.trainer.deploy.trained import find_run
+    from hoot.trainer.runfiles import locate_run
 
-    result = export_run(find_run(run, output), export_format, Path(out) if out else None)
+    result = export_run(locate_run(run, output, trained=True), export_format, Path(out) if out else None)
     check = result["check"]
     click.echo(f"{result['path']}  ({result['size_mb']} MB, {result['variant']}, {result['image_size']} px; "
                f"max abs diff vs PyTorch {check.get('max_abs_diff', 'n/a')} via {check.get('checked_with') or 'nothing'})")
@@ -250,9 +250,9 @@ def predict(run, images, top_k, fmt, output) -> None:
         raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
     quiet_cuda_probe()
     from hoot.trainer.deploy.predict import predict_images
-    from hoot.trainer.deploy.trained import find_run
+    from hoot.trainer.runfiles import locate_run
 
-    rows = predict_images(find_run(run, output), list(images), top_k)
+    rows = predict_images(locate_run(run, output, trained=True), list(images), top_k)
     click.echo(render(rows, fmt, ["image", "rank", "class", "probability"], floatfmt=".4f"))
 
 

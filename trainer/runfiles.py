@@ -173,18 +173,30 @@ def remember_run(run_id: str, run_dir: Path) -> None:
         log.debug("run index not updated (%s)", exc)
 
 
-def locate_run(run: str, output: str = "reports") -> Path:
+def locate_run(run: str, output: str = "reports", *, trained: bool = False, option: str = "") -> Path:
     """The folder of run `run`: a path to a run folder, a run id under `output`, or a run id in the
-    index (the folder a custom --output put it in). HootError when none exists."""
+    index (the folder a custom --output put it in). The one run locator: predict, export,
+    optimize, report and shortlist --resume all find a run here, so an id means the same folder
+    in every command. `trained`: the run must hold a best.pt (predict, export, optimize);
+    `option` names the option the run came from in errors (e.g. --resume). HootError when none fits."""
+    said = f"{option} {run}: " if option else ""
     candidates = [Path(run), Path(output) / run]
     recorded = read_index().get(run)
     if recorded:
         candidates.append(Path(recorded))
-    for path in candidates:
-        if path.is_dir() and looks_like_run(path):
-            return path
-    for path in candidates:
-        if path.is_dir():
-            raise HootError(f"'{path}' is not a hoot run folder (no config.json); pass a folder made by hoot shortlist")
-    raise HootError(f"run '{run}' not found (looked in {', '.join(str(c) for c in candidates)}); pass the run "
-                    "folder's path or --output")
+    found = next((p for p in candidates if p.is_dir() and looks_like_run(p)), None)
+    if found is None:
+        for path in candidates:
+            if not path.is_dir():
+                continue
+            if trained and not (path / "best.pt").is_file():
+                raise HootError(f"{said}'{path}' has no best.pt and no config.json: not a hoot run folder; pass a "
+                                "folder made by hoot shortlist")
+            raise HootError(f"{said}'{path}' is not a hoot run folder (no config.json); pass a folder made by "
+                            "hoot shortlist")
+        raise HootError(f"{said}run '{run}' not found (looked in {', '.join(str(c) for c in candidates)}); pass the "
+                        "run folder's path or --output")
+    if trained and not (found / "best.pt").is_file():
+        raise HootError(f"{said}run '{found}' has no best.pt yet (it did not finish); finish it with "
+                        f"`hoot shortlist --resume {found.name} --output {found.parent}`")
+    return found

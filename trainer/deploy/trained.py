@@ -1,4 +1,6 @@
-"""Load a finished run's best model (for predict and export): weights + the metadata to use them."""
+"""Load a finished run's best model (for predict and export): weights + the metadata to use them.
+
+The run folder itself is found by hoot.trainer.runfiles.locate_run(..., trained=True)."""
 
 from __future__ import annotations
 
@@ -7,23 +9,7 @@ from pathlib import Path
 from torch import nn
 
 from hoot.advisor.errors import HootError
-from hoot.trainer.runfiles import load_checkpoint, locate_run
-
-
-def find_run(run: str, output: str = "reports") -> Path:
-    """The folder of a finished run with a best.pt: a run folder path, a run id under `output`, or
-    a run id from hoot's index of run folders (hoot.trainer.runfiles)."""
-    try:
-        path = locate_run(run, output)
-    except HootError:
-        if Path(run).is_dir() and not (Path(run) / "best.pt").is_file():
-            raise HootError(f"'{run}' has no best.pt and no config.json: not a hoot run folder; pass a folder made by "
-                            "hoot shortlist") from None
-        raise
-    if not (path / "best.pt").is_file():
-        raise HootError(f"run '{path}' has no best.pt yet (it did not finish); finish it with "
-                        f"`hoot shortlist --resume {path.name} --output {path.parent}`")
-    return path
+from hoot.trainer.runfiles import load_checkpoint
 
 
 def load_trained(run_dir: Path) -> tuple[nn.Module, dict]:

@@ -9,12 +9,10 @@ finetune.json), so an interrupted run keeps what it measured and `--resume RUN` 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-
-from hoot.advisor.errors import HootError
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.orchestration.engine import default_engine
 from hoot.trainer.orchestration.pipeline import Executor, Stages, run_pipeline
+from hoot.trainer.runfiles import locate_run
 
 
 def run_local(config: ShortlistConfig, progress: bool = True, executor: Executor | None = None) -> dict:
@@ -25,10 +23,6 @@ def run_local(config: ShortlistConfig, progress: bool = True, executor: Executor
 
 
 def resume_config(output: str, run: str) -> ShortlistConfig:
-    """The saved settings of run `run` (a run id under `output`, or a run folder path)."""
-    path = Path(run)
-    if not (path / "config.json").is_file():
-        path = Path(output) / run
-    if not (path / "config.json").is_file():
-        raise HootError(f"--resume {run}: no run folder with config.json at '{path}'; pass a run id under {output}/")
+    """The saved settings of run `run` (a run folder path, a run id under `output` or in hoot's run index)."""
+    path = locate_run(run, output, option="--resume")
     return dataclasses.replace(ShortlistConfig.load(path / "config.json"), output=str(path.parent))
