@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hoot.advisor.errors import HootError
+from hoot.advisor.paths import existing_folder
 
 #: the extensions torchvision's ImageFolder accepts (torchvision.datasets.folder.IMG_EXTENSIONS) plus GIF,
 #: which Pillow decodes; the one list both `hoot advise --dataset` and `hoot shortlist` count by
@@ -219,11 +220,7 @@ def scan_dataset(path: str | os.PathLike[str], sample: int = DEFAULT_SIZE_SAMPLE
     Accepts root/<class>/<image> or root/<split>/<class>/<image> (train/val/test); with
     splits, counts and sizes describe the training split. Bad layouts raise HootError.
     """
-    root = Path(path).expanduser()
-    if not root.exists():
-        raise HootError(f"dataset path '{root}' does not exist; pass a folder with one sub-folder per class")
-    if not root.is_dir():
-        raise HootError(f"dataset path '{root}' is a file; pass a folder with one sub-folder per class")
+    root = existing_folder(path, "dataset path")
     try:
         split_dirs = find_splits(root)
     except PermissionError:

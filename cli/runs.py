@@ -10,22 +10,12 @@ from __future__ import annotations
 import click
 
 from hoot.advisor.errors import HootError
+from hoot.advisor.paths import existing_folder
 from hoot.advisor.render import FORMATS, render
 from hoot.cli.options import Number, fraction, non_negative_int, positive_float, positive_int
 
 SCALEOUT_FLAGS = ("storage", "study", "worker", "status", "nproc", "nnodes", "rdzv_endpoint", "sync_bn")
 TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_images_per_s", "latency_ms", "params", "winner")
-
-
-def _existing_dir(path: str, what: str) -> str:
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.exists():
-        raise HootError(f"{what} '{path}' does not exist; pass a folder with one sub-folder of images per class")
-    if not p.is_dir():
-        raise HootError(f"{what} '{path}' is a file; pass a folder with one sub-folder of images per class")
-    return path
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -110,7 +100,7 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
         else:
             raise HootError("missing DATA_DIR: pass the folder of images (one sub-folder per class), or --resume RUN")
     else:
-        _existing_dir(data_dir, "data folder")
+        existing_folder(data_dir, "data folder")
         names = parse_candidates(candidates)
         if not names:
             names = _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hoot.advisor.errors import HootError
+from hoot.advisor.paths import existing_folder
 from hoot.advisor.render import render
 from hoot.trainer.runfiles import atomic_write_json, atomic_write_text
 
@@ -30,8 +31,7 @@ def _read(path: Path) -> Any:
 
 def load_run(run_dir: Path) -> dict:
     """The run's JSON pieces; a HootError when the folder is not a run or has nothing to report yet."""
-    if not run_dir.is_dir():
-        raise HootError(f"run folder '{run_dir}' does not exist; pass a folder under reports/ (or --output)")
+    existing_folder(run_dir, "run folder", "a folder under reports/ (or --output)")
     config = _read(run_dir / "config.json")
     if config is None:
         raise HootError(f"'{run_dir}' is not a hoot run folder (no config.json); pass reports/<run-id>")

@@ -64,3 +64,16 @@ def test_locate_run_says_which_option_and_what_is_missing(tmp_path, elsewhere_ru
     assert locate_run("run7") == elsewhere_run  # a run without best.pt is still a run (report, --resume)
     with pytest.raises(HootError, match="has no best.pt yet"):
         locate_run("run7", trained=True)
+
+
+@pytest.mark.parametrize("argv", [["shortlist", "{path}", "--candidates", "resnet18", "--no-pretrained"],
+                                  ["advise", "--dataset", "{path}"]], ids=["shortlist", "advise"])
+def test_a_missing_or_file_folder_reads_the_same_in_every_command(argv, tmp_path, capsys):
+    """One folder check (hoot.advisor.paths.existing_folder): one wording for the same mistake."""
+    (tmp_path / "f.txt").write_text("x")
+    for path, says in ((tmp_path / "missing", "does not exist; pass a folder with one sub-folder of images per class"),
+                       (tmp_path / "f.txt", "is a file, not a folder; pass a folder with one sub-folder of images")):
+        assert main([a.replace("{path}", str(path)) for a in argv] + (
+            ["--output", str(tmp_path / "out")] if argv[0] == "shortlist" else [])) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("hoot: error:") and says in err and err.count("\n") == 1, err

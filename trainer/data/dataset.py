@@ -40,6 +40,7 @@ import numpy as np
 from hoot.advisor.dataset_scan import (IMAGE_EXTENSIONS, class_dirs, display_name, fence, find_splits, is_image_name,
                                        probe_header, walk_images)
 from hoot.advisor.errors import HootError
+from hoot.advisor.paths import existing_folder
 from hoot.trainer.data.splits import (check_split_sizes, min_images_per_class, split_rule, stratified_split,  # noqa: F401
                                  stratified_split3)
 
@@ -132,10 +133,7 @@ def _list_images(folder: Path, seen: set[tuple[int, int]] | None = None) -> list
 
 
 def _check_root(root: Path) -> None:
-    if not root.exists():
-        raise HootError(f"data folder '{root}' does not exist; pass a folder with one sub-folder of images per class")
-    if not root.is_dir():
-        raise HootError(f"data folder '{root}' is a file; pass the folder that holds one sub-folder of images per class")
+    existing_folder(root, "data folder")
 
 
 def _has_sidecars(images: Sequence[Path]) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from hoot.advisor.errors import HootError
+from hoot.advisor.paths import existing_folder
 from hoot.trainer.orchestration.scaleout import study as st
 
 #: settings that may differ between machines without changing the bake-off's result
@@ -18,9 +18,7 @@ def settings_of(config: Any) -> dict[str, Any]:
 
 
 def fingerprint_of(config: Any) -> dict[str, str]:
-    data_dir = Path(config.data_dir)
-    if not data_dir.is_dir():
-        raise HootError(f"data folder '{data_dir}' does not exist; pass the folder of class sub-folders")
+    data_dir = existing_folder(config.data_dir, "data folder")
     return {"data": st.data_fingerprint(data_dir), "settings": st.settings_fingerprint(settings_of(config))}
 
 
