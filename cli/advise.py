@@ -22,8 +22,6 @@ TABLE_COLUMNS = ("rank", "score", "layer", "name", "family", "params_m", "gmacs"
                  "latency_from", "why")
 CSV_COLUMNS = ("rank", "score", "pareto_layer", "name", "family", "params", "gmacs", "{metric}", "input_size",
                "latency_ms", "latency_low_ms", "latency_high_ms", "latency_source", "cost_source", "converged", "reasons")
-#: runtimes whose measured speed-up against eager the after-selection advice names (issue 13.4)
-SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph")
 
 
 def parse_positive(text: str | None, option: str) -> float | None:
@@ -258,7 +256,7 @@ def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max
     from hoot.advisor.recommender.recommend import ACCURACY_METRICS, NoModelFits, explain, recommend
     from hoot.advisor.recommender.settings import SettingWish
     from hoot.advisor.recommender.targets import load_targets
-    from hoot.cli.advise_store import load_inputs
+    from hoot.bench.advice_inputs import advice_inputs
 
     book = load_targets()
     request, summary = parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb,
@@ -270,12 +268,9 @@ def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max
         raise HootError(f"--cuda-graphs and --runtime {runtime} name two runtimes; give one")
     if device is not None and not (device in ("cpu", "cuda") or device.startswith("cuda:")):
         raise HootError(f"--device '{device}' is not a device; use cpu, cuda or cuda:N")
-    defaults = book.get(target).measure if target else book.default_measure
     wish = SettingWish(device=device, dtype=dtype, batch_size=batch_size,
                        runtime="cuda_graph" if cuda_graphs else runtime, threads=threads)
-    need_train = (request.memory or defaults.memory) == "train" or bool(target and any(
-        b.kind == "memory_tiers" for b in book.get(target).budgets_for(task)))
-    inputs = load_inputs(db, hardware, wish, defaults, need_train)
+    inputs = advice_inputs(db, hardware, wish, book, target, task, request.memory)
     guidance = None
     if request.dataset_size is not None:
         guidance = build_guidance(request.dataset_size, similarity, request.median_short_side_px)

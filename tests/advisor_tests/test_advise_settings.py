@@ -66,7 +66,7 @@ def fake_load(db: Any, hardware: str, wanted: Setting | None = None) -> FakeRows
 
 @pytest.fixture
 def store(monkeypatch):
-    import hoot.cli.advise_store as advise_store
+    import hoot.bench.advice_inputs as advise_store
 
     monkeypatch.setattr(advise_store, "load_measurements", fake_load)
 
@@ -139,3 +139,15 @@ def test_speedup_lines_and_recommend_put_them_first():
     assert lines[0].index("resnet50") < lines[0].index("resnet18")  # the picks first
     advice = recommend(Request(target="cpu-server"), speedups=ups)
     assert advice.after_selection[0] == speedup_lines(ups, [p.variant.name for p in advice.picks])[0]
+
+
+@pytest.mark.parametrize("target", ["cpu-server", "gpu-server"])
+def test_shortlist_candidates_rank_on_the_rows_advise_ranks_on(store, target, capsys):
+    """One measurement loader (hoot.bench.advice_inputs) under advise and the shortlist's candidate
+    picking: the same target and limits give the same picks, in the same order."""
+    from hoot.trainer.orchestration.candidates import advised_candidates
+
+    rc, doc = advise(["--target", target, "--max-latency-ms", "30", "--top", "3"], capsys)
+    assert rc == 0, doc
+    names, _ = advised_candidates("classification", 3, None, None, {"max_latency_ms": 30.0}, target=target)
+    assert names == [p["name"] for p in doc["picks"]]

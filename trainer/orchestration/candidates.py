@@ -19,16 +19,21 @@ def parse_candidates(text: str | None) -> list[str]:
 
 def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_px: float | None,
                        limits: dict[str, Any], target: str | None = None) -> tuple[list[str], list[str]]:
-    """(names, one reason line per name) from hoot.advisor.recommender.recommend for this machine's measurements."""
-    from hoot.bench.advice_rows import load_measurements
+    """(names, one reason line per name) from hoot.advisor.recommender.recommend for this machine's
+    measurements, read and reduced to one setting exactly as `hoot advise` does (bench.advice_inputs)."""
     from hoot.advisor.recommender.recommend import Request, recommend
+    from hoot.advisor.recommender.settings import SettingWish
+    from hoot.advisor.recommender.targets import load_targets
+    from hoot.bench.advice_inputs import advice_inputs
 
-    found = load_measurements(None, "this")
+    book = load_targets()
     request = Request(task="multilabel" if task == "multilabel" else "classification", target=target,
                       dataset_size=dataset_size, median_short_side_px=median_px, top_k=top_k, **limits)
+    inputs = advice_inputs(None, "this", SettingWish(), book, target, request.task)
     try:
-        advice = recommend(request, measurements=found.ok_rows(), hardware=found.hardware,
-                           setting=found.setting.label() if found.setting else None)
+        advice = recommend(request, book=book, measurements=inputs.costs, hardware=inputs.hardware,
+                           setting=inputs.setting_label, train_measurements=inputs.train_costs,
+                           speedups=inputs.speedups)
     except NoAnswer as exc:
         raise HootError(f"the advisor finds no candidate for these limits ({exc.format_message()}); relax them or pass --candidates")
     names = [p.variant.name for p in advice.picks]

@@ -1,8 +1,10 @@
-"""What `hoot advise` reads from the results store: the rows of ONE setting, training rows for
+"""What advice ranks on, read from the results store: the rows of ONE setting, training rows for
 memory, and measured runtime speed-ups, turned into the advisor's plain records.
 
-The recommender never imports the measurement layer; this module (CLI layer) is the one
-place that reads `hoot.bench.advice_rows` for advise and copies figures into
+The one loader of measurements for advice: `hoot advise` and the shortlist's candidate
+picking both call `advice_inputs`, so the same limits and target rank on the same rows in
+both commands. The recommender never imports the measurement layer; this module is the place
+that reads `hoot.bench.advice_rows` and copies figures into
 `hoot.advisor.recommender.costs.MeasuredCost` and `hoot.advisor.recommender.explanation.RuntimeSpeedup`.
 """
 
@@ -16,8 +18,9 @@ from hoot.advisor.recommender.costs import MeasuredCost, as_cost
 from hoot.bench.advice_rows import load_measurements
 from hoot.advisor.recommender.explanation import RuntimeSpeedup
 from hoot.advisor.recommender.settings import SettingWish, choose_setting, train_setting
-from hoot.advisor.recommender.targets import MeasureDefaults
+from hoot.advisor.recommender.targets import MeasureDefaults, TargetBook
 
+#: runtimes whose measured speed-up against eager the after-selection advice names (issue 13.4)
 SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph")
 
 
@@ -32,6 +35,17 @@ class AdviseInputs:
     train_label: str | None = None
     speedups: list[RuntimeSpeedup] = field(default_factory=list)
     note: str | None = None
+
+
+def advice_inputs(db: str | None, hardware: str, wish: SettingWish, book: TargetBook, target: str | None,
+                  task: str, memory: str | None = None) -> AdviseInputs:
+    """The inputs for a ranking of `task` for `target` (None: no target): the user's setting wish
+    over the target's measuring defaults, plus training rows where the memory rule compares
+    training memory (`memory`, else the target's; or the target budgets memory tiers)."""
+    defaults = book.get(target).measure if target else book.default_measure
+    need_train = (memory or defaults.memory) == "train" or bool(target and any(
+        b.kind == "memory_tiers" for b in book.get(target).budgets_for(task)))
+    return load_inputs(db, hardware, wish, defaults, need_train)
 
 
 def _available(found: Any) -> list[Any]:
