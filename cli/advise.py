@@ -9,32 +9,18 @@ constraint; a bad input exits 2 with one line.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import click
 
 from hoot.advisor.errors import HootError, NoAnswer
 from hoot.advisor.render import FORMATS, render
-from hoot.cli.options import percentage, positive_count, positive_float, positive_int
+from hoot.cli.options import advisor_limits, positive_count, positive_int
 
 TABLE_COLUMNS = ("rank", "score", "layer", "name", "family", "params_m", "gmacs", "{metric}", "input_px", "latency_ms",
                  "latency_from", "why")
 CSV_COLUMNS = ("rank", "score", "pareto_layer", "name", "family", "params", "gmacs", "{metric}", "input_size",
                "latency_ms", "latency_low_ms", "latency_high_ms", "latency_source", "cost_source", "converged", "reasons")
-
-
-def parse_positive(text: str | None, option: str) -> float | None:
-    """A positive finite number from the command line, or a one-line HootError naming the option."""
-    if text is None:
-        return None
-    try:
-        value = float(str(text).strip())
-    except ValueError:
-        raise HootError(f"{option} '{text}' is not a number; give a positive number like 25 or 0.5") from None
-    if math.isnan(value) or math.isinf(value) or value <= 0:
-        raise HootError(f"{option} '{text}' must be a positive finite number")
-    return value
 
 
 def _latency_from(pick) -> str:
@@ -206,21 +192,10 @@ def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max
               help="Deployment target: mobile, edge, cpu-server, gpu-server, research, production (budgets from hoot.advisor/recommender/targets.yaml).")
 @click.option("--task", default="classification", show_default=True, metavar="TASK",
               help="classification, multilabel, detection or segmentation.")
-@click.option("--max-latency-ms", default=None, type=positive_float(example="25"), metavar="MS",
-              help="Latency limit in the ranking's setting; only a measured latency satisfies it (an estimate "
-                   "cannot prove a limit: run `hoot bench`).")
-@click.option("--max-params", default=None, type=positive_count(), metavar="N", help="Parameter limit, e.g. 5M or 5e6.")
-@click.option("--max-gmacs", default=None, type=positive_float(example="2"), metavar="G",
-              help="Multiply-add limit at the native input size (GMACs).")
-@click.option("--max-size-mb", default=None, type=positive_float(example="40"), metavar="MB", help="Weights file size limit.")
-@click.option("--max-memory-mb", default=None, type=positive_float(example="2000"), metavar="MB",
-              help="Peak memory limit, compared like with like (see --memory): measured inference peaks, or "
-                   "training memory (measured training rows, else the seeds/000 tier's upper bound).")
+@advisor_limits
 @click.option("--memory", type=click.Choice(["inference", "train"]), default=None,
               help="Which memory --max-memory-mb compares: inference (deployment) or train. Default: the target's "
                    "(inference for deployment targets; train for research and no target).")
-@click.option("--min-top1", default=None, type=percentage(), metavar="PCT",
-              help="Minimum accuracy: ImageNet top-1 % (classification), box mAP (detection), mIoU (segmentation).")
 @click.option("--dataset-size", default=None, type=positive_count(example="5000"), metavar="N",
               help="Number of labelled images (for fine-tuning advice), e.g. 5000 or 5k.")
 @click.option("--dataset", "dataset_path", default=None, metavar="PATH",

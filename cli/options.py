@@ -6,7 +6,7 @@ absurd sizes get one line naming the option and an example, the same way in ever
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -82,3 +82,33 @@ def percentage(example: str = "75") -> Number:
 def positive_count(example: str = "5M") -> Number:
     """A count that may be spelled 5M, 5e6 or 500k; at least 1."""
     return Number(integer=True, minimum=1, example=example, count=True)
+
+
+#: the advisor's hard limits: (option, keyword, type, metavar, help), declared once for advise and shortlist
+ADVISOR_LIMITS: tuple[tuple[str, str, Number, str, str], ...] = (
+    ("--max-latency-ms", "max_latency_ms", positive_float(example="25"), "MS",
+     "Latency limit in the ranking's setting; only a measured latency satisfies it (an estimate cannot prove a "
+     "limit: run `hoot bench`)."),
+    ("--max-params", "max_params", positive_count(), "N", "Parameter limit, e.g. 5M or 5e6."),
+    ("--max-gmacs", "max_gmacs", positive_float(example="2"), "G", "Multiply-add limit at the native input size (GMACs)."),
+    ("--max-size-mb", "max_size_mb", positive_float(example="40"), "MB", "Weights file size limit."),
+    ("--max-memory-mb", "max_memory_mb", positive_float(example="2000"), "MB",
+     "Peak memory limit, compared like with like: measured inference peaks, or training memory (measured training "
+     "rows, else the seeds/000 tier's upper bound)."),
+    ("--min-top1", "min_top1", percentage(), "PCT",
+     "Minimum accuracy: ImageNet top-1 % (classification), box mAP (detection), mIoU (segmentation)."),
+)
+LIMIT_NAMES = tuple(keyword for _, keyword, _, _, _ in ADVISOR_LIMITS)
+
+
+def advisor_limits(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The advisor's limit options, typed and checked by one parser (hoot.advisor.units through
+    `Number`), so `--max-params 5M` means the same in `hoot advise` and `hoot shortlist`."""
+    for option, keyword, kind, metavar, text in reversed(ADVISOR_LIMITS):
+        command = click.option(option, keyword, default=None, type=kind, metavar=metavar, help=text)(command)
+    return command
+
+
+def limits_given(values: dict[str, Any]) -> dict[str, Any]:
+    """The limit options the user gave (keyword -> value), out of a command's keyword arguments."""
+    return {name: values[name] for name in LIMIT_NAMES if values.get(name) is not None}

@@ -12,7 +12,7 @@ import click
 from hoot.advisor.errors import HootError
 from hoot.advisor.paths import existing_folder
 from hoot.advisor.render import FORMATS, render
-from hoot.cli.options import Number, fraction, non_negative_int, positive_float, positive_int
+from hoot.cli.options import Number, advisor_limits, fraction, limits_given, non_negative_int, positive_float, positive_int
 
 SCALEOUT_FLAGS = ("storage", "study", "worker", "status", "nproc", "nnodes", "rdzv_endpoint", "sync_bn")
 TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_images_per_s", "latency_ms", "params", "winner")
@@ -21,15 +21,11 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.argument("data_dir", required=False)
 @click.option("--candidates", default=None, metavar="A,B,C", help="Models to compare (catalog names). Default: the advisor's top picks.")
-@click.option("--target", default=None, metavar="NAME", help="Advisor target for picking candidates (mobile, edge, cpu-server, ...).")
+@click.option("--target", default=None, metavar="NAME", help="Advisor target for picking candidates (mobile, edge, cpu-server, ...); "
+              "its budgets, like the limits below, also apply to --candidates.")
 @click.option("--task", default="auto", type=click.Choice(["auto", "classification", "multilabel"]),
               help="auto: .txt tag sidecars or labels.csv switch to multi-label.")
-@click.option("--max-latency-ms", default=None, metavar="MS", help="Advisor limit when picking candidates.")
-@click.option("--max-params", default=None, metavar="N", help="Advisor limit, e.g. 5M.")
-@click.option("--max-gmacs", default=None, metavar="G", help="Advisor limit (GMACs at native size).")
-@click.option("--max-size-mb", default=None, metavar="MB", help="Advisor limit on the weights file.")
-@click.option("--max-memory-mb", default=None, metavar="MB", help="Advisor limit on peak memory.")
-@click.option("--min-top1", default=None, metavar="PCT", help="Advisor limit on ImageNet top-1.")
+@advisor_limits
 @click.option("--top", "top_k", default=4, type=positive_int(64), help="How many advisor picks become candidates.")
 @click.option("--val-fraction", default=0.2, type=fraction(), help="Validation share drawn from train when DATA_DIR has no val/ (stratified, seeded).")
 @click.option("--test-fraction", default=0.2, type=fraction(), help="Held-out test share drawn from train when DATA_DIR has no test/ (stratified, seeded; at least one image per class).")
@@ -74,12 +70,11 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 @click.option("--nnodes", default=None, type=positive_int(4096, "2"), help="Scale-out: machines for the fine-tune.")
 @click.option("--rdzv-endpoint", default=None, metavar="HOST:PORT", help="Scale-out: torchrun rendezvous.")
 @click.option("--sync-bn", is_flag=True, default=None, help="Scale-out: SyncBatchNorm in the DDP fine-tune.")
-def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
-              min_top1, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
+def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
               pretrained, strategy, similarity, full_epochs, optimizer, lr, weight_decay, label_smoothing, focal,
               focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, precision, compile_mode, output, run_id,
               resume, fmt,
-              **scaleout) -> None:
+              **options) -> None:
     """Bake-off of candidate models on the images in DATA_DIR, then fine-tune the winner.
 
     DATA_DIR holds one folder per class (or train/ and val/ with class folders; .txt tag
@@ -89,7 +84,9 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
     from hoot.trainer.orchestration.candidates import parse_candidates
     from hoot.trainer.config import ShortlistConfig
 
-    scaleout_opts = {k: v for k, v in scaleout.items() if v is not None and v is not False}  # 0 is a value (refused later)
+    limits = limits_given(options)
+    scaleout_opts = {k: v for k, v in options.items()
+                     if k in SCALEOUT_FLAGS and v is not None and v is not False}  # 0 is a value (refused later)
     if resume:
         from hoot.trainer.orchestration.shortlist import resume_config
 
@@ -102,9 +99,10 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
     else:
         existing_folder(data_dir, "data folder")
         names = parse_candidates(candidates)
-        if not names:
-            names = _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb,
-                             max_memory_mb, min_top1)
+        if names and (limits or target):
+            names = _limited(names, task, limits, target)
+        elif not names:
+            names = _advised(data_dir, task, top_k, target, limits)
         config = ShortlistConfig(
             data_dir=data_dir, candidates=names, task=task, val_fraction=val_fraction, test_fraction=test_fraction,
             image_size=image_size,
@@ -188,23 +186,25 @@ def check_weights_cached(candidates: list[str]) -> None:
                             f"{w.url} into {path.parent}/ (or set HOOT_ALLOW_DOWNLOAD=1 with network access), or pass --no-pretrained")
 
 
-def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, min_top1) -> list[str]:
-    from hoot.cli.advise import parse_positive
-    from hoot.advisor.units import parse_count
+def _advised(data_dir, task, top_k, target, limits: dict) -> list[str]:
     from hoot.trainer.orchestration.candidates import advised_candidates
     from hoot.trainer.data.dataset import scan_dataset
 
-    limits = {"max_latency_ms": parse_positive(max_latency_ms, "--max-latency-ms"),
-              "max_params": parse_count(max_params, "--max-params") if max_params is not None else None,
-              "max_gmacs": parse_positive(max_gmacs, "--max-gmacs"),
-              "max_size_mb": parse_positive(max_size_mb, "--max-size-mb"),
-              "max_memory_mb": parse_positive(max_memory_mb, "--max-memory-mb"),
-              "min_top1": parse_positive(min_top1, "--min-top1")}
     scan = scan_dataset(data_dir, task)
     names, reasons = advised_candidates(scan.task, top_k, len(scan.train) + len(scan.val), scan.median_size() or None,
-                                        {k: v for k, v in limits.items() if v is not None}, target)
+                                        limits, target)
     click.echo("candidates from the advisor:\n  " + "\n  ".join(reasons), err=True)
     return names
+
+
+def _limited(names: list[str], task: str, limits: dict, target: str | None) -> list[str]:
+    """--candidates under the advisor's limits: the survivors, and a line per candidate dropped."""
+    from hoot.trainer.orchestration.candidates import limit_candidates
+
+    kept, dropped = limit_candidates(names, task, limits, target)
+    for line in dropped:
+        click.echo(f"hoot: dropped candidate {line}", err=True)
+    return kept
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,11 +1,15 @@
 """Candidates for a bake-off: named by the user, or picked by the advisor with the same options
-`hoot advise` takes, so advise and shortlist speak one language."""
+`hoot advise` takes, so advise and shortlist speak one language. The advisor's limits (and a
+target's budgets) hold for named candidates too: one a limit excludes is dropped, and said so."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hoot.advisor.errors import HootError, NoAnswer
+
+if TYPE_CHECKING:
+    from hoot.advisor.recommender.advice import Advice
 
 
 def parse_candidates(text: str | None) -> list[str]:
@@ -17,10 +21,10 @@ def parse_candidates(text: str | None) -> list[str]:
     return names
 
 
-def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_px: float | None,
-                       limits: dict[str, Any], target: str | None = None) -> tuple[list[str], list[str]]:
-    """(names, one reason line per name) from hoot.advisor.recommender.recommend for this machine's
-    measurements, read and reduced to one setting exactly as `hoot advise` does (bench.advice_inputs)."""
+def _advice(task: str, top_k: int, dataset_size: int | None, median_px: float | None, limits: dict[str, Any],
+            target: str | None) -> "Advice":
+    """The advisor's ranking for this machine's measurements, read and reduced to one setting
+    exactly as `hoot advise` does (bench.advice_inputs). NoAnswer when nothing satisfies it."""
     from hoot.advisor.recommender.recommend import Request, recommend
     from hoot.advisor.recommender.settings import SettingWish
     from hoot.advisor.recommender.targets import load_targets
@@ -30,12 +34,43 @@ def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_p
     request = Request(task="multilabel" if task == "multilabel" else "classification", target=target,
                       dataset_size=dataset_size, median_short_side_px=median_px, top_k=top_k, **limits)
     inputs = advice_inputs(None, "this", SettingWish(), book, target, request.task)
+    return recommend(request, book=book, measurements=inputs.costs, hardware=inputs.hardware,
+                     setting=inputs.setting_label, train_measurements=inputs.train_costs, speedups=inputs.speedups)
+
+
+def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_px: float | None,
+                       limits: dict[str, Any], target: str | None = None) -> tuple[list[str], list[str]]:
+    """(names, one reason line per name) from hoot.advisor.recommender.recommend for this machine's measurements."""
     try:
-        advice = recommend(request, book=book, measurements=inputs.costs, hardware=inputs.hardware,
-                           setting=inputs.setting_label, train_measurements=inputs.train_costs,
-                           speedups=inputs.speedups)
+        advice = _advice(task, top_k, dataset_size, median_px, limits, target)
     except NoAnswer as exc:
         raise HootError(f"the advisor finds no candidate for these limits ({exc.format_message()}); relax them or pass --candidates")
     names = [p.variant.name for p in advice.picks]
     reasons = [f"{p.variant.name}: {'; '.join(p.reasons[:2])}" for p in advice.picks]
     return names, reasons
+
+
+def limit_candidates(names: list[str], task: str, limits: dict[str, Any],
+                     target: str | None = None) -> tuple[list[str], list[str]]:
+    """(the named candidates the limits and target admit, one line per candidate dropped naming the
+    limit). A name the advisor does not rank for the task is kept: the run's own check refuses it
+    with its reason. HootError in one line when no candidate is left."""
+    from hoot.advisor.recommender.explanation import NoModelFits
+
+    try:
+        advice = _advice(task, 1, None, None, limits, target)
+    except NoModelFits as exc:  # nothing in the catalog fits: every check is still recorded
+        advice = exc.advice
+    except NoAnswer as exc:
+        raise HootError(f"--candidates cannot be checked against the limits ({exc.format_message()}); relax them")
+    kept, dropped = [], []
+    for name in names:
+        failed = [f"{label}: {text}" for label, ok, text in advice.checks.get(name, []) if not ok]
+        if failed:
+            dropped.append(f"{name} ({'; '.join(failed)})")
+        else:
+            kept.append(name)
+    if not kept:
+        raise HootError(f"no candidate in --candidates meets the limits: {', '.join(dropped)}; relax the limits "
+                        "or name other candidates")
+    return kept, dropped
