@@ -120,11 +120,13 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
         except ImportError:
             raise HootError("scale-out is not available in this build (trainer.scaleout is missing); drop "
                             f"--{next(iter(scaleout_opts)).replace('_', '-')}") from None
-        result = run_shortlist(config, {**scaleout_opts, "format": fmt})
+        from hoot.trainer.orchestration.results import ShortlistResult
+
+        answer = run_shortlist(config, {**scaleout_opts, "format": fmt})
         if scaleout_opts.get("status"):
-            click.echo(render(result, fmt))
-        elif isinstance(result, dict) and result.get("table"):
-            click.echo(render(result["table"], fmt, _columns(result)))
+            click.echo(render(answer, fmt))
+        elif isinstance(answer, ShortlistResult) and answer.table:
+            click.echo(render(answer.table, fmt, _columns(answer.table)))
         return
     from pathlib import Path
 
@@ -134,24 +136,26 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
 
     try:
         result = run_local(config)
-        result = {**result, **run_answer(Path(result["run_dir"]))}  # the held-out test figure
+        answer = run_answer(Path(str(result.run_dir)))  # the held-out test figure
     except KeyboardInterrupt:
         click.echo(f"hoot: interrupted; the last checkpoint is kept: resume with "
                    f"`hoot shortlist --resume {config.run_id} --output {config.output}`", err=True)
         raise
-    click.echo(render(result["table"], fmt, _columns(result), json_payload=result))
+    payload = {**result.to_dict(), **answer}
+    click.echo(render(result.table, fmt, _columns(result.table), json_payload=payload))
     if fmt == "table":
-        click.echo(final_line(result))
+        click.echo(final_line(payload))
 
 
-def final_line(result: dict) -> str:
-    """The run's answer in one line: the kept model's accuracy on the held-out test split."""
-    test = result.get("test") or {}
+def final_line(payload: dict) -> str:
+    """The run's answer in one line: the kept model's accuracy on the held-out test split
+    (`payload`: the command's JSON answer, the result with hoot.trainer.report.run_answer's figures)."""
+    test = payload.get("test") or {}
     name = "test_f1" if "test_f1" in test else "test_top1"
     if name not in test:
-        return f"winner {result['winner']}: no test figure (the fine-tune did not finish)"
-    return (f"winner {result['winner']}: {name} {test[name]:.4f} on {result.get('test_images')} held-out test images "
-            f"(model kept: {result.get('kept')}, selected on validation)")
+        return f"winner {payload['winner']}: no test figure (the fine-tune did not finish)"
+    return (f"winner {payload['winner']}: {name} {test[name]:.4f} on {payload.get('test_images')} held-out test images "
+            f"(model kept: {payload.get('kept')}, selected on validation)")
 
 
 def quiet_cuda_probe() -> None:
@@ -161,8 +165,8 @@ def quiet_cuda_probe() -> None:
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
-def _columns(result: dict) -> list[str]:
-    metric = "val_f1" if result["table"] and "val_f1" in result["table"][0] else "val_top1"
+def _columns(table: list[dict]) -> list[str]:
+    metric = "val_f1" if table and "val_f1" in table[0] else "val_top1"
     return [c.format(metric=metric) for c in TABLE_COLUMNS]
 
 

@@ -12,10 +12,12 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
+from hoot.trainer.training.finetune_result import FinetuneResult
 from hoot.trainer.training.rung_result import RungResult
 
 
@@ -52,7 +54,22 @@ def promote(results: dict[str, RungResult], eta: int, metric: str) -> list[str]:
     return ranked[: max(1, math.ceil(len(ranked) / eta))]
 
 
-def run_bakeoff(ctx: SimpleNamespace, executor: Callable | None = None) -> dict:
+@dataclass(frozen=True)
+class ToyBakeoff:
+    """The toy's bake-off outcome (hoot.trainer.orchestration.engine.BakeoffOutcome); reads like
+    the dict it was (`outcome["winner"]`) for the tests that compare runs."""
+
+    winner: str
+    rungs: dict[int, dict[str, RungResult]]
+
+    def table(self) -> list[dict[str, Any]]:
+        return []
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+def run_bakeoff(ctx: SimpleNamespace, executor: Callable | None = None) -> ToyBakeoff:
     executor = executor or (lambda c, names, r: {n: train_rung(c, n, r) for n in names})
     survivors = list(ctx.candidates)
     eta = ctx.config.eta
@@ -65,8 +82,8 @@ def run_bakeoff(ctx: SimpleNamespace, executor: Callable | None = None) -> dict:
             break
         survivors = promote(results, eta, ctx.metric)
         rung += 1
-    return {"winner": survivors[0], "rungs": history}
+    return ToyBakeoff(survivors[0], history)
 
 
-def finetune(ctx: SimpleNamespace, winner: str, *, rank: int = 0, world_size: int = 1, ddp_wrap=None) -> dict:
-    return {"winner": winner, "val_top1": _quality(ctx.config.seed, winner), "world_size": world_size}
+def finetune(ctx: SimpleNamespace, winner: str, *, rank: int = 0, world_size: int = 1, ddp_wrap=None) -> FinetuneResult:
+    return FinetuneResult(winner=winner, world_size=world_size, extra={"val_top1": _quality(ctx.config.seed, winner)})

@@ -19,4 +19,4 @@ if __name__ == "__main__":
     except KeyboardInterrupt:  # as hoot.cli.main does
         print("hoot: interrupted", file=sys.stderr)
         sys.exit(130)
-    print(json.dumps(out, default=str))
+    print(json.dumps(out if isinstance(out, list) else out.to_dict(), default=str))

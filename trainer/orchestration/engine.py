@@ -16,23 +16,44 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hoot.advisor.metric import Metric
+from hoot.trainer.config import ShortlistConfig
+from hoot.trainer.training.finetune_result import FinetuneResult
 from hoot.trainer.training.rung_result import RungResult
+
+
+class EngineContext(Protocol):
+    """What `prepare` returns, as the coordination reads it: the run folder (an engine's context
+    may also name its `metric` and `task`; `Engine.metric` looks for them)."""
+
+    run_dir: Path
+
+
+class BakeoffOutcome(Protocol):
+    """What `run_bakeoff` returns: the winner and the ranked table (one row per candidate)."""
+
+    winner: str
+
+    def table(self) -> list[dict[str, Any]]: ...
+
+
+#: trains one rung of some candidates: (ctx, candidates, rung) -> candidate -> its result
+Executor = Callable[[Any, list[str], int], dict[str, RungResult]]
 
 
 class BakeoffEngine(Protocol):
     """What an engine module provides; `ctx` is whatever its `prepare` returns."""
 
-    def prepare(self, config: Any) -> Any:
+    def prepare(self, config: ShortlistConfig) -> EngineContext:
         """Scan and decode the data once; the run's context (has `run_dir`, maybe `metric`)."""
 
     def train_rung(self, ctx: Any, candidate: str, rung: int) -> RungResult:
         """Train one candidate for one rung (deterministic): its result (metrics in `.metrics`)."""
 
-    def run_bakeoff(self, ctx: Any, executor: Callable[[Any, list[str], int], dict[str, RungResult]] | None = None) -> Any:
+    def run_bakeoff(self, ctx: Any, executor: Executor | None = None) -> BakeoffOutcome:
         """Synchronous successive halving; `executor(ctx, candidates, rung)` trains one rung."""
 
     def finetune(self, ctx: Any, winner: str, *, rank: int = 0, world_size: int = 1,
-                 ddp_wrap: Callable | None = None) -> dict:
+                 ddp_wrap: Callable | None = None) -> FinetuneResult:
         """Fine-tune the winner (one rank of a DDP run when world_size > 1)."""
 
 
@@ -40,10 +61,10 @@ class BakeoffEngine(Protocol):
 class Engine:
     """The functions of one engine module, the metric it ranks on, and its report writer."""
 
-    prepare: Callable[..., Any]
-    train_rung: Callable[..., RungResult]
-    run_bakeoff: Callable[..., Any]
-    finetune: Callable[..., dict]
+    prepare: Callable[..., EngineContext]
+    train_rung: Callable[[Any, str, int], RungResult]
+    run_bakeoff: Callable[[Any, Executor | None], BakeoffOutcome]
+    finetune: Callable[..., FinetuneResult]
     report: Callable[[Path], Any] | None = None
     name: str = "trainer"
 

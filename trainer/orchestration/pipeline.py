@@ -14,19 +14,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from hoot.trainer.training.rung_result import RungResult
 from hoot.trainer.runfiles import atomic_write_json, mark_complete
-from hoot.trainer.orchestration.engine import Engine
+from hoot.trainer.orchestration.engine import Engine, Executor
+from hoot.trainer.training.finetune_result import FinetuneResult
 
 log = logging.getLogger(__name__)
-
-Executor = Callable[[Any, list[str], int], dict[str, RungResult]]
 
 
 class RunPhase(str, Enum):
@@ -64,12 +61,12 @@ class PipelineResult:
     run_dir: Path
     winner: str
     table: list[dict[str, Any]]
-    finetune: dict[str, Any] = field(default_factory=dict)
+    finetune: FinetuneResult
     bakeoff_s: float = 0.0
 
     def final(self, kinds: tuple[type, ...] = (float,)) -> dict[str, Any]:
         """The fine-tune's final numbers (held-out test metrics)."""
-        return {k: v for k, v in (self.finetune.get("final") or {}).items() if isinstance(v, kinds)}
+        return self.finetune.final_numbers(kinds)
 
 
 class Stages:
@@ -87,22 +84,13 @@ class Stages:
     def bakeoff_done(self, ctx: Any, winner: str, table: list[dict[str, Any]], bakeoff_s: float) -> None:
         """Called with the bake-off's result, before the fine-tune starts."""
 
-    def finetune(self, engine: Engine, ctx: Any, winner: str, run_dir: Path) -> dict[str, Any]:
+    def finetune(self, engine: Engine, ctx: Any, winner: str, run_dir: Path) -> FinetuneResult:
         result = engine.finetune(ctx, winner)
-        atomic_write_json(run_dir / "finetune.json", result)
+        atomic_write_json(run_dir / "finetune.json", result.to_dict())
         return result
 
     def done(self, result: PipelineResult) -> None:
         """Called once the report is written."""
-
-
-def winner_of(result: Any) -> str:
-    """The winner of run_bakeoff's result (an object with .winner, a dict, or a name)."""
-    if isinstance(result, str):
-        return result
-    if isinstance(result, dict):
-        return str(result["winner"])
-    return str(getattr(result, "winner"))
 
 
 def _report(engine: Engine, run_dir: Path) -> None:
@@ -124,14 +112,13 @@ def run_pipeline(config: Any, engine: Engine, executor: Executor | None = None,
     finally:
         _report(engine, run_dir)  # whatever rungs finished are reported, even when one failed
     bakeoff_s = time.perf_counter() - started
-    winner = winner_of(outcome)
-    table = outcome.table() if hasattr(outcome, "table") else []
+    winner, table = outcome.winner, outcome.table()
     stages.bakeoff_done(ctx, winner, table, bakeoff_s)
     stages.phase(RunPhase.FINETUNE)
     ft_file = run_dir / "finetune.json"
     try:
         # a finetune.json from an earlier session is reused (--full-epochs 0: best.pt holds the bake-off weights)
-        finetune = json.loads(ft_file.read_text()) if ft_file.is_file() else None
+        finetune = FinetuneResult.from_dict(json.loads(ft_file.read_text())) if ft_file.is_file() else None
         if finetune is None:
             finetune = stages.finetune(engine, ctx, winner, run_dir)
     except BaseException:
@@ -139,7 +126,7 @@ def run_pipeline(config: Any, engine: Engine, executor: Executor | None = None,
         raise
     stages.phase(RunPhase.REPORT)
     _report(engine, run_dir)
-    result = PipelineResult(run_dir, winner, table, dict(finetune or {}), round(bakeoff_s, 3))
+    result = PipelineResult(run_dir, winner, table, finetune, round(bakeoff_s, 3))
     stages.done(result)
     mark_complete(run_dir)  # last: a run folder without the marker did not finish
     log.info("report: %s (and report.html, metrics.json, best.pt)", run_dir / "report.md")

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.orchestration.engine import default_engine
-from hoot.trainer.orchestration.pipeline import Executor, Stages, run_pipeline
+from hoot.trainer.orchestration.engine import Executor, default_engine
+from hoot.trainer.orchestration.pipeline import Stages, run_pipeline
+from hoot.trainer.orchestration.results import ShortlistResult
 from hoot.trainer.runfiles import locate_run
 
 
-def run_local(config: ShortlistConfig, progress: bool = True, executor: Executor | None = None) -> dict:
+def run_local(config: ShortlistConfig, progress: bool = True, executor: Executor | None = None) -> ShortlistResult:
     """Run (or resume) a shortlist in this process; returns the bake-off table and final metrics."""
     result = run_pipeline(config, default_engine(), executor, Stages(progress=progress))
-    return {"run_id": config.run_id, "run_dir": str(result.run_dir), "winner": result.winner, "table": result.table,
-            "final": result.final((float,))}
+    return ShortlistResult(run_id=config.run_id, run_dir=str(result.run_dir), winner=result.winner, table=result.table,
+                           final=result.final((float,)))
 
 
 def resume_config(output: str, run: str) -> ShortlistConfig:

@@ -37,6 +37,7 @@ from hoot.advisor.errors import HootError
 from hoot.trainer.training.context import RunContext
 from hoot.trainer.training.ddp import all_reduce_mean
 from hoot.trainer.training.device_run import resolve_compile, resolve_precision
+from hoot.trainer.training.finetune_result import FinetuneResult
 from hoot.trainer.training.loop import Stepper, evaluate, recalibrate_bn, unwrap
 from hoot.trainer.training.losses import make_loss
 from hoot.trainer.data.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, prefetch, train_batch
@@ -314,7 +315,7 @@ def _as_test(metrics: dict) -> dict:
 
 def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1,
              ddp_wrap: Callable[[nn.Module], nn.Module] | None = None,
-             sampler: EpochSampler | None = None, resume: bool = True) -> dict:
+             sampler: EpochSampler | None = None, resume: bool = True) -> FinetuneResult:
     """Fine-tune `winner` from its bake-off checkpoint, keep the best of (start, epochs) on validation,
     and report that model on validation and on the held-out test split."""
     run = FinetuneRun(ctx, winner, rank, world_size, ddp_wrap, sampler, resume)
@@ -335,17 +336,18 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "
                 f"{_test_name(ctx)} {test[_test_name(ctx)]:.4f} on the held-out test split ({len(ctx.test)} images)")
-    return {"winner": winner, "strategy": ctx.recipe.strategy, "strategy_reason": ctx.recipe.reason,
-            "lr": ctx.recipe.lr, "lr_range": list(ctx.recipe.lr_range), "lr_groups": ctx.recipe.group_rates(),
-            "head_lr_range": list(ctx.recipe.head_lr_range or ctx.recipe.lr_range), "optimizer": ctx.config.optimizer,
-            "batch_size": p.batch_size, "autobatch": p.autobatch, "epochs_planned": run.epochs,
-            "epochs_run": len(p.history), "best_epoch": p.best_epoch + 1, "kept": kept,
-            "start_value": p.start_value, "stopped_early": stopped_early, "started_from": p.started_from,
-            "seconds": round(time.perf_counter() - t_start, 2),
-            "autocast": run.precision.autocast,  # the measured (or asked) choice
-            "world_size": world_size, "history": p.history, "final": final, "test": test,
-            "test_images": len(ctx.test), "selected_on": "validation", "reported_on": "test",
-            **run.precision.as_dict(), **run.compiled.as_dict()}
+    return FinetuneResult(
+        winner=winner, strategy=ctx.recipe.strategy, strategy_reason=ctx.recipe.reason,
+        lr=ctx.recipe.lr, lr_range=list(ctx.recipe.lr_range), lr_groups=ctx.recipe.group_rates(),
+        head_lr_range=list(ctx.recipe.head_lr_range or ctx.recipe.lr_range), optimizer=ctx.config.optimizer,
+        batch_size=p.batch_size, autobatch=p.autobatch, epochs_planned=run.epochs,
+        epochs_run=len(p.history), best_epoch=p.best_epoch + 1, kept=kept,
+        start_value=p.start_value, stopped_early=stopped_early, started_from=p.started_from,
+        seconds=round(time.perf_counter() - t_start, 2),
+        autocast=run.precision.autocast,  # the measured (or asked) choice
+        world_size=world_size, history=p.history, final=final, test=test,
+        test_images=len(ctx.test), selected_on="validation", reported_on="test",
+        extra={**run.precision.as_dict(), **run.compiled.as_dict()})
 
 
 def _test_name(ctx: RunContext) -> str:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hoot.trainer.config import ShortlistConfig
+from hoot.trainer.orchestration.results import ShortlistResult, WorkerSummary
 from hoot.trainer.orchestration.scaleout import study as st
 from hoot.trainer.orchestration.scaleout.coordinator import run_coordinator
 from hoot.trainer.orchestration.engine import BakeoffEngine, Engine, default_engine, load_engine
@@ -30,20 +32,22 @@ from hoot.trainer.orchestration.scaleout.status import run_status, status_rows
 from hoot.trainer.orchestration.scaleout.worker import run_worker
 
 
-def run_shortlist(config: Any, scaleout_options: dict[str, Any], *, engine: Engine | None = None) -> Any:
+def run_shortlist(config: ShortlistConfig | None, scaleout_options: dict[str, Any], *,
+                  engine: Engine | None = None) -> ShortlistResult | WorkerSummary | list[dict[str, Any]]:
     """Entry point for `hoot shortlist` with any scale-out flag (see the module docstring).
 
-    Returns the coordinator's or the worker's summary, or with --status the rows to show.
+    Returns the coordinator's result or the worker's summary, or with --status the rows to show.
     """
     opts = ScaleoutOptions.from_dict(scaleout_options)
     with st.optuna_quiet():
         if opts.status:
             return run_status(opts)
+        assert config is not None, "a coordinator or a worker needs the run's settings"
         engine = engine or default_engine()
         if opts.worker:
             return run_worker(config, opts, engine)
         return run_coordinator(config, opts, engine)
 
 
-__all__ = ["BakeoffEngine", "Engine", "RunPhase", "ScaleoutOptions", "default_engine", "load_engine", "run_coordinator",
+__all__ = ["BakeoffEngine", "Engine", "RunPhase", "ScaleoutOptions", "ShortlistResult", "WorkerSummary", "default_engine", "load_engine", "run_coordinator",
            "run_pipeline", "run_shortlist", "run_status", "run_worker", "status_rows"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hoot.advisor.errors import HootError
+from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.orchestration.scaleout import study as st
 from hoot.trainer.orchestration.engine import Engine
 from hoot.trainer.orchestration.scaleout.executor import StudyExecutor
@@ -22,6 +23,8 @@ from hoot.trainer.orchestration.scaleout.fingerprint import check_same_run, fing
 from hoot.trainer.orchestration.scaleout.launch import launch_finetune
 from hoot.trainer.orchestration.scaleout.options import ScaleoutOptions
 from hoot.trainer.orchestration.pipeline import PipelineResult, RunPhase, Stages, run_pipeline
+from hoot.trainer.orchestration.results import ShortlistResult
+from hoot.trainer.training.finetune_result import FinetuneResult
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ class StudyStages(Stages):
         self.bake.set_attr("coordinator_storage_s", round(self.bake.timer.seconds, 3))
         log.info("winner: %s; fine-tuning on %d process(es)", winner, self.opts.world_size)
 
-    def finetune(self, engine: Engine, ctx: Any, winner: str, run_dir: Path) -> dict[str, Any]:
+    def finetune(self, engine: Engine, ctx: Any, winner: str, run_dir: Path) -> FinetuneResult:
         if self.opts.world_size == 1:
             return super().finetune(engine, ctx, winner, run_dir)
         opts = self.opts
@@ -68,7 +71,7 @@ class StudyStages(Stages):
 
     def done(self, result: PipelineResult) -> None:
         self.bake.set_attr("finetune", st.json_safe({"final": result.final((int, float)),
-                                                     "world_size": result.finetune.get("world_size", 1)}))
+                                                     "world_size": result.finetune.world_size}))
         self.bake.set_attr("phase", RunPhase.DONE.value)
         log.info("storage calls took %.2fs (%d calls) of a %.1fs bake-off", self.bake.timer.seconds,
                  self.bake.timer.calls, result.bakeoff_s)
@@ -80,7 +83,7 @@ def _open(config: Any, opts: ScaleoutOptions, heartbeat_s: int) -> Any:
     return st.open_storage(None, journal_path=Path(config.run_dir) / "study.journal", create=True)
 
 
-def run_coordinator(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, Any]:
+def run_coordinator(config: ShortlistConfig, opts: ScaleoutOptions, engine: Engine) -> ShortlistResult:
     """Create or resume the study, then run the pipeline: run_local's steps, scaled out."""
     fingerprint = fingerprint_of(config)
     name = study_name_for(opts.study, fingerprint)
@@ -105,18 +108,18 @@ def run_coordinator(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[
                  st.redact(opts.storage), name)
     if resumed and RunPhase.of(recorded.get("phase")) == RunPhase.DONE:
         log.info("study '%s' is finished: winner %s", name, recorded.get("winner"))
-        return {"study": name, "winner": recorded.get("winner"), "table": recorded.get("table") or [],
-                "finetune": recorded.get("finetune")}
+        return ShortlistResult(study=name, winner=str(recorded.get("winner")), table=recorded.get("table") or [],
+                               finetune=recorded.get("finetune"))
     stages = StudyStages(bake, engine, opts, config)
     try:
         result = run_pipeline(config, engine, lambda ctx, names, rung: stages.executor(ctx, names, rung), stages)
     except HootError:
         bake.set_attr("phase", RunPhase.FAILED.value)  # workers stop waiting
         raise
-    return {"study": name, "run_id": getattr(config, "run_id", None), "run_dir": str(result.run_dir),
-            "winner": result.winner, "table": result.table, "final": result.final((int, float)),
-            "finetune": result.finetune, "storage_s": round(bake.timer.seconds, 3), "storage_calls": bake.timer.calls,
-            "bakeoff_s": result.bakeoff_s}
+    return ShortlistResult(study=name, run_id=config.run_id, run_dir=str(result.run_dir), winner=result.winner,
+                           table=result.table, final=result.final((int, float)), finetune=result.finetune,
+                           storage_s=round(bake.timer.seconds, 3), storage_calls=bake.timer.calls,
+                           bakeoff_s=result.bakeoff_s)
 
 
 def _winner_weights_here(ctx: Any, engine: Engine, executor: StudyExecutor, winner: str) -> None:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from hoot.advisor.errors import HootError
 from hoot.trainer.orchestration.scaleout import study as st
 from hoot.trainer.orchestration.engine import load_engine
+from hoot.trainer.config import ShortlistConfig
+from hoot.trainer.training.finetune_result import FinetuneResult
 
 if TYPE_CHECKING:
     import torch
@@ -82,11 +84,11 @@ def rank_main(spec_path: Path) -> int:
         ctx.progress = False
     wrap = make_ddp_wrap(device, spec.get("sync_bn", False))
     result = engine.finetune(ctx, spec["winner"], rank=rank, world_size=world_size, ddp_wrap=wrap)
-    result = _with_rank_agreement(dict(result or {}), world_size, device, bool(spec.get("sync_bn")))
+    result = _with_rank_agreement(result, world_size, device, bool(spec.get("sync_bn")))
     if rank == 0:
         run_dir = Path(getattr(ctx, "run_dir", config.run_dir))
         tmp = run_dir / "finetune.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+        tmp.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
         tmp.replace(run_dir / "finetune.json")
         if spec.get("storage") and spec.get("study"):
             _record_in_study(spec["storage"], spec["study"], result)
@@ -96,23 +98,24 @@ def rank_main(spec_path: Path) -> int:
     return 0
 
 
-def _with_rank_agreement(result: dict, world_size: int, device: torch.device, sync_bn: bool) -> dict:
+def _with_rank_agreement(result: FinetuneResult, world_size: int, device: torch.device,
+                         sync_bn: bool) -> FinetuneResult:
     """Evidence that the replicas stayed in step: each rank evaluates its own replica after every
     epoch, so equal validation numbers on all ranks mean equal weights."""
     from hoot.trainer.training.ddp import all_gather_floats, backend_for
 
-    per_epoch = [float(v) for row in result.get("history", []) for k, v in sorted(row.items())
+    per_epoch = [float(v) for row in result.history for k, v in sorted(row.items())
                  if k.startswith("val_") and isinstance(v, (int, float))]
     gathered = all_gather_floats(per_epoch, device)
     spread = max((abs(a - b) for g in gathered for a, b in zip(g, gathered[0])), default=0.0)
-    return {**result, "world_size": world_size, "backend": backend_for(device) if world_size > 1 else None,
-            "sync_bn": sync_bn, "ranks_max_abs_diff": spread, "ranks_agree": spread <= 1e-5}
+    return result.with_extra(world_size=world_size, backend=backend_for(device) if world_size > 1 else None,
+                             sync_bn=sync_bn, ranks_max_abs_diff=spread, ranks_agree=spread <= 1e-5)
 
 
-def _record_in_study(storage: str, study: str, result: dict) -> None:
+def _record_in_study(storage: str, study: str, result: FinetuneResult) -> None:
     """Rank 0 may run on another machine than the coordinator: the study carries the result back."""
     bake = st.load(st.open_storage(storage, create=False), study)
-    bake.set_attr("finetune_result", st.json_safe({k: v for k, v in result.items() if k != "history"}))
+    bake.set_attr("finetune_result", st.json_safe({k: v for k, v in result.to_dict().items() if k != "history"}))
 
 
 # --------------------------------------------------------------------------- the launcher
@@ -132,9 +135,10 @@ def torchrun_command(spec_path: Path, *, nproc: int, nnodes: int = 1, rdzv_endpo
     return cmd + ["-m", "hoot.trainer.orchestration.scaleout.distributed", str(spec_path)]
 
 
-def launch_finetune(config: Any, winner: str, *, nproc: int, nnodes: int = 1, rdzv_endpoint: str | None = None,
+def launch_finetune(config: ShortlistConfig, winner: str, *, nproc: int, nnodes: int = 1, rdzv_endpoint: str | None = None,
                     sync_bn: bool = False, engine: str = "trainer", run_dir: Path | None = None,
-                    storage: str | None = None, study: str | None = None, timeout_s: float | None = None) -> dict:
+                    storage: str | None = None, study: str | None = None,
+                    timeout_s: float | None = None) -> FinetuneResult:
     """Run the fine-tune on nproc processes here (x nnodes machines) and return rank 0's result."""
     if sync_bn:
         import torch
@@ -173,4 +177,4 @@ def launch_finetune(config: Any, winner: str, *, nproc: int, nnodes: int = 1, rd
     else:
         result = {}
     result.setdefault("launch_seconds", round(time.perf_counter() - started, 2))
-    return result
+    return FinetuneResult.from_dict({"winner": winner, **result})

@@ -13,15 +13,17 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from hoot.advisor.errors import HootError
+from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.orchestration.scaleout import study as st
 from hoot.trainer.orchestration.engine import Engine
 from hoot.trainer.orchestration.scaleout.fingerprint import check_same_run
 from hoot.trainer.orchestration.scaleout.launch import launch_finetune
 from hoot.trainer.orchestration.scaleout.options import ScaleoutOptions
 from hoot.trainer.orchestration.pipeline import RunPhase
+from hoot.trainer.orchestration.results import WorkerSummary
+from hoot.trainer.training.finetune_result import FinetuneResult
 from hoot.trainer.orchestration.scaleout.rung import train_next_rung
 
 log = logging.getLogger(__name__)
@@ -30,13 +32,13 @@ log = logging.getLogger(__name__)
 POLL_S = 1.0
 
 
-def worker_config(config: Any, study_name: str) -> Any:
+def worker_config(config: ShortlistConfig, study_name: str) -> ShortlistConfig:
     """The worker's own run folder: <output>/<study>-workers/<host>-<pid>, so workers never share files."""
     return dataclasses.replace(config, output=str(Path(config.output) / f"{study_name}-workers"),
                                run_id=st.worker_id().replace(":", "-").replace("/", "-"))
 
 
-def run_worker(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, Any]:
+def run_worker(config: ShortlistConfig, opts: ScaleoutOptions, engine: Engine) -> WorkerSummary:
     """Claim rungs until the bake-off is over; nothing is written before the checks pass."""
     assert opts.storage and opts.study
     recorded = st.load(st.open_storage(opts.storage, create=False), opts.study)
@@ -69,16 +71,16 @@ def run_worker(config: Any, opts: ScaleoutOptions, engine: Engine) -> dict[str, 
     wall = time.perf_counter() - started
     log.info("worker %s done: %d rung(s) in %.1fs, storage calls %.2fs", st.worker_id(), trained, wall,
              bake.timer.seconds)
-    summary: dict[str, Any] = {"study": opts.study, "worker": st.worker_id(), "rungs_trained": trained,
-                               "wall_s": round(wall, 3), "storage_s": round(bake.timer.seconds, 3),
-                               "storage_calls": bake.timer.calls}
-    bake.set_attr(f"worker_summary:{st.worker_id()}", summary)  # for --status and the benchmarks
+    summary = WorkerSummary(study=opts.study, worker=st.worker_id(), rungs_trained=trained, wall_s=round(wall, 3),
+                            storage_s=round(bake.timer.seconds, 3), storage_calls=bake.timer.calls)
+    bake.set_attr(f"worker_summary:{st.worker_id()}", summary.to_dict())  # for --status and the benchmarks
     if opts.nnodes > 1:
-        summary["finetune"] = join_finetune(bake, config, opts, engine)
+        summary = dataclasses.replace(summary, finetune=join_finetune(bake, config, opts, engine))
     return summary
 
 
-def join_finetune(bake: st.BakeoffStudy, config: Any, opts: ScaleoutOptions, engine: Engine) -> dict:
+def join_finetune(bake: st.BakeoffStudy, config: ShortlistConfig, opts: ScaleoutOptions,
+                  engine: Engine) -> FinetuneResult:
     """On the other machines of a multi-node fine-tune: wait for the winner, then join torchrun's rendezvous."""
     while True:
         attrs = bake.attrs()
