@@ -2,7 +2,7 @@
 
 The bound: the same model's forward + backward + optimiser step (the same `Stepper`, so the
 same precision and layout) on pre-made tensors already on the device, same batch and size;
-no data work at all. The bake-off: `trainer.bakeoff.BakeoffStream`, the inner loop of
+no data work at all. The bake-off: `hoot.trainer.training.rung.BakeoffStream`, the inner loop of
 `train_rung` (gather from the uint8 cache where it lives - the GPU when it fits - random
 resized crop + flip via one roi_align call, normalise, step, the loss kept on the device).
 Targets (issue 10): ratio >= 0.80 on an H100-class GPU, >= 0.90 on CPU.

@@ -119,7 +119,7 @@ def sort_variants(variants: list[Variant], key: str) -> list[Variant]:
     return sorted(known, key=lambda v: getattr(v, attr), reverse=(key == "top1")) + unknown
 
 
-def primary_metric(v: Variant) -> str | None:
+def headline_figure(v: Variant) -> str | None:
     """Detection/segmentation headline figure as text, e.g. 'box_map 37.0' (COCO val2017)."""
     for key in _DENSE_METRICS:
         if key in v.metrics:
@@ -135,7 +135,7 @@ def variant_row(v: Variant) -> dict[str, Any]:
         "params_m": None if v.params is None else round(v.params / 1e6, 2),
         "params": v.params, "gmacs": v.gmacs, "gflops": v.flops_g,
         "input_px": v.crop_size or v.resize_size, "crop_size": v.crop_size, "resize_size": v.resize_size,
-        "top1": v.top1, "top5": v.top5, "metric": primary_metric(v),
+        "top1": v.top1, "top5": v.top5, "metric": headline_figure(v),
     }
     for key in _DENSE_METRICS:
         row[key] = v.metrics.get(key)

@@ -118,7 +118,7 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
         try:
             from hoot.trainer.orchestration.scaleout import run_shortlist
         except ImportError:
-            raise HootError("scale-out is not available in this build (trainer.scaleout is missing); drop "
+            raise HootError("scale-out is not available in this build (hoot.trainer.orchestration.scaleout is missing); drop "
                             f"--{next(iter(scaleout_opts)).replace('_', '-')}") from None
         from hoot.trainer.orchestration.results import ShortlistResult
 

@@ -1,4 +1,4 @@
-"""A toy bake-off engine with trainer.bakeoff's contract, for testing the coordination fast.
+"""A toy bake-off engine with hoot.trainer.training.bakeoff's contract (hoot.trainer.orchestration.engine.BakeoffEngine), for testing the coordination fast.
 
 train_rung's metric is a fixed function of (seed, candidate, rung), so any worker computes
 the same number; it sleeps HOOT_TOY_RUNG_S seconds (to leave time to kill a worker mid-rung)

@@ -51,7 +51,7 @@ HEADER = """\
 # FACTS (kind, weights, weights_dataset, params, gmacs, crop_size, resize_size, top1, top5,
 # metrics, weights_file_mb, weights_file) are torchvision {tv}'s weights metadata for the
 # builder's DEFAULT weights, written by tools/regen_catalog.py and checked by
-# `hoot catalog check` / tests/catalog/test_truth.py. gmacs = torchvision's "GFLOPS", which
+# `hoot catalog check` / tests/catalog_tests/test_truth.py. gmacs = torchvision's "GFLOPS", which
 # count multiply-adds (1 MAC = 2 FLOPs). Sizes in pixels, file sizes in MB, accuracies in %.
 #
 # JUDGEMENT (memory_tier, speed_class, task_builders, targets, dataset_sizes, seed_figures,

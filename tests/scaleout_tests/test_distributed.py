@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from hoot.trainer.orchestration.scaleout.distributed import all_reduce_mean, backend_for, init_from_env, make_ddp_wrap, torchrun_command
+from hoot.trainer.orchestration.scaleout.launch import torchrun_command
+from hoot.trainer.training.ddp import all_reduce_mean, backend_for, init_from_env, make_ddp_wrap
 
 
 
@@ -67,7 +68,7 @@ def test_torchrun_command_single_and_multi_node(tmp_path):
 def test_sync_bn_on_cpu_is_refused_before_launch(tmp_path):
     from hoot.advisor.errors import HootError
     from hoot.trainer.config import ShortlistConfig
-    from hoot.trainer.orchestration.scaleout.distributed import launch_finetune
+    from hoot.trainer.orchestration.scaleout.launch import launch_finetune
 
     config = ShortlistConfig(data_dir=str(tmp_path), candidates=["a"], output=str(tmp_path), device="cpu")
     with pytest.raises(HootError, match="--sync-bn needs CUDA"):

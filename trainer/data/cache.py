@@ -39,7 +39,7 @@ class SplitCache:
 
     def on(self, device: "torch.device | str") -> "PlacedSplit":
         """This split as a batch source on `device`, placed once per device and reused by every
-        candidate and the fine-tune (GPU-resident, pinned host, or the host memmap; trainer.device_data)."""
+        candidate and the fine-tune (GPU-resident, pinned host, or the host memmap; trainer.data.device_data)."""
         import torch
 
         from hoot.trainer.data.device_data import PlacedSplit

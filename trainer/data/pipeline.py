@@ -10,7 +10,7 @@ resumed run repeats the batches it would have seen.
 Device-agnostic: the random draws are made on a CPU generator whatever the device (so batch
 k is the same crops and flips on a CPU and a GPU), then the gather, crop, flip and
 normalisation run where the images live (`SplitCache.on(device)`: GPU-resident, pinned host
-with prefetch, or the CPU memmap; trainer.device_data). Nothing here waits on the GPU.
+with prefetch, or the CPU memmap; trainer.data.device_data). Nothing here waits on the GPU.
 """
 
 from __future__ import annotations

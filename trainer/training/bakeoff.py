@@ -4,7 +4,7 @@ seeds/001's procedure ("test a few architectures ... with a low number of iterat
 and see which ones come on top") with successive halving when there are more than two
 candidates.
 
-CONTRACT (stable; trainer/orchestration/scaleout/study.py and trainer/scaleout.py build on it — change with care)
+CONTRACT (stable; trainer/orchestration/engine.py states it as `BakeoffEngine`; orchestration/pipeline.py and scaleout/ build on it — change with care)
 -----------------------------------------------------------------------------------------
 - `prepare(config: ShortlistConfig, progress=True) -> RunContext` (trainer/training/context.py)
     Scans and validates `config.data_dir`, splits it into train/val/test, resolves the image

@@ -1,6 +1,6 @@
 """Inside one torchrun rank: join the process group, wrap the model in DDP, agree on numbers.
 
-Below the orchestration on purpose: training code (trainer.finetune) uses these helpers
+Below the orchestration on purpose: training code (trainer.training.finetune) uses these helpers
 without importing the launcher or the study (hoot.trainer.orchestration.scaleout.distributed and
 hoot.trainer.orchestration.scaleout import this module, never the other way round). With one process,
 every helper is the identity, so the same training code runs with or without torchrun.

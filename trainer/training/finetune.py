@@ -1,6 +1,6 @@
 """Fine-tune the bake-off winner with the documents' recipe.
 
-Strategy and per-group learning rates from seeds/004 (trainer.strategy), warm-up then cosine
+Strategy and per-group learning rates from seeds/004 (trainer.training.strategy), warm-up then cosine
 decay, optional label smoothing and focal loss (seeds/003), early stopping on the validation
 metric, autocast on CUDA, automatic batch size on a GPU (bench.autobatch), BatchNorm statistics
 re-estimated before every evaluation.

@@ -4,11 +4,11 @@
   evaluation. torchvision's MobileNetV3 uses BN momentum 0.01, so after a short run its
   running statistics are still mostly ImageNet's (or the initial 0/1) and eval-mode output is
   near chance even when training went well; ranking on that would be an artifact.
-- `Stepper`: one optimiser step in the run's precision and layout (trainer.precision: fp32 or
+- `Stepper`: one optimiser step in the run's precision and layout (trainer.training.precision: fp32 or
   autocast in bf16, or fp16 with a GradScaler; contiguous or channels-last). `Stepper.step`
   never waits on the GPU: the loss is added to a `LossMeter` on the device, which the loops
   read once per log interval or epoch (one host synchronisation, not one per step).
-- `choose_precision`: the measured probe of trainer.precision on a copy of model and optimiser.
+- `choose_precision`: the measured probe of trainer.training.precision on a copy of model and optimiser.
 - `evaluate`: loss and the task's metrics over the validation cache, in the precision and layout
   the run's steps use (one `PrecisionChoice` decides both).
 """
@@ -48,7 +48,7 @@ def recalibrate_bn(model: nn.Module, split: SplitCache, norm: Normalizer, device
                    batch_size: int, max_images: int = 2000, precision: PrecisionChoice | None = None) -> int:
     """Reset every BatchNorm's running mean/var and re-estimate them as a cumulative average
     (momentum=None) over up to `max_images` un-augmented training images, in the run's precision
-    and layout (`precision`: the step's choice; None: trainer.precision's default). Returns images used."""
+    and layout (`precision`: the step's choice; None: trainer.training.precision's default). Returns images used."""
     bns = [m for m in unwrap(model).modules() if isinstance(m, _BN_TYPES) and m.track_running_stats]
     if not bns:
         return 0

@@ -103,7 +103,7 @@ class RungTrainer:
                                         head_lr=ctx.recipe.head_lr)
         self.loss_fn = make_loss(ctx.task, cfg.label_smoothing, cfg.focal, cfg.focal_gamma)
         self.norm = ctx.normalizer(candidate)
-        lr = ctx.recipe.lr  # the head's groups carry lr_scale = head_lr / lr (trainer.strategy)
+        lr = ctx.recipe.lr  # the head's groups carry lr_scale = head_lr / lr (trainer.training.strategy)
         # precision/layout measured (or as asked) and optional compile, recorded in the result (issue 10)
         self.precision = resolve_precision(cfg.precision, self.model, self.optimizer, self.loss_fn, ctx.device,
                                            cfg.batch_size, ctx.image_size, ctx.num_classes, ctx.task,

@@ -54,13 +54,13 @@ class RungResult:
     head_lr: float | None = None
     bn_recalibration_images: int | None = None
     resumed_from_step: int | None = None
-    # the step's precision and layout (trainer.precision.PrecisionChoice.as_dict)
+    # the step's precision and layout (trainer.training.precision.PrecisionChoice.as_dict)
     precision: str | None = None
     channels_last: bool | None = None
     grad_scaler: bool | None = None
     precision_source: str | None = None
     probe_images_per_s: dict[str, float] = field(default_factory=dict)
-    # torch.compile's decision (trainer.compiled's record, as_dict)
+    # torch.compile's decision (trainer.training.compiled's record, as_dict)
     compile: str | None = None
     compile_source: str | None = None
     compile_seconds: float | None = None

@@ -50,14 +50,9 @@ def group_ranges(strategy: str) -> tuple[tuple[float, float], tuple[float, float
     """(backbone range, head range) for a trainer strategy, from advisor.guidance's table."""
     if strategy == "scratch":
         return guidance.SCRATCH_LR, guidance.SCRATCH_LR
-    name = GUIDANCE_NAMES[strategy]
-    per_group = getattr(guidance, "group_learning_rates", None)  # the advisor's per-group table, where it has one
-    if per_group is not None:
-        rates = per_group(name)
-        head = tuple(rates["head"])
-        return tuple(rates["backbone"] or head), head  # type: ignore[return-value]
-    spec = guidance.STRATEGIES[name]
-    return tuple(spec["lr"]), tuple(spec.get("head_lr", spec["lr"]))  # type: ignore[return-value]
+    rates = guidance.group_learning_rates(GUIDANCE_NAMES[strategy])
+    head = tuple(rates["head"])
+    return tuple(rates["backbone"] or head), head  # type: ignore[return-value]
 
 
 def resolve_recipe(requested: str, pretrained: bool, n_images: int, optimizer: str, lr: float | None,

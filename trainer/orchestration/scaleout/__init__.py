@@ -14,7 +14,7 @@ Three roles, one entry point (`run_shortlist`), chosen by the scale-out options:
 
 The halving is synchronous on purpose: every candidate of a rung finishes before anyone is
 promoted, so the winner does not depend on which worker was fastest (see hoot.trainer.orchestration.scaleout.study).
-Below: options.py (the flags), engine.py (the bake-off engine contract), fingerprint.py.
+Below: options.py (the flags), fingerprint.py; the bake-off engine contract is hoot.trainer.orchestration.engine.
 """
 
 from __future__ import annotations

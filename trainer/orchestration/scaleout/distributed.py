@@ -1,9 +1,8 @@
 """torchrun's entry point for hoot's DDP fine-tune: `python -m hoot.trainer.orchestration.scaleout.distributed SPEC.json`.
 
 The launcher and the rank's work live in hoot.trainer.orchestration.scaleout.launch, the rank-level DDP
-helpers in hoot.trainer.training.ddp; this module is the stable name torchrun starts (with
-PYTHONSAFEPATH=1, so a user's own ./trainer/ or ./hoot/ cannot shadow it) and re-exports
-both for callers that know the old names.
+helpers in hoot.trainer.training.ddp; this module is only the stable name torchrun starts (with
+PYTHONSAFEPATH=1, so a user's own ./trainer/ or ./hoot/ cannot shadow it).
 """
 
 from __future__ import annotations
@@ -12,20 +11,7 @@ import sys
 from pathlib import Path
 
 from hoot.advisor.errors import HootError
-from hoot.trainer.training.ddp import (
-    all_gather_floats,
-    all_reduce_mean,
-    backend_for,
-    check_sync_bn,
-    init_from_env,
-    make_ddp_wrap,
-    param_checksum,
-    rank_device,
-)
-from hoot.trainer.orchestration.scaleout.launch import SPEC_NAME, launch_finetune, rank_main, torchrun_command
-
-__all__ = ["SPEC_NAME", "all_gather_floats", "all_reduce_mean", "backend_for", "check_sync_bn", "init_from_env",
-           "launch_finetune", "make_ddp_wrap", "param_checksum", "rank_device", "rank_main", "torchrun_command"]
+from hoot.trainer.orchestration.scaleout.launch import rank_main
 
 
 def main(argv: list[str]) -> int:

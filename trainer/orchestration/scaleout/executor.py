@@ -147,7 +147,7 @@ class StudyExecutor:
                 where = attrs.get("worker", "a worker")
                 if attrs.get("bad_input"):
                     raise HootError(f"candidate {name} at rung {rung} on {where}: {attrs['error']}")
-                # as in-process (trainer.bakeoff.sequential_executor): a failed candidate costs its row
+                # as in-process (trainer.training.bakeoff.sequential_executor): a failed candidate costs its row
                 log.warning("candidate %s failed at rung %d on %s: %s", name, rung, where, attrs["error"])
                 done[name] = RungResult.failed(name, rung, attrs["error"])
             if not pending:
