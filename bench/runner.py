@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from hoot.advisor import devices
+from hoot.advisor.devices import usable_cores
 from hoot.advisor.catalog import Variant
 from hoot.advisor.errors import HootError
 from hoot.bench.child import WarmChild, mp_context  # noqa: F401 - mp_context: benchmarks use it
@@ -31,14 +32,6 @@ from hoot.bench.store import ResultStore, utc_now
 log = logging.getLogger(__name__)
 
 
-def default_threads() -> int:
-    """All cores this process may use (affinity-aware)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
-
-
 @dataclass(frozen=True)
 class Settings:
     """One `hoot bench` invocation's measurement settings (device already resolved)."""
@@ -47,7 +40,7 @@ class Settings:
     dtype: str = "fp32"
     batch_sizes: tuple[int, ...] = (1,)
     input_size: int | None = None  # None: each model's native size
-    threads: int = field(default_factory=default_threads)
+    threads: int = field(default_factory=usable_cores)
     channels_last: bool = False
     runtimes: tuple[str, ...] = ("eager",)  # --runtime, plus cuda_graph with --cuda-graphs
     train: bool = False

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from hoot.advisor.catalog import default_catalog_path, load_catalog
+from hoot.advisor.devices import usable_cores
 from hoot.advisor.errors import HootError, NoAnswer
 from hoot.advisor.paths import default_db_path
 from hoot.advisor.render import render
@@ -20,7 +21,7 @@ from hoot.bench.hardware import current_hardware_id, this_machine
 from hoot.bench.records import RUNTIMES
 from hoot.bench.store import DTYPES, MODES, STATUSES, ResultStore
 from hoot.cli.bench_select import parse_batch_sizes, select_variants, target_variants  # noqa: F401 - re-exported
-from hoot.cli.options import Number, positive_int
+from hoot.cli.options import Number, Threads, positive_int
 
 FORMATS = ("table", "json", "csv")
 RESULT_COLUMNS = [
@@ -49,15 +50,6 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
 THROUGHPUT_BATCH = 64  # the GPU default's throughput batch
 
 
-def _cores() -> int:
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
-
-
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--all", "all_", is_flag=True, help="Every variant torchvision provides.")
 @click.option("--models", help="Comma-separated variant names, e.g. resnet18,mobilenet_v3_small.")
@@ -79,8 +71,8 @@ def _cores() -> int:
               help="Also measure the inference call captured as a CUDA graph (rows with runtime cuda_graph).")
 @click.option("--calibration-batches", type=positive_int(maximum=1024, example="8"), default=8, show_default=True,
               help="--runtime int8: seeded random inputs to calibrate on.")
-@click.option("--threads", type=positive_int(maximum=_cores(), example="2"),
-              help="CPU threads for torch (default: all cores; recorded).")
+@click.option("--threads", type=Threads(),
+              help="CPU threads for torch (default: all cores this process may use; never more; recorded).")
 @click.option("--input-size", type=Number(integer=True, minimum=16, maximum=4096, example="224"),
               help="Square input side in pixels (default: each model's native size).")
 @click.option("--train", is_flag=True, help="Also time a training step (forward + backward + SGD step); on a GPU, find the auto batch size.")
@@ -113,7 +105,7 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
 
     from hoot.bench.child import WarmChild, stop_fork_server
     from hoot.bench.phases import Phases, log_phases
-    from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
+    from hoot.bench.runner import Settings, check_dtype, plan_jobs, probe_torch, resolve_device, run_jobs
 
     atexit.unregister(stop_fork_server)  # once per process, however often the command runs in it
     atexit.register(stop_fork_server)  # else it finalises torch after we exit, holding our stdout
@@ -133,7 +125,7 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
         batches, dtype = _gpu_defaults(ctx, resolved, probe, batches, dtype, runtimes)
         check_dtype(dtype, resolved, probe)
         settings = Settings(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
-                            threads=threads or default_threads(), channels_last=channels_last, runtimes=runtimes,
+                            threads=threads or usable_cores(), channels_last=channels_last, runtimes=runtimes,
                             train=train, quick=quick, force=force, timeout_s=timeout_s,
                             calibration_batches=calibration_batches, fvcore=fvcore)
         with phases.time("hardware"):

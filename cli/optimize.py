@@ -9,7 +9,7 @@ import click
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.render import FORMATS
-from hoot.cli.options import positive_int
+from hoot.cli.options import Threads, positive_int
 
 DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt"
 
@@ -23,7 +23,7 @@ DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt"
 @click.option("--calibration-images", default=128, type=positive_int(100_000, "128"),
               help="Training images (seeded) that calibrate INT8.")
 @click.option("--batch-size", default=32, type=positive_int(4096, "32"), help="Batch for the throughput figure.")
-@click.option("--threads", default=None, type=positive_int(1024, "2"), help="CPU threads (default: all this process may use); recorded.")
+@click.option("--threads", default=None, type=Threads(), help="CPU threads (default: all cores this process may use; never more); recorded.")
 @click.option("--image-size", "image_size", default=None, type=positive_int(2048, "224"), metavar="PX",
               help="Input size for the timings (default: the run's training size; accuracy is always at the training size).")
 @click.option("--device", default="auto", help="auto | cpu | cuda | cuda:N.")

@@ -6,7 +6,6 @@ batch, file size, memory, and accuracy on the held-out split against the fp32 re
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,7 +36,9 @@ class OptimizeOptions:
     def resolved_threads(self) -> int:
         if self.threads:
             return self.threads
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from hoot.advisor.devices import usable_cores
+
+        return usable_cores()
 
 
 @dataclass
