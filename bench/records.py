@@ -104,6 +104,7 @@ class Measurement:
     params: int | None = None
     peak_memory_mb: float | None = None
     memory_kind: str | None = None  # cuda_allocator | cpu_rss
+    contended: bool | None = None  # timed while other processes held the cores or the GPU (None: not known)
     measured_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # every other stored column
 

@@ -27,11 +27,13 @@ FORMATS = ("table", "json", "csv")
 RESULT_COLUMNS = [
     "variant", "mode", "device", "dtype", "batch_size", "input_size", "status", "latency_ms", "latency_p10_ms",
     "latency_p90_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params", "peak_memory_mb",
-    "auto_batch_size", "runtime", "latency_spread_ms", "converged", "stopped_by", "auto_batch_s", "error",
+    "auto_batch_size", "runtime", "latency_spread_ms", "converged", "stopped_by", "auto_batch_s", "contended",
+    "busy_other_cores", "load_1min", "gpu_other_processes", "error",
 ]
 #: what `bench show` prints: every column that tells two rows of one model apart, and convergence
 SHOW_COLUMNS = ["hardware_id", "variant", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
-                "channels_last", "quick", "status", "converged", "stopped_by", "latency_ms", "latency_p10_ms",
+                "channels_last", "quick", "status", "converged", "stopped_by", "contended", "busy_other_cores", "load_1min",
+                "gpu_other_processes", "latency_ms", "latency_p10_ms",
                 "latency_p90_ms", "latency_spread_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params",
                 "peak_memory_mb", "auto_batch_size", "auto_batch_s", "eager_over_graph", "launch_bound", "measured_at",
                 "error"]
@@ -82,6 +84,12 @@ THROUGHPUT_BATCH = 64  # the GPU default's throughput batch
                    "about a forward pass more per model; stored and reused).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Results database (default: the user's data directory).")
 @click.option("--force", is_flag=True, help="Measure again even when these settings are stored.")
+@click.option("--wait-quiet", "wait_quiet_s", type=Number(minimum=0, maximum=86400, example="60"), default=0,
+              help="Before each model, wait up to SECONDS for a quiet machine (other processes off the cores and "
+                   "the GPU); says what it waited for. 0: do not wait.")
+@click.option("--contended", type=click.Choice(("keep", "skip", "fail")), default="keep", show_default=True,
+              help="A row timed while other processes held the cores or the GPU: keep it (marked contended; a "
+                   "re-run measures it again), skip it (not stored) or fail (stop the run, exit 2).")
 @click.option("--timeout", "timeout_s", type=Number(minimum=1, maximum=86400, example="600"),
               help="Seconds per model before it is stopped (an error row).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -89,7 +97,8 @@ THROUGHPUT_BATCH = 64  # the GPU default's throughput batch
 def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None, target: str | None, device: str,
           batch_size: str, dtype: str, channels_last: bool, runtime: str, compile_: bool, cuda_graphs: bool,
           calibration_batches: int, threads: int | None, input_size: int | None, train: bool, quick: bool,
-          fvcore: bool, db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
+          fvcore: bool, db: str | None, force: bool, wait_quiet_s: float, contended: str, timeout_s: float | None,
+          fmt: str) -> None:
     """Measure latency, throughput, FLOPs and memory of catalog variants on this machine.
 
     Each model is measured in a child process; each result is stored as soon as it exists, and a
@@ -105,7 +114,7 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
 
     from hoot.bench.child import WarmChild, stop_fork_server
     from hoot.bench.phases import Phases, log_phases
-    from hoot.bench.runner import Settings, check_dtype, plan_jobs, probe_torch, resolve_device, run_jobs
+    from hoot.bench.runner import RunOptions, check_dtype, plan_jobs, probe_torch, resolve_device, run_jobs
 
     atexit.unregister(stop_fork_server)  # once per process, however often the command runs in it
     atexit.register(stop_fork_server)  # else it finalises torch after we exit, holding our stdout
@@ -124,10 +133,11 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
         resolved = resolve_device(device, probe)
         batches, dtype = _gpu_defaults(ctx, resolved, probe, batches, dtype, runtimes)
         check_dtype(dtype, resolved, probe)
-        settings = Settings(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
+        settings = RunOptions(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
                             threads=threads or usable_cores(), channels_last=channels_last, runtimes=runtimes,
                             train=train, quick=quick, force=force, timeout_s=timeout_s,
-                            calibration_batches=calibration_batches, fvcore=fvcore)
+                            calibration_batches=calibration_batches, fvcore=fvcore, contended=contended,
+                            wait_quiet_s=float(wait_quiet_s or 0))
         with phases.time("hardware"):
             hardware = this_machine()
         with _store(db) as store:
@@ -144,7 +154,8 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
                        f"{', '.join(runtimes)}) into {store.path}", err=True)
             with phases.time("run"):
                 run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s, child=child,
-                         force=force)
+                         force=force, contended=settings.contended, wait_quiet_s=settings.wait_quiet_s,
+                         on_note=lambda note: click.echo(f"hoot: {note}", err=True))
             with phases.time("rows"):
                 rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
         with phases.time("close_child"):
@@ -158,7 +169,22 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
     capped = [r for r in rows if r["status"] == "ok" and r.get("converged") is False]
     if capped:
         click.echo(f"hoot: {len(capped)} timing(s) did not converge before the budget ran out "
-                   "(see latency_spread_ms / stopped_by)", err=True)
+                   "(see latency_spread_ms / stopped_by); a plain re-run keeps them: pass --force to measure "
+                   "them again", err=True)
+    _say_contended(rows, rerun=True)
+
+
+def _say_contended(rows: list[dict[str, Any]], rerun: bool = False) -> None:
+    """One stderr line naming the rows timed on a busy machine, and what to do about them."""
+    busy = [r for r in rows if r.get("status") == "ok" and r.get("contended")]
+    if not busy:
+        return
+    names = sorted({r["variant"] for r in busy})
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    fix = ("a plain re-run measures them again (--wait-quiet SECONDS waits for a quiet machine first)" if rerun
+           else "re-run `hoot bench` with the same settings on a quiet machine to measure them again")
+    click.echo(f"hoot: {len(busy)} of {len(rows)} timing(s) contended: other processes held the cores or the GPU "
+               f"while they were timed (column contended, busy_other_cores): {shown}; {fix}", err=True)
 
 
 def _gpu_defaults(ctx: click.Context, device: str, probe: dict[str, Any], batches: tuple[int, ...], dtype: str,
@@ -183,16 +209,11 @@ def _gpu_defaults(ctx: click.Context, device: str, probe: dict[str, Any], batche
 
 def _rows_of_run(store: ResultStore, hardware_id: str, settings: Any, wanted: set[str]) -> list[dict[str, Any]]:
     """The stored rows of this run's settings (latest per key)."""
-    from hoot.bench.store import COLUMNS
-
     filters: dict[str, Any] = {"hardware_id": hardware_id, "device": settings.device, "dtype": settings.dtype,
                                "threads": settings.threads, "channels_last": settings.channels_last,
                                "quick": settings.quick, "batch_size": list(settings.batch_sizes),
-                               "mode": ["inference", "train"] if settings.train else "inference"}
-    if "runtime" in COLUMNS:
-        filters["runtime"] = list(settings.runtimes)
-    else:  # the older schema (until the store helper's runtime column lands)
-        filters["compile"] = list({r == "compile" for r in settings.runtimes})
+                               "mode": ["inference", "train"] if settings.train else "inference",
+                               "runtime": list(settings.runtimes)}
     size = settings.input_size
     return [r for r in store.rows(filters)
             if r["variant"] in wanted and (size is None and r.get("native_input") or r["input_size"] == size)]
@@ -268,7 +289,9 @@ def show(ctx: click.Context, hardware: str, models: str | None, family: str | No
     unsettled = [r for r in rows if r["status"] == "ok" and r.get("converged") is False]
     if unsettled:
         click.echo(f"hoot: {len(unsettled)} of {len(rows)} row(s) not converged: the timing hit its budget before "
-                   "the spread settled (column converged, stopped_by)", err=True)
+                   "the spread settled (column converged, stopped_by); `hoot bench --force` measures them again",
+                   err=True)
+    _say_contended(rows)
 
 
 @bench.command("hardware")
