@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from hoot.advisor.devices import usable_cores
+from hoot.advisor.errors import HootError
 
 #: Other processes' CPU use, in cores, beyond the cores the timing leaves free (cores - threads),
 #: above which a row is contended. Why half a core: a quiet Linux machine's background uses a
@@ -28,6 +29,9 @@ from hoot.advisor.devices import usable_cores
 #: figure is mostly that wait. A process per core spinning beside the timing shows up as about
 #: half the machine (the scheduler shares each core), far above it.
 CONTENDED_OTHER_CORES = 0.5
+#: an environment variable that moves that threshold, for a machine whose background is known and
+#: accepted (hoot's own tests set it high: they run beside other jobs and must not depend on them)
+THRESHOLD_ENV = "HOOT_CONTENDED_OTHER_CORES"
 
 #: A GPU row is contended when this many other processes (or more) hold a compute context on its
 #: device: their kernels queue beside ours and the GPU clock counts their time. One is enough,
@@ -73,10 +77,24 @@ class Busy:
         return {**asdict(self), "contended": self.contended}
 
 
+def other_cores_threshold() -> float:
+    """CONTENDED_OTHER_CORES, or the value of THRESHOLD_ENV where it is set."""
+    text = os.environ.get(THRESHOLD_ENV, "").strip()
+    if not text:
+        return CONTENDED_OTHER_CORES
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise HootError(f"{THRESHOLD_ENV}='{text}' is not a number of cores; set it to e.g. 0.5 or unset it")
+    return value
+
+
 def classify(busy: Busy) -> bool:
     """Contended: other processes took CPU the timing's threads needed, or shared its GPU."""
     free = max(0, busy.cores - busy.threads)
-    if busy.other_cores > free + CONTENDED_OTHER_CORES:
+    if busy.other_cores > free + other_cores_threshold():
         return True
     return (busy.gpu_other_processes or 0) >= CONTENDED_GPU_PROCESSES
 

@@ -217,3 +217,16 @@ def measure(fn: Callable[[], Any], timer: Any | None = None, budget: Budget = FU
         spread = (p90 - p10) / 2
     return Timing(statistic, p10, p90, cv, len(samples), sum(samples) / 1e3, len(warm), stopped_by,
                   spread, len(block_medians), warmup_s, samples, busy)
+
+
+def measure_call(fn: Callable[[], Any], threads: int, budget: Budget = FULL, gpu_index: int | None = None,
+                 timer: Any | None = None) -> Timing:
+    """The one way hoot times a callable (a bench setting, an optimize variant, a bake-off candidate):
+    `measure` with a BusyMonitor on the timed blocks, so the figure says how busy the machine was.
+
+    `fn` must finish its work before it returns (a numpy result, a synchronised device); `timer`
+    defaults to the wall clock (CUDATimer brackets each call with CUDA events instead).
+    """
+    from hoot.bench.contention import BusyMonitor
+
+    return measure(fn, timer or CPUTimer(), budget, monitor=BusyMonitor(threads, gpu_index))

@@ -23,6 +23,11 @@ from hoot.bench.store import SCHEMA_VERSION, ResultStore
 HW = "test-cpu-00000000"
 
 
+@pytest.fixture(autouse=True)
+def _the_stated_threshold(monkeypatch):
+    monkeypatch.delenv("HOOT_CONTENDED_OTHER_CORES", raising=False)  # tests/conftest.py raises it for other tests
+
+
 # -- the rule -------------------------------------------------------------------------------------
 def test_other_processes_on_the_cores_the_timing_needs_make_a_row_contended():
     assert classify(Busy(other_cores=1.0, cores=2, threads=2))  # a hog shares both cores
@@ -40,6 +45,14 @@ def test_a_neighbour_on_the_gpu_makes_a_gpu_row_contended():
     assert classify(Busy(other_cores=0.0, cores=8, threads=8, gpu_other_processes=1))
     assert not classify(Busy(other_cores=0.0, cores=8, threads=8, gpu_other_processes=0))
     assert not classify(Busy(other_cores=0.0, cores=8, threads=8, gpu_other_processes=None))  # not known
+
+
+def test_the_threshold_can_be_moved_but_not_to_nonsense(monkeypatch):
+    monkeypatch.setenv("HOOT_CONTENDED_OTHER_CORES", "3")
+    assert not classify(Busy(other_cores=2.0, cores=2, threads=2))
+    monkeypatch.setenv("HOOT_CONTENDED_OTHER_CORES", "lots")
+    with pytest.raises(HootError, match="HOOT_CONTENDED_OTHER_CORES='lots'"):
+        classify(Busy(other_cores=2.0, cores=2, threads=2))
 
 
 def test_busy_fields_are_the_stored_columns():

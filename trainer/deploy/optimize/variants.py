@@ -19,7 +19,7 @@ from torch import nn
 from hoot.advisor.errors import HootError
 from hoot.bench import runtimes
 from hoot.trainer.deploy.optimize import building
-from hoot.trainer.deploy.optimize.measuring import Predict
+from hoot.trainer.deploy.optimize.scoring import Predict
 
 log = logging.getLogger(__name__)
 
