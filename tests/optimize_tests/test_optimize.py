@@ -57,7 +57,7 @@ def test_cpu_variants_are_built_and_measured(measured, trained_run):
         assert 0.0 <= row.top1 <= 1.0 and row.top1_delta_pts is not None and row.speedup > 0
     assert _row(measured, "eager").speedup == 1.0 and _row(measured, "eager").top1_delta_pts == 0.0
     for name in ("model.onnx", "model.int8.onnx", "model.int8.qdq.onnx"):
-        assert (trained_run / name).is_file(), name
+        assert (trained_run / "optimize" / name).is_file(), name
     int8 = _row(measured, "int8")
     assert int8.file_mb < 0.5 * _row(measured, "onnxruntime").file_mb  # int8 weights: about a quarter
     assert int8.details["ops"].get("QLinearConv", 0) > 0 and int8.details["per_channel"] is True
