@@ -12,15 +12,14 @@ from typing import Any
 
 import click
 
-from hoot.advisor.catalog import default_catalog_path, load_catalog
-from hoot.advisor.devices import usable_cores
+from hoot.advisor.catalog import load_catalog
 from hoot.advisor.errors import HootError, NoAnswer
 from hoot.advisor.paths import default_db_path
 from hoot.advisor.render import render
 from hoot.bench.hardware import current_hardware_id, this_machine
-from hoot.bench.records import RUNTIMES
+from hoot.bench.records import RUNTIMES, THROUGHPUT_BATCH
 from hoot.bench.store import DTYPES, MODES, STATUSES, ResultStore
-from hoot.cli.bench_select import parse_batch_sizes, select_variants, target_variants  # noqa: F401 - re-exported
+from hoot.cli.bench_select import parse_batch_sizes, select_variants
 from hoot.cli.options import Number, Threads, positive_int
 
 FORMATS = ("table", "json", "csv")
@@ -49,7 +48,6 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
     click.echo(render(rows, fmt, columns))
 
 
-THROUGHPUT_BATCH = 64  # the GPU default's throughput batch
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,60 +107,30 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    import atexit
     import logging
 
-    from hoot.bench.child import WarmChild, stop_fork_server
     from hoot.bench.phases import Phases, log_phases
-    from hoot.bench.runner import RunOptions, check_dtype, plan_jobs, probe_torch, resolve_device, run_jobs
+    from hoot.bench.session import BenchRequest, run_bench
 
-    atexit.unregister(stop_fork_server)  # once per process, however often the command runs in it
-    atexit.register(stop_fork_server)  # else it finalises torch after we exit, holding our stdout
     log, phases = logging.getLogger("hoot.cli.bench"), Phases()
     log_phases(log, "cli_entered", {})
     if compile_ and runtime not in ("eager", "compile"):
         raise HootError(f"--compile and --runtime {runtime} name two runtimes; pass one")
     runtimes = ("compile" if compile_ else runtime,) + (("cuda_graph",) if cuda_graphs else ())
-    batches = parse_batch_sizes(batch_size)
     with phases.time("select"):
-        catalog = load_catalog()
-        variants = select_variants(catalog, all_, models, family, target)
-    with WarmChild() as child:
-        with phases.time("probe"):  # starts the fork server, which imports torch
-            probe = probe_torch(child)
-        resolved = resolve_device(device, probe)
-        batches, dtype = _gpu_defaults(ctx, resolved, probe, batches, dtype, runtimes)
-        check_dtype(dtype, resolved, probe)
-        settings = RunOptions(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
-                            threads=threads or usable_cores(), channels_last=channels_last, runtimes=runtimes,
-                            train=train, quick=quick, force=force, timeout_s=timeout_s,
-                            calibration_batches=calibration_batches, fvcore=fvcore, contended=contended,
-                            wait_quiet_s=float(wait_quiet_s or 0))
-        with phases.time("hardware"):
-            hardware = this_machine()
-        with _store(db) as store:
-            with phases.time("plan"):
-                store.save_hardware(hardware)
-                jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
-                                                 catalog_path=default_catalog_path())
-            for note in notes:
-                click.echo(f"hoot: {note}", err=True)
-            if skipped:
-                click.echo(f"hoot: {len(skipped)} measurement(s) already stored for these settings on "
-                           f"{hardware['hardware_id']}: skipped (--force to measure again)", err=True)
-            click.echo(f"hoot: measuring {len(jobs)} model(s) on {resolved} ({settings.threads} threads, {dtype}, "
-                       f"{', '.join(runtimes)}) into {store.path}", err=True)
-            with phases.time("run"):
-                run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s, child=child,
-                         force=force, contended=settings.contended, wait_quiet_s=settings.wait_quiet_s,
-                         on_note=lambda note: click.echo(f"hoot: {note}", err=True))
-            with phases.time("rows"):
-                rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
-        with phases.time("close_child"):
-            child.close()
+        variants = select_variants(load_catalog(), all_, models, family, target)
+    request = BenchRequest(variants=tuple(variants), device=device, batch_sizes=parse_batch_sizes(batch_size),
+                           dtype=dtype, channels_last=channels_last, runtimes=runtimes,
+                           calibration_batches=calibration_batches, threads=threads, input_size=input_size,
+                           train=train, quick=quick, fvcore=fvcore, db=db, force=force, timeout_s=timeout_s,
+                           contended=contended, wait_quiet_s=float(wait_quiet_s or 0))
+    outcome = run_bench(request, lambda *args: _gpu_defaults(ctx, *args),
+                        on_note=lambda note: click.echo(f"hoot: {note}", err=True))
+    rows = outcome.rows
     with phases.time("emit"):
         _emit(rows, fmt, RESULT_COLUMNS)
-    log_phases(log, "cli", phases.as_dict())
+    log_phases(log, "cli", {**outcome.phases.as_dict(), **phases.as_dict(),
+                            "seconds": {**outcome.phases.seconds, **phases.seconds}})
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         click.echo(f"hoot: {len(failed)} of {len(rows)} measurement(s) did not succeed (status oom/error above)", err=True)
@@ -189,34 +157,17 @@ def _say_contended(rows: list[dict[str, Any]], rerun: bool = False) -> None:
 
 def _gpu_defaults(ctx: click.Context, device: str, probe: dict[str, Any], batches: tuple[int, ...], dtype: str,
                   runtimes: tuple[str, ...]) -> tuple[tuple[int, ...], str]:
-    """On CUDA, unless the user chose: batch 1 and a throughput batch, in half precision (said on stderr)."""
-    if not device.startswith("cuda") or any(r in ("onnxruntime", "int8") for r in runtimes):
-        return batches, dtype
+    """The session's GPU defaults for what the user left at its default (said on stderr)."""
     from click.core import ParameterSource
 
-    notes = []
-    if ctx.get_parameter_source("batch_size") == ParameterSource.DEFAULT:
-        batches = (1, THROUGHPUT_BATCH)
-        notes.append(f"--batch-size 1,{THROUGHPUT_BATCH}")
-    if ctx.get_parameter_source("dtype") == ParameterSource.DEFAULT:
-        dtype = "bf16" if probe.get("cuda_bf16") else "fp16"
-        notes.append(f"--dtype {dtype}")
-    if notes:
-        click.echo(f"hoot: GPU defaults: {' '.join(notes)} (batch 1 for latency, batch {THROUGHPUT_BATCH} for "
-                   "throughput, half precision as a GPU server runs); pass --batch-size/--dtype to choose", err=True)
+    from hoot.bench.session import gpu_defaults
+
+    batches, dtype, note = gpu_defaults(device, probe, batches, dtype, runtimes,
+                                        ctx.get_parameter_source("batch_size") != ParameterSource.DEFAULT,
+                                        ctx.get_parameter_source("dtype") != ParameterSource.DEFAULT)
+    if note:
+        click.echo(f"hoot: {note}", err=True)
     return batches, dtype
-
-
-def _rows_of_run(store: ResultStore, hardware_id: str, settings: Any, wanted: set[str]) -> list[dict[str, Any]]:
-    """The stored rows of this run's settings (latest per key)."""
-    filters: dict[str, Any] = {"hardware_id": hardware_id, "device": settings.device, "dtype": settings.dtype,
-                               "threads": settings.threads, "channels_last": settings.channels_last,
-                               "quick": settings.quick, "batch_size": list(settings.batch_sizes),
-                               "mode": ["inference", "train"] if settings.train else "inference",
-                               "runtime": list(settings.runtimes)}
-    size = settings.input_size
-    return [r for r in store.rows(filters)
-            if r["variant"] in wanted and (size is None and r.get("native_input") or r["input_size"] == size)]
 
 
 def _filters(ctx: click.Context, store: ResultStore, hardware: str | None, models: str | None, family: str | None,
