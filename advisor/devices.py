@@ -42,3 +42,30 @@ def torch_device(requested: str, *, local_rank: int = 0):  # -> torch.device
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return torch.device(resolve_device(requested, count, local_rank=local_rank, torch_version=torch.__version__))
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one, else all).
+
+    The one core count hoot uses for threads: bench, optimize and shortlist default to it and
+    refuse more (more torch threads than cores make OpenMP threads wait on each other: a
+    measurement 10-100x too slow, a training run that never ends). Not the hardware
+    fingerprint's `cpu_cores`, which describes the machine, not this process's share of it.
+    """
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: int | None, option: str = "--threads") -> int | None:
+    """`threads` unchanged when this process has that many cores; a HootError naming the option if not."""
+    if threads is None:
+        return None
+    cores = usable_cores()
+    if threads > cores:
+        raise HootError(f"{option} {threads} is more than the {cores} CPU core(s) this process may use; "
+                        f"pass {option} {cores} or fewer (or leave it out to use all {cores})")
+    return threads

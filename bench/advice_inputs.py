@@ -64,9 +64,11 @@ def load_inputs(db: str | None, hardware: str, wish: SettingWish, defaults: Meas
     found = first if first.setting == wanted else load_measurements(db, hardware, wanted)
     costs = {name: as_cost(m) for name, m in found.rows.items() if m.latency_ms is not None or m.peak_memory_mb}
     note = found.note
-    if relaxed:
-        note = (f"nothing stored in the target's default setting ({defaults.rule.split(':')[0]}: "
-                f"{defaults.dtype}, batch {defaults.batch_size}); ranking on {wanted.label()}, the closest stored")
+    if relaxed:  # the rows' own note (not converged, contended) stays beside it
+        note = "; ".join(n for n in (
+            f"nothing stored in the target's default setting ({defaults.rule.split(':')[0]}: "
+            f"{defaults.dtype}, batch {defaults.batch_size}); ranking on {wanted.label()}, the closest stored",
+            found.note if found.setting is not None else None) if n)
     label = (found.setting or wanted).label()
     inputs = AdviseInputs(found.hardware or first.hardware, label, costs, note=note)
     if not costs and available and note is None:

@@ -88,11 +88,22 @@ def _no_rows_note(hardware: str, wanted: Setting | None, other_hardware: list[st
     return note
 
 
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
 def _rows_note(rows: dict[str, Measurement]) -> str | None:
-    """Say when figures are less certain: timings that hit their budget before settling."""
+    """Say when figures are less certain: timings that hit their budget before settling, and timings
+    taken while other processes held the cores or the GPU (contended)."""
     ok = [m for m in rows.values() if m.status == "ok"]
     unsettled = sorted(m.variant for m in ok if m.converged is False)
-    if not unsettled:
-        return None
-    names = ", ".join(unsettled[:5]) + (f" and {len(unsettled) - 5} more" if len(unsettled) > 5 else "")
-    return f"{len(unsettled)} of {len(ok)} measured latencies did not converge (the timing hit its budget): {names}"
+    busy = sorted(m.variant for m in ok if m.contended)
+    notes = []
+    if unsettled:
+        notes.append(f"{len(unsettled)} of {len(ok)} measured latencies did not converge (the timing hit its budget): "
+                     f"{_names(unsettled)}")
+    if busy:
+        notes.append(f"{len(busy)} of {len(ok)} measured latencies are contended (timed while other processes held "
+                     f"the cores or the GPU; a `hoot bench` re-run on a quiet machine measures them again): "
+                     f"{_names(busy)}")
+    return "; ".join(notes) or None

@@ -11,7 +11,9 @@ and number of blocks, the distribution-free 95 % confidence interval of that med
 moved less than `rel_tol` over the last block; else at the time cap (or the iteration
 cap). The interval's half-width is reported as `spread_ms`, the reason as `stopped_by`.
 On CUDA each call is bracketed by CUDA events and synchronised, so a figure is one
-request's latency on the GPU clock, not the time to enqueue kernels.
+request's latency on the GPU clock, not the time to enqueue kernels. A `monitor`
+(bench.contention.BusyMonitor) watches the timed blocks, so every figure says how busy the
+machine was while it was taken (`Timing.busy`, `Timing.contended`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ class Budget:
     min_s: float = 1.0  # seconds of timed iterations before the rule may fire
     max_s: float = 10.0  # hard cap on timed seconds (min_iters_floor still applies)
     min_iters_floor: int = 3  # never report a median of fewer samples
-    iqr_threshold: float = 0.1  # kept for callers that read it; the rule below uses rel_tol
     median_tol: float = 0.01  # the statistic moved less than this over the last block ...
     block_s: float = 0.1  # target length of a timed block (one statistic per block)
     min_blocks: int = 5  # blocks before the rule may fire
@@ -77,14 +78,26 @@ class Timing:
     blocks: int = 0
     warmup_s: float = 0.0  # wall seconds of the warm-up calls
     samples_ms: list[float] = field(default_factory=list, repr=False)
+    busy: Any = None  # bench.contention.Busy of the timed blocks, where a monitor watched them
 
     @property
     def converged(self) -> bool:
         return self.stopped_by == "converged"
 
+    @property
+    def contended(self) -> bool | None:
+        """Was the machine busy while the blocks were timed (None: nobody watched)."""
+        return None if self.busy is None else bool(self.busy.contended)
+
+    @property
+    def spread_pct(self) -> float:
+        """p10-p90 of single calls as a percentage of the median."""
+        return 100.0 * (self.p90_ms - self.p10_ms) / self.median_ms if self.median_ms else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("samples_ms")
+        d["busy"] = None if self.busy is None else self.busy.as_dict()
         return d
 
 
@@ -147,8 +160,11 @@ def median_interval(values: list[float]) -> tuple[float, float]:
 
 
 def measure(fn: Callable[[], Any], timer: Any | None = None, budget: Budget = FULL,
-            clock: Callable[[], float] = time.perf_counter) -> Timing:
-    """Warm `fn` up, then time it in blocks until the median of block medians is stable or a cap hits."""
+            clock: Callable[[], float] = time.perf_counter, monitor: Any | None = None) -> Timing:
+    """Warm `fn` up, then time it in blocks until the median of block medians is stable or a cap hits.
+
+    `monitor` (start()/stop() -> Busy) watches the timed blocks, not the warm-up.
+    """
     timer = timer or CPUTimer()
     start = clock()  # warm-up: caches, allocator, cudnn autotuning, lazy compilation
     warm: list[float] = []
@@ -162,6 +178,8 @@ def measure(fn: Callable[[], Any], timer: Any | None = None, budget: Budget = FU
     warmup_s = clock() - start
     per_call_s = max(min(warm[-max(1, len(warm) // 2):]) / 1e3, 1e-6)
 
+    if monitor is not None:
+        monitor.start()
     samples: list[float] = []
     block_medians: list[float] = []
     previous: float | None = None
@@ -192,9 +210,23 @@ def measure(fn: Callable[[], Any], timer: Any | None = None, budget: Budget = FU
                 stopped_by = "max_iters"
                 break
         previous = statistic
+    busy = monitor.stop() if monitor is not None else None
     _med, p10, p90, cv = summarize(samples)
     statistic, spread = median_interval(block_medians)
     if not math.isfinite(spread):
         spread = (p90 - p10) / 2
     return Timing(statistic, p10, p90, cv, len(samples), sum(samples) / 1e3, len(warm), stopped_by,
-                  spread, len(block_medians), warmup_s, samples)
+                  spread, len(block_medians), warmup_s, samples, busy)
+
+
+def measure_call(fn: Callable[[], Any], threads: int, budget: Budget = FULL, gpu_index: int | None = None,
+                 timer: Any | None = None) -> Timing:
+    """The one way hoot times a callable (a bench setting, an optimize variant, a bake-off candidate):
+    `measure` with a BusyMonitor on the timed blocks, so the figure says how busy the machine was.
+
+    `fn` must finish its work before it returns (a numpy result, a synchronised device); `timer`
+    defaults to the wall clock (CUDATimer brackets each call with CUDA events instead).
+    """
+    from hoot.bench.contention import BusyMonitor
+
+    return measure(fn, timer or CPUTimer(), budget, monitor=BusyMonitor(threads, gpu_index))

@@ -22,6 +22,8 @@ DTYPES: tuple[str, ...] = ("fp32", "fp16", "bf16")
 #: how the model is run: plain eager PyTorch, a captured CUDA graph replayed, torch.compile,
 #: ONNX Runtime fp32, ONNX Runtime INT8 (static post-training quantisation)
 RUNTIMES: tuple[str, ...] = ("eager", "cuda_graph", "compile", "onnxruntime", "int8")
+#: on a GPU, the throughput batch `hoot bench` measures beside batch 1 unless told otherwise
+THROUGHPUT_BATCH = 64
 #: why the timing loop stopped: the spread settled, or the time/iteration budget ran out
 STOPPED_BY: tuple[str, ...] = ("converged", "time_cap", "max_iters")
 
@@ -104,6 +106,7 @@ class Measurement:
     params: int | None = None
     peak_memory_mb: float | None = None
     memory_kind: str | None = None  # cuda_allocator | cpu_rss
+    contended: bool | None = None  # timed while other processes held the cores or the GPU (None: not known)
     measured_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # every other stored column
 

@@ -21,7 +21,7 @@ from hoot.bench.launch import LAUNCH_BOUND_RATIO, launch_checks, launch_fields, 
 from hoot.bench.selection import choose_rows, group_by_setting
 
 TABLE_COLUMNS = ["variant", "family", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
-                 "quick", "status", "converged", "latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_spread_ms",
+                 "quick", "status", "converged", "contended", "busy_other_cores", "latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_spread_ms",
                  "latency_cv", "iterations", "throughput_ips", "gmacs", "params", "peak_memory_mb",
                  "auto_batch_size", "top1", "flag", "error"]
 
@@ -107,9 +107,12 @@ def _plots(chosen: list[dict[str, Any]], out: Path, title: str, setting: Setting
 
 
 def _flag(r: dict[str, Any]) -> str | None:
+    flags = []
     if r.get("status") == "ok" and r.get("converged") is False:
-        return f"not converged ({r.get('stopped_by') or 'budget spent'})"
-    return None
+        flags.append(f"not converged ({r.get('stopped_by') or 'budget spent'})")
+    if r.get("status") == "ok" and r.get("contended"):
+        flags.append(f"contended ({r.get('busy_other_cores') or 0:.1f} other cores busy)")
+    return "; ".join(flags) or None
 
 
 def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path, catalog: Catalog) -> list[Path]:
@@ -143,7 +146,8 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
     software = sorted({(r.get("torch_version"), r.get("torchvision_version"), r.get("cuda_version")) for r in rows
                        if r.get("torch_version")}, key=str)
     failed = [r for r in rows if r["status"] != "ok"]
-    unsettled = [r for r in rows if r["flag"]]
+    unsettled = [r for r in rows if r["status"] == "ok" and r.get("converged") is False]
+    contended = [r for r in rows if r["status"] == "ok" and r.get("contended")]
     front = pareto_front([(r["latency_ms"], r["top1"], r["variant"]) for r in chosen if r.get("top1") is not None])
     plotted = pick.setting.label() if pick.setting is not None else "none (no ok rows)"
 
@@ -152,7 +156,8 @@ def write_report(rows: list[dict[str, Any]], hardware: dict[str, Any], out: Path
     if software:
         md += ["Software: " + "; ".join(f"torch {t}, torchvision {tv}, CUDA {c or 'none'}" for t, tv, c in software), ""]
     md += [f"{len(rows)} measurement(s) in {len(tables)} setting(s), {len(failed)} not ok, {len(unsettled)} not "
-           "converged (the timing hit its budget before the spread settled). Latency is the median time of one "
+           f"converged (the timing hit its budget before the spread settled), {len(contended)} contended (timed "
+           "while other processes held the cores or the GPU: doubtful; re-run `hoot bench` on a quiet machine). Latency is the median time of one "
            "batch; p10/p90, the spread of the timed blocks' medians and the coefficient of variation give the "
            "spread; peak memory is the CUDA allocator's peak allocated on a GPU and the peak resident memory over "
            "the process baseline on the CPU. Rows of different settings are never set side by side.", "",

@@ -1,12 +1,14 @@
 """Run `hoot bench`: plan what is missing, measure in a warm child process, store rows.
 
-Planning turns the run's `Settings` into typed `BenchJob`s (one model, one runtime, the
+Planning turns the run's `RunOptions` into typed `BenchJob`s (one model, one runtime, the
 (mode, batch) pairs not yet stored). A warm child (bench.child) measures them one after
 another; every row is written the moment it arrives, so Ctrl-C (exit 130) or a crash
 keeps everything finished, and the next run measures only what is missing for the same
 settings (`ok` rows count as done; `oom` and `error` rows are measured again). Two
 processes on one database share the work: each claims a setting before measuring it
-(store.claim) and skips what the other holds.
+(store.claim) and skips what the other holds. Every row says how busy the machine was while
+it was timed (bench.contention); a contended row is kept (marked), skipped (not stored) or
+fails the run, as `--contended` says, and a re-run measures contended rows again.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from hoot.advisor import devices
+from hoot.advisor.devices import usable_cores
 from hoot.advisor.catalog import Variant
 from hoot.advisor.errors import HootError
-from hoot.bench.child import WarmChild, mp_context  # noqa: F401 - mp_context: benchmarks use it
+from hoot.bench.child import WarmChild
+from hoot.bench.contention import wait_for_quiet
 from hoot.bench.jobs import TRAINABLE_RUNTIMES, Annotation, BenchJob, RowMessage
 from hoot.bench.phases import Phases, log_phases
 from hoot.bench.records import RUNTIMES, Measurement, SettingsKey, classify_exit
@@ -30,24 +34,23 @@ from hoot.bench.store import ResultStore, utc_now
 
 log = logging.getLogger(__name__)
 
+#: what `--contended` may say about a row timed on a busy machine
+CONTENDED_POLICIES: tuple[str, ...] = ("keep", "skip", "fail")
 
-def default_threads() -> int:
-    """All cores this process may use (affinity-aware)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
+
+class ContendedRun(HootError):
+    """`--contended fail`: a row was timed on a busy machine, so the run stops (rows before it stay stored)."""
 
 
 @dataclass(frozen=True)
-class Settings:
+class RunOptions:
     """One `hoot bench` invocation's measurement settings (device already resolved)."""
 
     device: str = "cpu"
     dtype: str = "fp32"
     batch_sizes: tuple[int, ...] = (1,)
     input_size: int | None = None  # None: each model's native size
-    threads: int = field(default_factory=default_threads)
+    threads: int = field(default_factory=usable_cores)
     channels_last: bool = False
     runtimes: tuple[str, ...] = ("eager",)  # --runtime, plus cuda_graph with --cuda-graphs
     train: bool = False
@@ -57,6 +60,8 @@ class Settings:
     timeout_s: float | None = None  # per model; None waits as long as it takes
     calibration_batches: int = 8  # int8: seeded random calibration inputs
     fvcore: bool = False  # cross-check torch's FLOP count with fvcore (traces the real model: ~1 s a model)
+    contended: str = "keep"  # a contended row is: kept (marked) | skip (not stored) | fail (the run stops)
+    wait_quiet_s: float = 0.0  # before each model, wait up to this long for a quiet machine
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]
@@ -65,6 +70,8 @@ class Settings:
         if any(r in ("onnxruntime", "int8") for r in self.runtimes) and (self.dtype != "fp32" or self.channels_last):
             raise HootError("--runtime onnxruntime/int8 measures the exported fp32 (or int8) model: "
                             "drop --dtype and --channels-last")
+        if self.contended not in CONTENDED_POLICIES:
+            raise HootError(f"--contended '{self.contended}' is unknown; use one of {', '.join(CONTENDED_POLICIES)}")
         if "cuda_graph" in self.runtimes and not self.device.startswith("cuda"):
             raise HootError("--cuda-graphs needs a CUDA device; pass --device cuda or drop --cuda-graphs")
 
@@ -91,7 +98,7 @@ def _known_figures(store: ResultStore | None, variant: str, size: int) -> dict[s
 
 def plan_jobs(
     variants: Iterable[Variant],
-    settings: Settings,
+    settings: RunOptions,
     hardware_id: str,
     store: ResultStore | None = None,
     catalog_path: str | None = None,
@@ -188,11 +195,16 @@ def run_jobs(
     on_row: Callable[[dict[str, Any]], None] | None = None,
     child: WarmChild | None = None,
     force: bool = False,
+    contended: str = "keep",
+    wait_quiet_s: float = 0.0,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Measure each job in the warm child; store each row as it arrives. Returns the stored rows.
+    """Measure each job in the warm child; store each row as it arrives. Returns the rows of this run.
 
     A child that dies leaves error (or oom) rows for the settings it did not finish.
     KeyboardInterrupt propagates after the child is stopped; stored rows stay stored.
+    `contended` (CONTENDED_POLICIES) says what happens to a row timed on a busy machine;
+    `wait_quiet_s` waits for a quiet machine before each model; `on_note` hears both.
     """
     from tqdm import tqdm
 
@@ -214,8 +226,13 @@ def run_jobs(
             if job is None or not job.pairs:
                 bar.update(1)
                 continue
+            if wait_quiet_s > 0:
+                with phases.time("wait_quiet"):
+                    waited = wait_for_quiet(job.threads, wait_quiet_s, _gpu_index(job.device))
+                if (waited.waited_s > 0 or not waited.quiet) and on_note is not None:
+                    on_note(f"{job.variant}: {waited.describe()}")
             try:
-                rows.extend(_run_one(job, child, store, timeout_s, on_row, phases))
+                rows.extend(_run_one(job, child, store, timeout_s, on_row, phases, contended, on_note))
             finally:
                 with phases.time("claims"):
                     claims.release(job)
@@ -230,8 +247,30 @@ def run_jobs(
     return rows
 
 
+def _gpu_index(device: str) -> int | None:
+    """'cuda:1' -> 1, 'cuda' -> 0, 'cpu' -> None."""
+    if not device.startswith("cuda"):
+        return None
+    index = device.partition(":")[2]
+    return int(index) if index.isdigit() else 0
+
+
+def busy_text(row: dict[str, Any]) -> str:
+    """'other processes used 1.2 cores, load 3.1' from a stored row's contention columns."""
+    parts = []
+    if row.get("busy_other_cores") is not None:
+        parts.append(f"other processes used {row['busy_other_cores']:.1f} core(s) while it was timed "
+                     f"({row.get('threads')} thread(s), {usable_cores()} core(s))")
+    if row.get("load_1min") is not None:
+        parts.append(f"load {row['load_1min']:.1f}")
+    if row.get("gpu_other_processes"):
+        parts.append(f"{row['gpu_other_processes']} other process(es) on the GPU")
+    return ", ".join(parts) or "the machine was busy"
+
+
 def _run_one(job: BenchJob, child: WarmChild, store: ResultStore, timeout_s: float | None,
-             on_row: Callable[[dict[str, Any]], None] | None, phases: Phases | None = None) -> list[dict[str, Any]]:
+             on_row: Callable[[dict[str, Any]], None] | None, phases: Phases | None = None,
+             contended: str = "keep", on_note: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """One job through the child: its rows stored as they come, FLOP counts added after."""
     phases = phases if phases is not None else Phases()
     done: set[tuple[str, int]] = set()
@@ -252,6 +291,15 @@ def _run_one(job: BenchJob, child: WarmChild, store: ResultStore, timeout_s: flo
         m: Measurement = message.measurement
         saw_oom[0] = saw_oom[0] or m.status == "oom"
         row = m.to_row()
+        if m.contended and contended != "keep":
+            done.add((m.key.mode, m.key.batch_size))
+            what = f"{m.variant} {m.key.mode} batch {m.key.batch_size}: timed on a busy machine ({busy_text(row)})"
+            if contended == "fail":
+                raise ContendedRun(f"{what}; stopped (--contended fail): rows stored before it stay; measure on a "
+                                   "quiet machine, wait for one with --wait-quiet SECONDS, or pass --contended keep")
+            if on_note is not None:
+                on_note(f"{what}: not stored (--contended skip); a re-run measures it again")
+            return
         with phases.time("store"):
             row_id = store.add(m)
         if row_id is not None:
@@ -287,6 +335,6 @@ def _summary(row: dict[str, Any]) -> str:
     return f"{row['variant']} b{row['batch_size']} {row['mode']}: {row.get('status')}"
 
 
-def with_runtime(settings: Settings, runtime: str) -> Settings:
+def with_runtime(settings: RunOptions, runtime: str) -> RunOptions:
     """The same settings under another runtime (benchmarks compare runtimes side by side)."""
     return dataclasses.replace(settings, runtimes=(runtime,))

@@ -1,9 +1,11 @@
 """Deployment runtimes: ONNX export, INT8 static quantisation, ONNX Runtime sessions.
 
 Used by `hoot bench --runtime onnxruntime|int8` (catalog models, random weights, speed
-only) and meant for `hoot optimize` too (the fine-tuned winner, calibrated on its own
-images). onnx and onnxruntime come with the `export` extra and are imported only here,
-inside the functions.
+only), `hoot optimize` (the fine-tuned winner, calibrated on its own images) and `hoot
+export --format onnx`: `export_onnx` is hoot's ONE ONNX exporter, so every file hoot writes
+names its input `image` and its output `logits` (or the names a task passes) and a serving
+script written against one file reads them all. onnx and onnxruntime come with the `export`
+extra and are imported only here, inside the functions.
 
 INT8 route, chosen by measurement (one function for both commands): `quant_pre_process`, then
 `quantize_static` with u8 activations x s8 per-channel weights, MinMax calibration,
@@ -26,7 +28,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 OPSET = 17
-INPUT_NAME, OUTPUT_NAME = "input", "output"
+#: the input and output names of every ONNX file hoot writes (a task with other outputs passes its own)
+INPUT_NAME, OUTPUT_NAME = "image", "logits"
 INT8_FORMATS = ("qoperator", "qdq")
 DEFAULT_INT8_FORMAT = "qoperator"
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
@@ -42,9 +45,12 @@ def cpu_has_vnni() -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags or "amx_int8" in flags
 
 
-def export_onnx(model: Any, example: Any, path: str | Path, opset: int = OPSET, dynamic: bool = False) -> Path:
-    """Export `model(example)` to ONNX; returns `path`. `dynamic`: batch and image size are free
-    (one file serves calibration, accuracy and timing), else the example's fixed shape.
+def export_onnx(model: Any, example: Any, path: str | Path, opset: int = OPSET, dynamic: bool = False,
+                dynamic_batch: bool = False, output_names: tuple[str, ...] = (OUTPUT_NAME,)) -> Path:
+    """Export `model(example)` to ONNX; returns `path`. The input is named INPUT_NAME, the outputs
+    `output_names` (one per output the model returns; each output's first axis is the batch).
+    `dynamic`: batch and image size are free (one file serves calibration, accuracy and timing);
+    `dynamic_batch`: only the batch is free (what `hoot export` ships); else the example's shape.
 
     TorchScript-based exporter (dynamo=False): it needs no onnxscript and covers every
     torchvision classifier and segmenter at opset 17.
@@ -54,10 +60,11 @@ def export_onnx(model: Any, example: Any, path: str | Path, opset: int = OPSET, 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
-    kwargs: dict[str, Any] = {"opset_version": opset, "input_names": [INPUT_NAME], "output_names": [OUTPUT_NAME],
+    kwargs: dict[str, Any] = {"opset_version": opset, "input_names": [INPUT_NAME], "output_names": list(output_names),
                               "do_constant_folding": True}
-    if dynamic:
-        kwargs["dynamic_axes"] = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch"}}
+    if dynamic or dynamic_batch:
+        image_axes = {0: "batch", 2: "height", 3: "width"} if dynamic else {0: "batch"}
+        kwargs["dynamic_axes"] = {INPUT_NAME: image_axes, **{name: {0: "batch"} for name in output_names}}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracer warnings
         try:

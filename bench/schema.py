@@ -14,10 +14,7 @@ from typing import Any
 from hoot.bench.records import DTYPES, KEY_COLUMNS, MODES, RUNTIMES, STATUSES, STOPPED_BY
 
 #: version of the store's schema and of export files (`PRAGMA user_version`)
-SCHEMA_VERSION = 2
-
-#: the settings key under its old name (version 1 keyed on `compile`; now `runtime`)
-SETTINGS_KEY = KEY_COLUMNS
+SCHEMA_VERSION = 3
 
 #: column -> (SQLite type, python types accepted on import, required)
 ROW_COLUMNS: dict[str, tuple[str, tuple[type, ...], bool]] = {
@@ -59,6 +56,11 @@ ROW_COLUMNS: dict[str, tuple[str, tuple[type, ...], bool]] = {
     "peak_memory_mb": ("REAL", (float,), False),  # CUDA: allocator peak allocated; CPU: peak RSS over baseline
     "peak_reserved_mb": ("REAL", (float,), False),  # CUDA allocator peak reserved
     "memory_kind": ("TEXT", (str,), False),  # cuda_allocator | cpu_rss
+    # how busy the machine was during the timed blocks (bench.contention); NULL: stored before version 3
+    "busy_other_cores": ("REAL", (float,), False),  # other processes' CPU time / wall time, in cores
+    "load_1min": ("REAL", (float,), False),  # 1-minute load average at the end of the timing
+    "gpu_other_processes": ("INTEGER", (int,), False),  # other processes with a context on the GPU (NVML)
+    "contended": ("INTEGER", (bool,), False),  # above bench.contention's thresholds: the figure is doubtful
     "auto_batch_size": ("INTEGER", (int,), False),  # --train on a GPU: largest batch under the memory budget
     "auto_batch_s": ("REAL", (float,), False),  # seconds the automatic batch size search took
     "build_s": ("REAL", (float,), False),
@@ -161,7 +163,7 @@ def validate_row(row: dict[str, Any], coerce: bool = False) -> tuple[dict[str, A
         if col in clean and clean[col] <= 0:
             errors.append(f"field '{col}' is {clean[col]}, expected a positive integer")
     for col in ("latency_ms", "latency_p10_ms", "latency_p90_ms", "latency_spread_ms", "throughput_ips", "gmacs",
-                "peak_memory_mb", "auto_batch_s"):
+                "peak_memory_mb", "auto_batch_s", "busy_other_cores", "load_1min", "gpu_other_processes"):
         if col in clean and clean[col] < 0:
             errors.append(f"field '{col}' is {clean[col]}, expected zero or more")
     if clean.get("status") == "ok" and clean.get("latency_ms") is None:

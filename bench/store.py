@@ -25,14 +25,11 @@ from typing import Any, Sequence
 from hoot.advisor.errors import HootError
 from hoot.advisor.paths import default_db_path
 from hoot.bench.records import DTYPES, KEY_COLUMNS, MODES, STATUSES, Measurement, SettingsKey
-from hoot.bench.schema import (HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, SETTINGS_KEY, from_sql, to_sql,
-                               upgrade_row, validate_row)
+from hoot.bench.schema import (HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, from_sql, to_sql, upgrade_row,
+                               validate_row)
 from hoot.bench.store_schema import migrate
 
-__all__ = ["DTYPES", "MODES", "STATUSES", "SCHEMA_VERSION", "SETTINGS_KEY", "ResultStore", "utc_now",
-           "validate_row"]
-
-COLUMNS = ROW_COLUMNS  # the old name of the row schema
+__all__ = ["DTYPES", "MODES", "STATUSES", "SCHEMA_VERSION", "ResultStore", "utc_now", "validate_row"]
 
 
 def utc_now() -> str:
@@ -111,6 +108,12 @@ class ResultStore:
         except HootError:
             self.conn.close()
             raise
+
+    def has_column(self, column: str) -> bool:
+        """Does this file's measurements table have `column` (a read-only older file may not)?"""
+        if not hasattr(self, "_columns"):
+            self._columns = {r[1] for r in self.conn.execute("PRAGMA table_info(measurements)")}
+        return column in self._columns
 
     def __enter__(self) -> "ResultStore":
         return self
@@ -198,11 +201,14 @@ class ResultStore:
     def has(self, key: SettingsKey | dict[str, Any], statuses: Sequence[str] = ("ok",)) -> bool:
         """Is a measurement with exactly these settings stored with one of `statuses`?
 
-        Resume skips only `ok` rows: `oom` and `error` rows are measured again."""
+        Resume skips only `ok` rows taken on a quiet machine: `oom` and `error` rows, and rows
+        marked contended (timed while other processes held the cores), are measured again."""
         d = _key_dict(key)
         where = " AND ".join(f"{c} = ?" for c in KEY_COLUMNS)
         args = [to_sql(c, d[c]) for c in KEY_COLUMNS]
-        q = f"SELECT 1 FROM measurements WHERE {where} AND status IN ({', '.join('?' for _ in statuses)}) LIMIT 1"
+        quiet = " AND COALESCE(contended, 0) = 0" if self.has_column("contended") else ""
+        q = (f"SELECT 1 FROM measurements WHERE {where} AND status IN ({', '.join('?' for _ in statuses)}){quiet} "
+             "LIMIT 1")
         return self.conn.execute(q, [*args, *statuses]).fetchone() is not None
 
     def rows(self, filters: dict[str, Any] | None = None, latest: bool = True,

@@ -3,9 +3,12 @@
 Version 1 keyed rows on a `compile` flag; version 2 keys them on `runtime` (eager,
 cuda_graph, compile, ...), records whether the timing converged (`converged`,
 `stopped_by`, `latency_spread_ms`), the automatic batch search time, and adds the
-`claims` table two `hoot bench` processes share work through. Version-1 files are
-upgraded in place (compile=1 rows become runtime 'compile'; their convergence is unknown,
-stored as NULL); a file newer than this hoot is refused.
+`claims` table two `hoot bench` processes share work through. Version 3 adds how busy the
+machine was while a row was timed (`busy_other_cores`, `load_1min`, `gpu_other_processes`,
+`contended`). Older files are upgraded in place (compile=1 rows become runtime 'compile';
+their convergence and contention are unknown, stored as NULL); a version-2 file that cannot
+be written is still read as it is (the new columns read as unknown); a file newer than this
+hoot is refused.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ _INDEXES = ["CREATE INDEX IF NOT EXISTS measurements_hw_status ON measurements (
 _CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
                  "expires_at REAL NOT NULL)")
 
+#: the columns version 3 added (additive: a version-2 file reads without them)
+V3_COLUMNS = ("busy_other_cores", "load_1min", "gpu_other_processes", "contended")
 #: version 1's columns that version 2 keeps as they were
 _V1_KEPT = [c for c in ROW_COLUMNS if c not in ("runtime", "converged", "stopped_by", "latency_spread_ms",
                                                  "onnx_file_mb", "prepare_s", "providers",
-                                                 "auto_batch_s")]
+                                                 "auto_batch_s", *V3_COLUMNS)]
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -59,6 +64,14 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute(_CLAIMS_TABLE)
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Add the contention columns (NULL in older rows: not known, never 'quiet')."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(measurements)")}
+    for column in V3_COLUMNS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE measurements ADD COLUMN {column} {ROW_COLUMNS[column][0]}")
+
+
 def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None:
     """Bring the file to SCHEMA_VERSION (under the write lock), or refuse a newer one."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -66,6 +79,9 @@ def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None
         raise HootError(f"results database '{path}' has schema version {version}, this hoot reads up to "
                         f"{SCHEMA_VERSION}; upgrade hoot or pass another file with --db")
     if version == SCHEMA_VERSION:
+        return
+    if not writable and version >= 2:  # only additive steps remain: read it as it is
+        log.info("results database '%s' has schema version %d and is read-only: read without upgrading", path, version)
         return
     if not writable:
         raise HootError(f"results database '{path}' has schema version {version} and cannot be written, so it "
@@ -76,8 +92,11 @@ def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None
         if version == 0:
             _create(conn)
         elif version == 1:
-            _v1_to_v2(conn)
+            _v1_to_v2(conn)  # builds today's table: version 3's columns included
             log.info("upgraded results database '%s' from schema version 1 to %d", path, SCHEMA_VERSION)
+        elif version == 2:
+            _v2_to_v3(conn)
+            log.info("upgraded results database '%s' from schema version 2 to %d", path, SCHEMA_VERSION)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -32,6 +32,7 @@ from hoot.advisor.catalog import load_catalog
 from hoot.bench.autobatch import auto_batch_size, is_oom
 from hoot.bench.flops import count_flops, fvcore_gmacs, gmacs_moved_to_meta
 from hoot.bench.jobs import Annotation, BenchJob, JobDone, ProbeReply, ProbeRequest, RowMessage, Stop
+from hoot.bench.contention import BusyMonitor
 from hoot.bench.measure import CPUTimer, CUDATimer, budget_for, measure
 from hoot.bench.memory import CPUPeak, CUDAPeak
 from hoot.bench.phases import Phases
@@ -203,8 +204,9 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
                         gpu_peak.reset()
                     cpu_peak.reset()
                 t0 = time.perf_counter()
+                monitor = BusyMonitor(int(job.threads), device.index or 0 if device.type == "cuda" else None)
                 with ctx:
-                    timing = measure(fn, timer, budget_for(device.type, job.quick))
+                    timing = measure(fn, timer, budget_for(device.type, job.quick), monitor=monitor)
                 _timing_phases(phases, timing, time.perf_counter() - t0)
                 with phases.time("memory"):
                     if gpu_peak is not None:
@@ -219,6 +221,7 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
                     converged=timing.converged, stopped_by=timing.stopped_by, iterations=timing.iterations,
                     timed_s=timing.timed_s,
                     throughput_ips=batch / (timing.median_ms / 1e3) if timing.median_ms > 0 else None,
+                    **timing.busy.fields(),
                 )
             except Exception as exc:  # noqa: BLE001 - one setting fails, the others still run
                 fields = {"status": "oom" if is_oom(exc) else "error", "error": _error_text(exc)}

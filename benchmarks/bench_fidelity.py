@@ -31,7 +31,9 @@ from hoot.advisor.catalog import load_catalog
 from hoot.advisor.render import render
 from hoot.bench.measure import FULL, CPUTimer, measure
 from hoot.bench.models import build_model
-from hoot.bench.runner import Settings, default_threads, mp_context, plan_jobs, run_jobs
+from hoot.advisor.devices import usable_cores
+from hoot.bench.child import mp_context
+from hoot.bench.runner import RunOptions, plan_jobs, run_jobs
 from hoot.bench.store import ResultStore
 
 MODELS = ["resnet18", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x1_0"]
@@ -39,7 +41,7 @@ MODELS = ["resnet18", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x1
 
 def hoot_median(name: str, threads: int, db: Path) -> float:
     catalog = load_catalog()
-    settings = Settings(device="cpu", threads=threads, force=True)
+    settings = RunOptions(device="cpu", threads=threads, force=True)
     with ResultStore(db) as store:
         jobs, _, _ = plan_jobs([catalog.get(name)], settings, "fidelity", store)
         rows = run_jobs(jobs, store, "fidelity", progress=False, force=True)
@@ -89,7 +91,7 @@ def timer_median(name: str, threads: int) -> tuple[float, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=default_threads())
+    ap.add_argument("--threads", type=int, default=usable_cores())
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--models", default=",".join(MODELS))
     args = ap.parse_args()

@@ -32,7 +32,8 @@ import torch
 
 from hoot.bench import runtimes
 from hoot.trainer.deploy.optimize import accuracy
-from hoot.trainer.deploy.optimize.measuring import TimingRule, time_predict, top1
+from hoot.bench.measure import QUICK, measure_call
+from hoot.trainer.deploy.optimize.scoring import top1
 from hoot.trainer.deploy.optimize.variants import BUILDERS, BuildContext, Skip
 
 TRAIN_PX = 32  # the digits are 8x8: 32 px keeps their detail and keeps from-scratch training short on 2 cores
@@ -91,11 +92,10 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
         except Exception as exc:  # noqa: BLE001 - a failed variant is a row
             rows[name] = {"variant": name, "status": "error", "reason": f"{type(exc).__name__}: {str(exc)[:200]}"}
         print(f"# {run_dir.name} {name}: {rows[name]}", file=sys.stderr, flush=True)
-    rule = TimingRule(warmup_s=0.3, blocks=3, block_s=0.4, min_warmup_calls=2)
     per_round: dict[str, list[float]] = {n: [] for n in built}
     for _ in range(rounds):
         for name, b in built.items():
-            per_round[name].append(time_predict(b.predict, x, rule).median_ms)
+            per_round[name].append(measure_call(lambda: b.predict(x), threads, QUICK).median_ms)
     for name, times in per_round.items():
         rows[name]["latency_ms"] = round(statistics.median(times), 3)
         rows[name]["latency_p10_ms"] = round(float(np.percentile(times, 10)), 3)

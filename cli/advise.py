@@ -95,8 +95,10 @@ def _header(advice) -> list[str]:
     lines.append(f"Setting: {advice.setting or 'none measured'}; memory limits compare {advice.memory} memory")
     lines.append(f"Cost (ranked in {advice.cost_unit}): {advice.cost_basis}")
     lines.append(f"Figures: {advice.measured} measured, {advice.n_estimated} estimated, "
-                 f"{len(advice.survivors) - advice.measured - advice.n_estimated} without a latency figure "
-                 "(table ranked by score: the Pareto layer first, then hoot's weighted score)")
+                 f"{len(advice.survivors) - advice.measured - advice.n_estimated} without a latency figure"
+                 + (f", {len(advice.contended)} contended (timed on a busy machine: {', '.join(advice.contended[:5])}"
+                    + (" ..." if len(advice.contended) > 5 else "") + ")" if advice.contended else "")
+                 + " (table ranked by score: the Pareto layer first, then hoot's weighted score)")
     return lines
 
 
@@ -143,7 +145,7 @@ def _payload(advice, guidance, dataset, metric: str, store_note: str | None) -> 
         "cost_unit": advice.cost_unit,
         "estimated": advice.estimated,
         "figures": {"measured": advice.measured, "estimated": advice.n_estimated,
-                    "unconverged": advice.unconverged},
+                    "unconverged": advice.unconverged, "contended": advice.contended},
         "hardware": advice.hardware,
         "store_note": store_note,
         "considered": advice.n_candidates,

@@ -12,25 +12,27 @@ from typing import Any
 
 import click
 
-from hoot.advisor.catalog import default_catalog_path, load_catalog
+from hoot.advisor.catalog import load_catalog
 from hoot.advisor.errors import HootError, NoAnswer
 from hoot.advisor.paths import default_db_path
 from hoot.advisor.render import render
 from hoot.bench.hardware import current_hardware_id, this_machine
-from hoot.bench.records import RUNTIMES
+from hoot.bench.records import RUNTIMES, THROUGHPUT_BATCH
 from hoot.bench.store import DTYPES, MODES, STATUSES, ResultStore
-from hoot.cli.bench_select import parse_batch_sizes, select_variants, target_variants  # noqa: F401 - re-exported
-from hoot.cli.options import Number, positive_int
+from hoot.cli.bench_select import parse_batch_sizes, select_variants
+from hoot.cli.options import Number, Threads, positive_int
 
 FORMATS = ("table", "json", "csv")
 RESULT_COLUMNS = [
     "variant", "mode", "device", "dtype", "batch_size", "input_size", "status", "latency_ms", "latency_p10_ms",
     "latency_p90_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params", "peak_memory_mb",
-    "auto_batch_size", "runtime", "latency_spread_ms", "converged", "stopped_by", "auto_batch_s", "error",
+    "auto_batch_size", "runtime", "latency_spread_ms", "converged", "stopped_by", "auto_batch_s", "contended",
+    "busy_other_cores", "load_1min", "gpu_other_processes", "error",
 ]
 #: what `bench show` prints: every column that tells two rows of one model apart, and convergence
 SHOW_COLUMNS = ["hardware_id", "variant", "mode", "device", "dtype", "batch_size", "input_size", "threads", "runtime",
-                "channels_last", "quick", "status", "converged", "stopped_by", "latency_ms", "latency_p10_ms",
+                "channels_last", "quick", "status", "converged", "stopped_by", "contended", "busy_other_cores", "load_1min",
+                "gpu_other_processes", "latency_ms", "latency_p10_ms",
                 "latency_p90_ms", "latency_spread_ms", "latency_cv", "iterations", "throughput_ips", "gmacs", "params",
                 "peak_memory_mb", "auto_batch_size", "auto_batch_s", "eager_over_graph", "launch_bound", "measured_at",
                 "error"]
@@ -46,16 +48,6 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
     click.echo(render(rows, fmt, columns))
 
 
-THROUGHPUT_BATCH = 64  # the GPU default's throughput batch
-
-
-def _cores() -> int:
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,8 +71,8 @@ def _cores() -> int:
               help="Also measure the inference call captured as a CUDA graph (rows with runtime cuda_graph).")
 @click.option("--calibration-batches", type=positive_int(maximum=1024, example="8"), default=8, show_default=True,
               help="--runtime int8: seeded random inputs to calibrate on.")
-@click.option("--threads", type=positive_int(maximum=_cores(), example="2"),
-              help="CPU threads for torch (default: all cores; recorded).")
+@click.option("--threads", type=Threads(),
+              help="CPU threads for torch (default: all cores this process may use; never more; recorded).")
 @click.option("--input-size", type=Number(integer=True, minimum=16, maximum=4096, example="224"),
               help="Square input side in pixels (default: each model's native size).")
 @click.option("--train", is_flag=True, help="Also time a training step (forward + backward + SGD step); on a GPU, find the auto batch size.")
@@ -90,6 +82,12 @@ def _cores() -> int:
                    "about a forward pass more per model; stored and reused).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Results database (default: the user's data directory).")
 @click.option("--force", is_flag=True, help="Measure again even when these settings are stored.")
+@click.option("--wait-quiet", "wait_quiet_s", type=Number(minimum=0, maximum=86400, example="60"), default=0,
+              help="Before each model, wait up to SECONDS for a quiet machine (other processes off the cores and "
+                   "the GPU); says what it waited for. 0: do not wait.")
+@click.option("--contended", type=click.Choice(("keep", "skip", "fail")), default="keep", show_default=True,
+              help="A row timed while other processes held the cores or the GPU: keep it (marked contended; a "
+                   "re-run measures it again), skip it (not stored) or fail (stop the run, exit 2).")
 @click.option("--timeout", "timeout_s", type=Number(minimum=1, maximum=86400, example="600"),
               help="Seconds per model before it is stopped (an error row).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -97,7 +95,8 @@ def _cores() -> int:
 def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None, target: str | None, device: str,
           batch_size: str, dtype: str, channels_last: bool, runtime: str, compile_: bool, cuda_graphs: bool,
           calibration_batches: int, threads: int | None, input_size: int | None, train: bool, quick: bool,
-          fvcore: bool, db: str | None, force: bool, timeout_s: float | None, fmt: str) -> None:
+          fvcore: bool, db: str | None, force: bool, wait_quiet_s: float, contended: str, timeout_s: float | None,
+          fmt: str) -> None:
     """Measure latency, throughput, FLOPs and memory of catalog variants on this machine.
 
     Each model is measured in a child process; each result is stored as soon as it exists, and a
@@ -108,102 +107,67 @@ def bench(ctx: click.Context, all_: bool, models: str | None, family: str | None
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    import atexit
     import logging
 
-    from hoot.bench.child import WarmChild, stop_fork_server
     from hoot.bench.phases import Phases, log_phases
-    from hoot.bench.runner import Settings, check_dtype, default_threads, plan_jobs, probe_torch, resolve_device, run_jobs
+    from hoot.bench.session import BenchRequest, run_bench
 
-    atexit.unregister(stop_fork_server)  # once per process, however often the command runs in it
-    atexit.register(stop_fork_server)  # else it finalises torch after we exit, holding our stdout
     log, phases = logging.getLogger("hoot.cli.bench"), Phases()
     log_phases(log, "cli_entered", {})
     if compile_ and runtime not in ("eager", "compile"):
         raise HootError(f"--compile and --runtime {runtime} name two runtimes; pass one")
     runtimes = ("compile" if compile_ else runtime,) + (("cuda_graph",) if cuda_graphs else ())
-    batches = parse_batch_sizes(batch_size)
     with phases.time("select"):
-        catalog = load_catalog()
-        variants = select_variants(catalog, all_, models, family, target)
-    with WarmChild() as child:
-        with phases.time("probe"):  # starts the fork server, which imports torch
-            probe = probe_torch(child)
-        resolved = resolve_device(device, probe)
-        batches, dtype = _gpu_defaults(ctx, resolved, probe, batches, dtype, runtimes)
-        check_dtype(dtype, resolved, probe)
-        settings = Settings(device=resolved, dtype=dtype, batch_sizes=batches, input_size=input_size,
-                            threads=threads or default_threads(), channels_last=channels_last, runtimes=runtimes,
-                            train=train, quick=quick, force=force, timeout_s=timeout_s,
-                            calibration_batches=calibration_batches, fvcore=fvcore)
-        with phases.time("hardware"):
-            hardware = this_machine()
-        with _store(db) as store:
-            with phases.time("plan"):
-                store.save_hardware(hardware)
-                jobs, skipped, notes = plan_jobs(variants, settings, hardware["hardware_id"], store,
-                                                 catalog_path=default_catalog_path())
-            for note in notes:
-                click.echo(f"hoot: {note}", err=True)
-            if skipped:
-                click.echo(f"hoot: {len(skipped)} measurement(s) already stored for these settings on "
-                           f"{hardware['hardware_id']}: skipped (--force to measure again)", err=True)
-            click.echo(f"hoot: measuring {len(jobs)} model(s) on {resolved} ({settings.threads} threads, {dtype}, "
-                       f"{', '.join(runtimes)}) into {store.path}", err=True)
-            with phases.time("run"):
-                run_jobs(jobs, store, hardware["hardware_id"], progress=True, timeout_s=timeout_s, child=child,
-                         force=force)
-            with phases.time("rows"):
-                rows = _rows_of_run(store, hardware["hardware_id"], settings, {v.name for v in variants})
-        with phases.time("close_child"):
-            child.close()
+        variants = select_variants(load_catalog(), all_, models, family, target)
+    request = BenchRequest(variants=tuple(variants), device=device, batch_sizes=parse_batch_sizes(batch_size),
+                           dtype=dtype, channels_last=channels_last, runtimes=runtimes,
+                           calibration_batches=calibration_batches, threads=threads, input_size=input_size,
+                           train=train, quick=quick, fvcore=fvcore, db=db, force=force, timeout_s=timeout_s,
+                           contended=contended, wait_quiet_s=float(wait_quiet_s or 0))
+    outcome = run_bench(request, lambda *args: _gpu_defaults(ctx, *args),
+                        on_note=lambda note: click.echo(f"hoot: {note}", err=True))
+    rows = outcome.rows
     with phases.time("emit"):
         _emit(rows, fmt, RESULT_COLUMNS)
-    log_phases(log, "cli", phases.as_dict())
+    log_phases(log, "cli", {**outcome.phases.as_dict(), **phases.as_dict(),
+                            "seconds": {**outcome.phases.seconds, **phases.seconds}})
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         click.echo(f"hoot: {len(failed)} of {len(rows)} measurement(s) did not succeed (status oom/error above)", err=True)
     capped = [r for r in rows if r["status"] == "ok" and r.get("converged") is False]
     if capped:
         click.echo(f"hoot: {len(capped)} timing(s) did not converge before the budget ran out "
-                   "(see latency_spread_ms / stopped_by)", err=True)
+                   "(see latency_spread_ms / stopped_by); a plain re-run keeps them: pass --force to measure "
+                   "them again", err=True)
+    _say_contended(rows, rerun=True)
+
+
+def _say_contended(rows: list[dict[str, Any]], rerun: bool = False) -> None:
+    """One stderr line naming the rows timed on a busy machine, and what to do about them."""
+    busy = [r for r in rows if r.get("status") == "ok" and r.get("contended")]
+    if not busy:
+        return
+    names = sorted({r["variant"] for r in busy})
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    fix = ("a plain re-run measures them again (--wait-quiet SECONDS waits for a quiet machine first)" if rerun
+           else "re-run `hoot bench` with the same settings on a quiet machine to measure them again")
+    click.echo(f"hoot: {len(busy)} of {len(rows)} timing(s) contended: other processes held the cores or the GPU "
+               f"while they were timed (column contended, busy_other_cores): {shown}; {fix}", err=True)
 
 
 def _gpu_defaults(ctx: click.Context, device: str, probe: dict[str, Any], batches: tuple[int, ...], dtype: str,
                   runtimes: tuple[str, ...]) -> tuple[tuple[int, ...], str]:
-    """On CUDA, unless the user chose: batch 1 and a throughput batch, in half precision (said on stderr)."""
-    if not device.startswith("cuda") or any(r in ("onnxruntime", "int8") for r in runtimes):
-        return batches, dtype
+    """The session's GPU defaults for what the user left at its default (said on stderr)."""
     from click.core import ParameterSource
 
-    notes = []
-    if ctx.get_parameter_source("batch_size") == ParameterSource.DEFAULT:
-        batches = (1, THROUGHPUT_BATCH)
-        notes.append(f"--batch-size 1,{THROUGHPUT_BATCH}")
-    if ctx.get_parameter_source("dtype") == ParameterSource.DEFAULT:
-        dtype = "bf16" if probe.get("cuda_bf16") else "fp16"
-        notes.append(f"--dtype {dtype}")
-    if notes:
-        click.echo(f"hoot: GPU defaults: {' '.join(notes)} (batch 1 for latency, batch {THROUGHPUT_BATCH} for "
-                   "throughput, half precision as a GPU server runs); pass --batch-size/--dtype to choose", err=True)
+    from hoot.bench.session import gpu_defaults
+
+    batches, dtype, note = gpu_defaults(device, probe, batches, dtype, runtimes,
+                                        ctx.get_parameter_source("batch_size") != ParameterSource.DEFAULT,
+                                        ctx.get_parameter_source("dtype") != ParameterSource.DEFAULT)
+    if note:
+        click.echo(f"hoot: {note}", err=True)
     return batches, dtype
-
-
-def _rows_of_run(store: ResultStore, hardware_id: str, settings: Any, wanted: set[str]) -> list[dict[str, Any]]:
-    """The stored rows of this run's settings (latest per key)."""
-    from hoot.bench.store import COLUMNS
-
-    filters: dict[str, Any] = {"hardware_id": hardware_id, "device": settings.device, "dtype": settings.dtype,
-                               "threads": settings.threads, "channels_last": settings.channels_last,
-                               "quick": settings.quick, "batch_size": list(settings.batch_sizes),
-                               "mode": ["inference", "train"] if settings.train else "inference"}
-    if "runtime" in COLUMNS:
-        filters["runtime"] = list(settings.runtimes)
-    else:  # the older schema (until the store helper's runtime column lands)
-        filters["compile"] = list({r == "compile" for r in settings.runtimes})
-    size = settings.input_size
-    return [r for r in store.rows(filters)
-            if r["variant"] in wanted and (size is None and r.get("native_input") or r["input_size"] == size)]
 
 
 def _filters(ctx: click.Context, store: ResultStore, hardware: str | None, models: str | None, family: str | None,
@@ -276,7 +240,9 @@ def show(ctx: click.Context, hardware: str, models: str | None, family: str | No
     unsettled = [r for r in rows if r["status"] == "ok" and r.get("converged") is False]
     if unsettled:
         click.echo(f"hoot: {len(unsettled)} of {len(rows)} row(s) not converged: the timing hit its budget before "
-                   "the spread settled (column converged, stopped_by)", err=True)
+                   "the spread settled (column converged, stopped_by); `hoot bench --force` measures them again",
+                   err=True)
+    _say_contended(rows)
 
 
 @bench.command("hardware")

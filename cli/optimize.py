@@ -9,7 +9,7 @@ import click
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.render import FORMATS
-from hoot.cli.options import positive_int
+from hoot.cli.options import Threads, positive_int
 
 DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt"
 
@@ -23,12 +23,12 @@ DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt"
 @click.option("--calibration-images", default=128, type=positive_int(100_000, "128"),
               help="Training images (seeded) that calibrate INT8.")
 @click.option("--batch-size", default=32, type=positive_int(4096, "32"), help="Batch for the throughput figure.")
-@click.option("--threads", default=None, type=positive_int(1024, "2"), help="CPU threads (default: all this process may use); recorded.")
+@click.option("--threads", default=None, type=Threads(), help="CPU threads (default: all cores this process may use; never more); recorded.")
 @click.option("--image-size", "image_size", default=None, type=positive_int(2048, "224"), metavar="PX",
               help="Input size for the timings (default: the run's training size; accuracy is always at the training size).")
 @click.option("--device", default="auto", help="auto | cpu | cuda | cuda:N.")
 @click.option("--seed", default=0, type=int, help="Seed for picking the calibration images.")
-@click.option("--quick", is_flag=True, help="Rough timings (short warm-up, few blocks): a smoke check, not a measurement.")
+@click.option("--quick", is_flag=True, help="Rough timings (hoot bench --quick's budget): a smoke check, not a measurement.")
 @click.option("--format", "fmt", default="table", type=click.Choice(FORMATS))
 def optimize(run, output, out_dir, variants, calibration_images, batch_size, threads, image_size, device, seed, quick, fmt) -> None:
     """Build and measure RUN's deployment variants: latency, throughput, size, memory, accuracy change."""
@@ -36,7 +36,6 @@ def optimize(run, output, out_dir, variants, calibration_images, batch_size, thr
 
     from hoot.advisor.render import render
     from hoot.trainer.deploy.optimize.report import TABLE_COLUMNS, table_rows, write_outputs
-    from hoot.trainer.deploy.optimize.measuring import QUICK_RULE, TimingRule
     from hoot.trainer.deploy.optimize.run import OptimizeOptions, optimize_run
     from hoot.trainer.deploy.optimize.variants import parse_variants
     from hoot.trainer.runfiles import locate_run
@@ -47,9 +46,14 @@ def optimize(run, output, out_dir, variants, calibration_images, batch_size, thr
     run_dir = locate_run(run, output, trained=True)
     opts = OptimizeOptions(variants=tuple(names), calibration_images=calibration_images, batch_size=batch_size,
                            threads=threads or 0, seed=seed, timing_px=image_size, device=device,
-                           out_dir=Path(out_dir) if out_dir else None, rule=QUICK_RULE if quick else TimingRule())
+                           out_dir=Path(out_dir) if out_dir else None, quick=quick)
     result = optimize_run(run_dir, opts)
     doc = result.to_dict()
     paths = write_outputs(run_dir, doc, opts.out_dir)
     click.echo(render(table_rows(doc), fmt, TABLE_COLUMNS, floatfmt=".4g", json_payload=doc))
     click.echo(f"hoot: wrote {', '.join(str(p) for p in paths.values())}", err=True)
+    busy = [r for r in result.rows if r.status == "ok" and r.contended]
+    if busy:
+        click.echo(f"hoot: {len(busy)} variant(s) contended: other processes held the cores or the GPU while they "
+                   f"were timed ({', '.join(f'{r.variant}: {r.busy_other_cores or 0:.1f} cores' for r in busy)}); "
+                   "their latencies and speed-ups are doubtful: run `hoot optimize` again on a quiet machine", err=True)

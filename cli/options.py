@@ -57,6 +57,22 @@ def positive_int(maximum: int | None = None, example: str = "1") -> Number:
     return Number(integer=True, minimum=1, maximum=maximum, example=example)
 
 
+class Threads(Number):
+    """torch threads: a positive integer no larger than the cores this process may use (one rule for every command)."""
+
+    def __init__(self) -> None:
+        super().__init__(integer=True, minimum=1, example="2")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from hoot.advisor.devices import check_threads
+
+        threads = super().convert(value, param, ctx)
+        try:
+            return check_threads(threads, _option_name(param))
+        except HootError as exc:
+            raise BadNumber(exc.message, ctx=ctx, param=param) from None
+
+
 def non_negative_int(maximum: int | None = None, example: str = "0") -> Number:
     return Number(integer=True, minimum=0, maximum=maximum, example=example)
 

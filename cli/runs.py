@@ -12,7 +12,7 @@ import click
 from hoot.advisor.errors import HootError
 from hoot.advisor.paths import existing_folder
 from hoot.advisor.render import FORMATS, render
-from hoot.cli.options import Number, advisor_limits, fraction, limits_given, non_negative_int, positive_float, positive_int
+from hoot.cli.options import Number, Threads, advisor_limits, fraction, limits_given, non_negative_int, positive_float, positive_int
 
 SCALEOUT_FLAGS = ("storage", "study", "worker", "status", "nproc", "nnodes", "rdzv_endpoint", "sync_bn")
 TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_images_per_s", "latency_ms", "params", "winner")
@@ -51,7 +51,7 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 @click.option("--warmup-epochs", default=1.0, type=Number(minimum=0, maximum=10_000, example="1"))
 @click.option("--patience", default=5, type=non_negative_int(10_000, "5"), help="Early stopping: epochs without improvement.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", default=None, type=positive_int(4096, "4"), help="CPU threads for torch.")
+@click.option("--threads", default=None, type=Threads(), help="CPU threads for torch (at most the cores this process may use).")
 @click.option("--no-auto-batch", is_flag=True, help="On a GPU, keep --batch-size for the fine-tune instead of searching.")
 @click.option("--precision", default="auto", show_default=True, help="Step precision: auto (measured on a GPU, fp32 on "
               "CPU), probe (measure anywhere), fp32, bf16 or fp16, optionally +channels_last.")

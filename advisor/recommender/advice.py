@@ -113,6 +113,7 @@ class Advice:
     memory: str = "inference"
     n_estimated: int = 0  # survivors whose latency is an estimate
     unconverged: list[str] = field(default_factory=list)  # survivors whose timing did not converge
+    contended: list[str] = field(default_factory=list)  # survivors timed on a busy machine (figures doubtful)
     mentions: list[dict[str, str]] = field(default_factory=list)
     after_selection: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -35,6 +35,7 @@ class MeasuredCost:
     mode: str = "inference"  # inference | train
     device: str | None = None
     throughput_ips: float | None = None
+    contended: bool | None = None  # timed while other processes held the cores or the GPU (None: not known)
 
     @property
     def on_gpu(self) -> bool:
@@ -62,7 +63,8 @@ def as_cost(row: Any) -> MeasuredCost:
     kind = get("memory_kind") or (None if device is None else ("cuda_allocator" if str(device).startswith("cuda")
                                                                 else "cpu_rss"))
     converged = get("converged")
-    return MeasuredCost(latency_ms=num("latency_ms"), latency_p10_ms=num("latency_p10_ms"),
+    contended = get("contended")
+    return MeasuredCost(contended=None if contended is None else bool(contended),latency_ms=num("latency_ms"), latency_p10_ms=num("latency_p10_ms"),
                         latency_p90_ms=num("latency_p90_ms"), converged=None if converged is None else bool(converged),
                         peak_memory_mb=num("peak_memory_mb"), memory_kind=kind, mode=get("mode") or "inference",
                         device=device, throughput_ips=num("throughput_ips"))

@@ -198,6 +198,12 @@ def recommend(
     unconverged = [c.variant.name for c in survivors if c.measurement is not None and c.measurement.converged is False]
     notes.append(f"figures: {n_measured} of {len(survivors)} survivors measured, {n_estimated} estimated, "
                  f"{len(survivors) - n_measured - n_estimated} without a latency figure")
+    contended = [c.variant.name for c in survivors if c.measurement is not None and c.measurement.contended]
+    if contended:
+        notes.append(f"contended: {len(contended)} latency figure(s) were timed while other processes held the "
+                     f"cores or the GPU, and the ranking uses them: {', '.join(contended[:10])}"
+                     + (" ..." if len(contended) > 10 else "") + " (rerun `hoot bench` on a quiet machine: a "
+                     "re-run measures contended rows again)")
     if unconverged:
         notes.append(f"timing did not converge for {len(unconverged)}: {', '.join(unconverged[:10])}"
                      + (" ..." if len(unconverged) > 10 else "") + " (noisy figures; rerun `hoot bench` on a quiet machine)")
@@ -222,6 +228,7 @@ def recommend(
         memory=memory,
         n_estimated=n_estimated,
         unconverged=unconverged,
+        contended=contended,
         mentions=found,
         after_selection=after,
         notes=notes,

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from hoot.advisor.catalog import load_catalog
-from hoot.bench.runner import Settings, plan_jobs, run_jobs
+from hoot.bench.runner import RunOptions, plan_jobs, run_jobs
 from hoot.bench.store import ResultStore
 
 pytestmark = [
@@ -24,7 +24,7 @@ HW = "test-gpu-00000000"
 
 def _run(db, names, **settings):
     catalog = load_catalog()
-    s = Settings(**{"device": "cuda:0", "threads": 2, "quick": True, "input_size": 64, **settings})
+    s = RunOptions(**{"device": "cuda:0", "threads": 2, "quick": True, "input_size": 64, **settings})
     with ResultStore(db) as store:
         jobs, _, _ = plan_jobs([catalog.get(n) for n in names], s, HW, store)
         return run_jobs(jobs, store, HW, progress=False)

@@ -22,7 +22,7 @@ from hoot.bench.flops import count_flops, gmacs_on_meta
 from hoot.bench.jobs import BenchJob
 from hoot.bench.models import build_model
 from hoot.bench.phases import Phases, log_phases, parse_phases
-from hoot.bench.runner import Settings, _known_figures, plan_jobs, run_jobs
+from hoot.bench.runner import RunOptions, _known_figures, plan_jobs, run_jobs
 from hoot.bench.store import ResultStore
 from hoot.bench.worker import FVCORE_NOT_ASKED, _flop_figures, make_input, software
 
@@ -49,11 +49,11 @@ def test_the_parent_never_imports_torch(tmp_path, fake_builder):
         import json, sys
         from hoot.advisor.catalog import load_catalog
         from hoot.bench.child import WarmChild
-        from hoot.bench.runner import Settings, plan_jobs, probe_torch, run_jobs
+        from hoot.bench.runner import RunOptions, plan_jobs, probe_torch, run_jobs
         from hoot.bench.store import ResultStore
 
         if __name__ == "__main__":
-            settings = Settings(device="cpu", threads=1, quick=True, input_size=32)
+            settings = RunOptions(device="cpu", threads=1, quick=True, input_size=32)
             with WarmChild() as child, ResultStore(sys.argv[1]) as store:
                 probe = probe_torch(child)
                 jobs, _, _ = plan_jobs([load_catalog().get("resnet18")], settings, "{HW}", store,
@@ -116,7 +116,7 @@ def test_fvcore_runs_only_when_asked():
     phases = Phases()
     figures = _flop_figures(_job(fvcore=True), build, build().eval(), torch.device("cpu"), phases)
     assert figures["gmacs_fvcore"] == pytest.approx(figures["gmacs"], rel=0.05) and "fvcore" in phases.seconds
-    assert Settings(device="cpu").fvcore is False  # the default run does not trace
+    assert RunOptions(device="cpu").fvcore is False  # the default run does not trace
 
 
 def test_an_earlier_fvcore_cross_check_is_kept_when_a_later_run_skipped_it(db, row):
@@ -132,7 +132,7 @@ def test_an_earlier_fvcore_cross_check_is_kept_when_a_later_run_skipped_it(db, r
 def test_each_job_reports_where_its_time_went(db, fake_builder, caplog):
     from hoot.bench.child import WarmChild
 
-    settings = Settings(device="cpu", threads=1, quick=True, input_size=32, batch_sizes=(1, 2))
+    settings = RunOptions(device="cpu", threads=1, quick=True, input_size=32, batch_sizes=(1, 2))
     caplog.set_level(logging.DEBUG, logger="hoot.bench.runner")
     with ResultStore(db) as store, WarmChild() as child:
         jobs, _, _ = plan_jobs([load_catalog().get("resnet18")], settings, HW, store, builder=fake_builder)

@@ -7,14 +7,14 @@ import dataclasses
 import pytest
 
 from hoot.advisor.catalog import load_catalog
-from hoot.bench.runner import Settings, plan_jobs, run_jobs
+from hoot.bench.runner import RunOptions, plan_jobs, run_jobs
 from hoot.bench.store import ResultStore
 
 HW = "test-cpu-00000000"
 
 
 def _jobs(names, fake_builder, store=None, **settings):
-    s = Settings(device="cpu", threads=1, quick=True, input_size=32, **settings)
+    s = RunOptions(device="cpu", threads=1, quick=True, input_size=32, **settings)
     catalog = load_catalog()
     return plan_jobs([catalog.get(n) for n in names], s, HW, store, builder=fake_builder)
 
@@ -56,7 +56,7 @@ def test_resume_skips_stored_settings_unless_forced(db, fake_builder):
 def test_train_rows_and_detection_note(db, fake_builder):
     catalog = load_catalog()
     detection = next((v for v in catalog.provided() if v.kind == "detection"), None)
-    s = Settings(device="cpu", threads=1, quick=True, input_size=32, train=True, batch_sizes=(2,))
+    s = RunOptions(device="cpu", threads=1, quick=True, input_size=32, train=True, batch_sizes=(2,))
     variants = [catalog.get("resnet18")] + ([detection] if detection else [])
     jobs, _, notes = plan_jobs(variants, s, HW, None, builder=fake_builder)
     assert list(jobs[0].pairs) == [("inference", 2), ("train", 2)]

@@ -10,7 +10,7 @@ from hoot.advisor.errors import HootError
 from hoot.bench.graphs import GraphCaptureError, capture_inference
 from hoot.bench.jobs import Annotation, BenchJob, RowMessage
 from hoot.bench.records import Measurement
-from hoot.bench.runner import Settings, run_jobs
+from hoot.bench.runner import RunOptions, run_jobs
 from hoot.bench.store import ResultStore
 from hoot.testing.bench_rows import FAKE_BUILDER
 
@@ -101,11 +101,11 @@ def test_graph_capture_failure_names_the_reason():
 
 def test_settings_reject_runtime_combinations_that_cannot_be_measured():
     with pytest.raises(HootError, match="needs a CUDA device"):
-        Settings(device="cpu", runtimes=("eager", "cuda_graph"))
+        RunOptions(device="cpu", runtimes=("eager", "cuda_graph"))
     with pytest.raises(HootError, match="drop --dtype"):
-        Settings(device="cpu", dtype="bf16", runtimes=("int8",))
+        RunOptions(device="cpu", dtype="bf16", runtimes=("int8",))
     with pytest.raises(HootError, match="unknown"):
-        Settings(runtimes=("tensorrt",))
+        RunOptions(runtimes=("tensorrt",))
 
 
 def test_a_measurement_keeps_runtime_and_convergence_through_the_store(db):

@@ -100,6 +100,8 @@ BENCH_CASES = [
     Case("bench compare with an unknown runtime", ("bench", "compare", "this", "this,runtime=jit", "--db",
                                                     "{tmp}/bench.sqlite"), 2, r"runtime must be one of", _results_db),
     Case("bench threads above the cores", ("bench", "--models", "resnet18", "--threads", "9999"), 2, r"--threads"),
+    Case("bench threads above the core count names it", ("bench", "--models", "resnet18", "--threads", "1000"), 2,
+         r"--threads 1000 is more than the \d+ CPU core\(s\) this process may use; pass --threads \d+ or fewer"),
     Case("bench threads zero", ("bench", "--models", "resnet18", "--threads", "0"), 2, r"--threads"),
     Case("bench timeout nan", ("bench", "--models", "resnet18", "--timeout", "nan"), 2, r"--timeout"),
     Case("bench timeout inf", ("bench", "--models", "resnet18", "--timeout", "inf"), 2, r"--timeout"),
@@ -156,6 +158,8 @@ RUN_CASES = [
     Case("shortlist missing folder", ("shortlist", "{tmp}/nope"), 2, r"does not exist"),
     Case("shortlist --epochs nan", ("shortlist", "{tmp}", "--epochs", "nan", *SHORT), 2, r"--epochs 'nan' is not a finite number"),
     Case("shortlist --threads 0", ("shortlist", "{tmp}", "--threads", "0", *SHORT), 2, r"--threads '0' must be at least 1"),
+    Case("shortlist --threads above the cores", ("shortlist", "{tmp}", "--threads", "1000", *SHORT), 2,
+         r"--threads 1000 is more than the \d+ CPU core\(s\) this process may use; pass --threads \d+ or fewer"),
     Case("shortlist --patience -1", ("shortlist", "{tmp}", "--patience", "-1", *SHORT), 2, r"--patience '-1' must be at least 0"),
     Case("shortlist --test-fraction 0", ("shortlist", "{tmp}", "--test-fraction", "0", *SHORT), 2, r"--test-fraction '0'"),
     Case("shortlist --batch-size 1e9", ("shortlist", "{tmp}", "--batch-size", "1000000000", *SHORT), 2, r"--batch-size .* at most"),
@@ -225,6 +229,9 @@ OPTIMIZE_CASES = [
     Case("optimize nan calibration images", ("optimize", "{tmp}/nope", "--calibration-images", "nan"), 2,
          r"--calibration-images 'nan' is not a finite number"),
     Case("optimize zero batch", ("optimize", "{tmp}/nope", "--batch-size", "0"), 2, r"--batch-size"),
+    Case("optimize threads above the cores", ("optimize", "{tmp}/nope", "--threads", "1000"), 2,
+         r"--threads 1000 is more than the \d+ CPU core\(s\) this process may use; pass --threads \d+ or fewer"),
+    Case("optimize threads zero", ("optimize", "{tmp}/nope", "--threads", "0"), 2, r"--threads '0' must be at least 1"),
     Case("optimize tiny timing size", ("optimize", "{tmp}/nope", "--image-size", "8"), 2, r"--image-size 8 is too small"),
 ]
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hoot.trainer.deploy.optimize import accuracy
-from hoot.trainer.deploy.optimize.measuring import TimingRule, time_predict, top1
+from hoot.bench.measure import Budget, measure_call
+from hoot.trainer.deploy.optimize.scoring import top1
 from hoot.trainer.deploy.optimize.run import VariantRow, compare_to_reference
 
 
@@ -20,10 +21,12 @@ def test_timing_is_per_call_with_a_spread():
         time.sleep(0.002)
         return x
 
-    t = time_predict(predict, np.zeros(1), TimingRule(warmup_s=0.02, blocks=5, block_s=0.02, min_warmup_calls=2))
+    # optimize times with bench's method (measure_call); a budget of exactly 5 blocks of ~20 ms
+    budget = Budget(warmup_iters=2, warmup_s=0.02, min_iters=5, min_s=10.0, max_s=0.09, block_s=0.02, min_blocks=5)
+    t = measure_call(lambda: predict(np.zeros(1)), threads=1, budget=budget)
     assert 1.8 <= t.median_ms < 30  # sleep(2 ms) is at least 2 ms; a loaded machine may add a lot
-    assert t.p10_ms <= t.median_ms <= t.p90_ms and t.blocks == 5 and t.calls >= 5
-    assert len(calls) >= t.calls + 2
+    assert t.p10_ms <= t.median_ms <= t.p90_ms and t.blocks >= 5 and t.iterations >= 5
+    assert len(calls) >= t.iterations + 2
 
 
 def test_top1_pads_the_last_batch_and_ignores_the_padding():

@@ -15,7 +15,6 @@ from hoot.cli.main import cli, main
 from hoot.testing.images import make_imagefolder
 from hoot.bench import runtimes
 from hoot.trainer.deploy.optimize import variants
-from hoot.trainer.deploy.optimize.measuring import QUICK_RULE
 from hoot.trainer.deploy.optimize.run import OptimizeOptions, optimize_run
 
 # INT8 against fp32 on the run's held-out split (24 images): at most one image may flip (4.2 points).
@@ -41,7 +40,7 @@ def trained_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def measured(trained_run):
     opts = OptimizeOptions(variants=CPU_VARIANTS + ("fp16", "tensorrt"), calibration_images=32, batch_size=8,
-                           threads=2, rule=QUICK_RULE, device="cpu")
+                           threads=2, quick=True, device="cpu")
     return optimize_run(trained_run, opts)
 
 
@@ -58,7 +57,7 @@ def test_cpu_variants_are_built_and_measured(measured, trained_run):
         assert 0.0 <= row.top1 <= 1.0 and row.top1_delta_pts is not None and row.speedup > 0
     assert _row(measured, "eager").speedup == 1.0 and _row(measured, "eager").top1_delta_pts == 0.0
     for name in ("model.onnx", "model.int8.onnx", "model.int8.qdq.onnx"):
-        assert (trained_run / name).is_file(), name
+        assert (trained_run / "optimize" / name).is_file(), name
     int8 = _row(measured, "int8")
     assert int8.file_mb < 0.5 * _row(measured, "onnxruntime").file_mb  # int8 weights: about a quarter
     assert int8.details["ops"].get("QLinearConv", 0) > 0 and int8.details["per_channel"] is True
@@ -84,7 +83,7 @@ def test_a_failing_export_is_an_error_row_and_the_others_go_on(trained_run, monk
 
     monkeypatch.setattr(runtimes, "export_onnx", broken_export)
     opts = OptimizeOptions(variants=("eager", "onnxruntime", "int8"), calibration_images=8, batch_size=4, threads=1,
-                           rule=QUICK_RULE, device="cpu", out_dir=tmp_path)
+                           quick=True, device="cpu", out_dir=tmp_path)
     result = optimize_run(trained_run, opts)
     assert _row(result, "eager").status == "ok"
     for name in ("onnxruntime", "int8"):
@@ -98,7 +97,7 @@ def test_a_quantiser_error_is_an_error_row(trained_run, monkeypatch, tmp_path):
 
     monkeypatch.setattr(runtimes, "quantize_int8", broken_quantizer)
     opts = OptimizeOptions(variants=("eager", "onnxruntime", "int8"), calibration_images=8, batch_size=4, threads=1,
-                           rule=QUICK_RULE, device="cpu", out_dir=tmp_path)
+                           quick=True, device="cpu", out_dir=tmp_path)
     result = optimize_run(trained_run, opts)
     assert _row(result, "onnxruntime").status == "ok"
     assert _row(result, "int8").status == "error" and "calibration" in _row(result, "int8").reason

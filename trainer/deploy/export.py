@@ -1,6 +1,9 @@
 """`hoot export RUN --format onnx|torchscript`: the trained model for deployment (seeds/002:
-ONNX for ONNX Runtime/TensorRT after selection). The ONNX file is checked against PyTorch's
-output with onnxruntime when it is installed; a mismatch is an error, not a warning."""
+ONNX for ONNX Runtime/TensorRT after selection). The ONNX file comes from hoot's one exporter
+(bench.runtimes.export_onnx: input `image`, output `logits`, the batch free) and is checked
+against PyTorch's output with onnxruntime when it is installed; a mismatch is an error, not a
+warning. `hoot optimize` writes its own files under `<run>/optimize/`, so neither command
+replaces the other's."""
 
 from __future__ import annotations
 
@@ -12,11 +15,12 @@ import numpy as np
 import torch
 
 from hoot.advisor.errors import HootError
+from hoot.bench.runtimes import INPUT_NAME, OPSET, export_onnx
 from hoot.trainer.runfiles import ensure_writable_dir
 from hoot.trainer.deploy.trained import load_trained
 
 FORMATS = ("onnx", "torchscript")
-ONNX_OPSET = 17
+ONNX_OPSET = OPSET
 
 
 def export_run(run_dir: Path, fmt: str, out: Path | None = None, atol: float = 1e-3) -> dict:
@@ -49,8 +53,7 @@ def _export(model: torch.nn.Module, fmt: str, path: Path, x: torch.Tensor, expec
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporters' deprecation chatter is not the user's problem
         if fmt == "onnx":
-            torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["image"], output_names=["logits"],
-                              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=ONNX_OPSET)
+            export_onnx(model, x, path, dynamic_batch=True)
             return _check_onnx(path, x.numpy(), expected, atol)
         traced = torch.jit.trace(model, x)
         traced.save(str(path))
@@ -64,7 +67,7 @@ def _check_onnx(path: Path, x: np.ndarray, expected: np.ndarray, atol: float) ->
     except ImportError:
         return {"checked_with": None, "note": "onnxruntime not installed: output not checked"}
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"image": x})[0]
+    got = session.run(None, {INPUT_NAME: x})[0]
     diff = float(np.abs(got - expected).max())
     # float32 kernels differ in summation order: tolerance relative to the logits' scale
     limit = atol * max(1.0, float(np.abs(expected).max()))

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from hoot.advisor.catalog import Catalog, load_catalog
-from hoot.advisor.devices import torch_device
+from hoot.advisor.devices import check_threads, torch_device
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
 from hoot.trainer.data.cache import SplitCache, build_cache, build_split
@@ -139,8 +139,8 @@ def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
     scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction)
     check_candidates(catalog, config.candidates, scan.task)
     image_size = resolve_image_size(config, catalog, scan)
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
+    if config.num_threads:  # a resumed config may come from a machine with more cores: the one rule again
+        torch.set_num_threads(check_threads(config.num_threads))
     device = torch_device(config.device)
     # settings that cannot work fail here, before any image is decoded or any folder made
     recipe = resolve_recipe(config.strategy, config.pretrained, len(scan.train), config.optimizer, config.lr,

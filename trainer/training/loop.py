@@ -19,7 +19,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -230,24 +230,22 @@ def choose_precision(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn
     return choice
 
 
-def measure_latency_ms(model: nn.Module, image_size: int, device: torch.device, min_run_time: float = 0.3) -> float:
-    """Median batch-1 eval latency (torch.utils.benchmark, warm-up included); the quick fallback
-    when `hoot bench` has not measured this variant on this machine."""
-    from torch.utils import benchmark
+def measure_latency(model: nn.Module, image_size: int, device: torch.device) -> Any:
+    """Batch-1 eval latency by `hoot bench`'s method (bench.measure.measure_call, its --quick budget on
+    this device: warm-up, timed blocks, the machine's business watched); a bench.measure.Timing."""
+    from hoot.bench.measure import CUDATimer, budget_for, measure_call
 
     m = unwrap(model)
     was_training = m.training
     m.eval()
     x = torch.randn(1, 3, image_size, image_size, device=device)
-    with torch.inference_mode():
-        for _ in range(3):
-            m(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = benchmark.Timer("m(x)", globals={"m": m, "x": x}, num_threads=torch.get_num_threads())
-        result = t.blocked_autorange(min_run_time=min_run_time)
-    m.train(was_training)
-    return float(result.median * 1000.0)
+    cuda = device.type == "cuda"
+    try:
+        with torch.inference_mode():
+            return measure_call(lambda: m(x), torch.get_num_threads(), budget_for(device.type, quick=True),
+                                (device.index or 0) if cuda else None, CUDATimer(torch, device) if cuda else None)
+    finally:
+        m.train(was_training)
 
 
 class Stopwatch:

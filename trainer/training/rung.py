@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from hoot.trainer.training.context import RunContext
-from hoot.trainer.training.loop import Stepper, evaluate, measure_latency_ms, recalibrate_bn
+from hoot.trainer.training.loop import Stepper, evaluate, measure_latency, recalibrate_bn
 from hoot.trainer.training.losses import make_loss
 from hoot.trainer.training.device_run import log_interval, resolve_compile, resolve_precision
 from hoot.trainer.data.pipeline import (Normalizer, SeededSampler, epoch_batches, mix_seed, prefetch, steps_per_epoch,
@@ -59,8 +59,10 @@ def budget(ctx: RunContext, rung: int) -> tuple[int | None, float | None, int]:
 def latency(ctx: RunContext, model: torch.nn.Module) -> tuple[float, str]:
     """Batch-1 latency at the run's training size on its device, measured now (one setting for all)."""
     threads = torch.get_num_threads()
-    source = f"measured now ({ctx.device.type}, {ctx.image_size} px, batch 1, {threads} threads)"
-    return measure_latency_ms(model, ctx.image_size, ctx.device), source
+    timing = measure_latency(model, ctx.image_size, ctx.device)
+    busy = "" if not timing.contended else f"; contended: {timing.busy.describe()}"
+    source = f"measured now ({ctx.device.type}, {ctx.image_size} px, batch 1, {threads} threads{busy})"
+    return timing.median_ms, source
 
 
 class BakeoffStream:

@@ -16,7 +16,8 @@ from hoot.advisor.render import render
 log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = ("variant", "status", "runtime", "precision", "device", "latency_ms", "latency_p10_ms", "latency_p90_ms",
-                 "speedup", "throughput_ips", "file_mb", "peak_mem_mb", "top1", "top1_delta_pts", "reason")
+                 "speedup", "throughput_ips", "file_mb", "peak_mem_mb", "top1", "top1_delta_pts", "contended",
+                 "busy_other_cores", "reason")
 PLOT_NAME = "optimize.png"
 
 
@@ -47,6 +48,11 @@ def summary_lines(doc: dict) -> list[str]:
         if ort:
             lines.append(f"{q['variant']}: {ort['latency_ms'] / q['latency_ms']:.2f}x ONNX Runtime fp32 in the same runtime; "
                          f"ops {q.get('details', {}).get('ops')}.")
+    busy = [r["variant"] for r in ok if r.get("contended")]
+    if busy:
+        lines.append(f"Contended: {', '.join(busy)} timed while other processes held the cores or the GPU "
+                     "(column busy_other_cores): those latencies and speed-ups are doubtful; measure again on a quiet "
+                     "machine.")
     for r in doc["rows"]:
         if r["status"] != "ok":
             lines.append(f"{r['variant']}: {r['status']} ({r['reason']}).")

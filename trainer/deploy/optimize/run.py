@@ -1,22 +1,29 @@
 """`optimize_run`: build each deployment variant of a run's fine-tuned winner and measure it
 side by side (seeds/002 "Step 4: Optimize After Selection"): batch-1 latency, throughput at a
 batch, file size, memory, and accuracy on the held-out split against the fp32 reference.
+
+Every figure comes from the measuring method `hoot bench` uses (bench.measure.measure_call:
+warm-up, timed blocks until the median settles, the machine's business watched) and the one
+peak-memory tracker (bench.memory), so optimize's eager row and bench's row of the same
+model, size, batch and threads agree (benchmarks/optimize_vs_bench.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from hoot.advisor.errors import HootError
 from hoot.trainer.deploy.optimize import accuracy
-from hoot.trainer.deploy.optimize.measuring import PeakRss, TimingRule, time_predict, top1
+from hoot.bench.measure import FULL, QUICK, Budget, measure_call
+from hoot.bench.memory import CPUPeak, CUDAPeak
+from hoot.trainer.deploy.optimize.scoring import top1
 from hoot.trainer.deploy.optimize.variants import BUILDERS, DEFAULT_VARIANTS, REFERENCE, BuildContext, Built, Skip
 
 log = logging.getLogger(__name__)
@@ -31,13 +38,20 @@ class OptimizeOptions:
     seed: int = 0
     timing_px: int | None = None  # None: the run's training size
     device: str = "auto"
-    rule: TimingRule = TimingRule()
+    quick: bool = False  # bench's --quick budget: a smoke check, not a measurement
     out_dir: Path | None = None  # None: the run folder
 
     def resolved_threads(self) -> int:
         if self.threads:
             return self.threads
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from hoot.advisor.devices import usable_cores
+
+        return usable_cores()
+
+    @property
+    def budget(self) -> Budget:
+        """bench's CPU budgets (the host clock times every variant: each returns numpy)."""
+        return QUICK if self.quick else FULL
 
 
 @dataclass
@@ -60,6 +74,9 @@ class VariantRow:
     file: str | None = None
     file_mb: float | None = None
     peak_mem_mb: float | None = None
+    converged: bool | None = None  # the batch-1 timing settled before its budget ran out
+    contended: bool | None = None  # other processes held the cores or the GPU while it was timed
+    busy_other_cores: float | None = None  # their CPU use during the batch-1 timing, in cores
     top1: float | None = None
     top1_delta_pts: float | None = None
     speedup: float | None = None
@@ -89,34 +106,53 @@ def _file_mb(path: Path | None) -> float | None:
     return round(path.stat().st_size / 2**20, 3) if path is not None and path.is_file() else None
 
 
-def measure_variant(name: str, built: Built, timing_x: np.ndarray, batch_x: np.ndarray, rule: TimingRule) -> VariantRow:
-    """Latency at batch 1 and throughput at a batch, both by the same rule."""
-    lat = time_predict(built.predict, timing_x, rule, built.sync)
-    thr = time_predict(built.predict, batch_x, rule, built.sync)
+def _timed(built: Built, x: np.ndarray) -> Callable[[], None]:
+    """One call of the variant on `x`, finished when it returns (the predict's numpy result, then sync)."""
+    sync = built.sync
+
+    def call() -> None:
+        built.predict(x)
+        if sync is not None:
+            sync()
+
+    return call
+
+
+def measure_variant(name: str, built: Built, timing_x: np.ndarray, batch_x: np.ndarray, budget: Budget,
+                    threads: int) -> VariantRow:
+    """Latency at batch 1 and throughput at a batch, both by bench's measuring method."""
+    gpu = (torch.device(built.device).index or 0) if built.device.startswith("cuda") else None
+    lat = measure_call(_timed(built, timing_x), threads, budget, gpu)
+    thr = measure_call(_timed(built, batch_x), threads, budget, gpu)
+    busy = lat.busy if lat.busy is not None and (thr.busy is None or lat.busy.other_cores >= thr.busy.other_cores) \
+        else thr.busy
     return VariantRow(name, "ok", runtime=built.runtime, precision=built.precision, device=built.device,
                       latency_ms=round(lat.median_ms, 3), latency_p10_ms=round(lat.p10_ms, 3),
                       latency_p90_ms=round(lat.p90_ms, 3), throughput_ips=round(len(batch_x) * 1000.0 / thr.median_ms, 1),
                       batch_size=len(batch_x), input_px=int(timing_x.shape[-1]),
-                      file=str(built.file) if built.file else None, file_mb=_file_mb(built.file), details=built.details)
+                      file=str(built.file) if built.file else None, file_mb=_file_mb(built.file), details=built.details,
+                      converged=lat.converged, contended=bool(lat.contended or thr.contended),
+                      busy_other_cores=None if busy is None else round(busy.other_cores, 3))
 
 
-def _peak(device: torch.device):
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    return PeakRss()
-
-
-def run_variant(name: str, ctx: BuildContext, timing_x: np.ndarray, batch_x: np.ndarray, rule: TimingRule,
+def run_variant(name: str, ctx: BuildContext, timing_x: np.ndarray, batch_x: np.ndarray, budget: Budget,
                 evaluate) -> VariantRow:
-    """Build, time and score one variant; a Skip or any error becomes the row's status and reason."""
+    """Build, time and score one variant; a Skip or any error becomes the row's status and reason.
+
+    Peak memory: what the variant added while it was built and run (bench.memory's trackers:
+    the CUDA allocator's peak, or this process's resident high-water mark over the level before).
+    """
     t0 = time.perf_counter()
     try:
-        with _peak(ctx.device) as mem:
-            built = BUILDERS[name](ctx)
-            build_s = time.perf_counter() - t0
-            row = measure_variant(name, built, timing_x, batch_x, rule)
-        row.peak_mem_mb = round(torch.cuda.max_memory_allocated(ctx.device) / 2**20 if ctx.device.type == "cuda"
-                                else mem.added_mb, 1)
+        cpu_peak = CPUPeak()
+        cpu_peak.reset()
+        gpu_peak = CUDAPeak(torch, ctx.device) if ctx.device.type == "cuda" else None
+        if gpu_peak is not None:
+            gpu_peak.reset()
+        built = BUILDERS[name](ctx)
+        build_s = time.perf_counter() - t0
+        row = measure_variant(name, built, timing_x, batch_x, budget, ctx.threads)
+        row.peak_mem_mb = round(gpu_peak.peaks_mb()[0] if gpu_peak is not None else cpu_peak.peak_mb(), 1)
         row.build_s = round(build_s, 2)
         row.top1 = evaluate(built)
         return row
@@ -177,7 +213,7 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
         rows = []
         for name in opts.variants:
             log.info("optimize: building and measuring %s", name)
-            row = run_variant(name, ctx, timing_batch[:1], timing_batch, opts.rule, evaluate)
+            row = run_variant(name, ctx, timing_batch[:1], timing_batch, opts.budget, evaluate)
             rows.append(replace(row, threads=threads) if row.status == "ok" else row)
     finally:
         torch.set_num_threads(previous)

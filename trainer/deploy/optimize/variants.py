@@ -19,7 +19,7 @@ from torch import nn
 from hoot.advisor.errors import HootError
 from hoot.bench import runtimes
 from hoot.trainer.deploy.optimize import building
-from hoot.trainer.deploy.optimize.measuring import Predict
+from hoot.trainer.deploy.optimize.scoring import Predict
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 VARIANTS = ("eager", "compile", "onnxruntime", "int8", "int8-qdq", "int8-pt2e", "fp16", "bf16", "tensorrt")
 DEFAULT_VARIANTS = ("eager", "compile", "onnxruntime", "int8", "fp16", "bf16", "tensorrt")
 REFERENCE = "eager"
+#: the folder (under the run or --out) optimize's shippable files go to: never the run's own
+#: model.onnx, which is `hoot export`'s (issue 17: optimize replaced it, with another input name)
+FILES_FOLDER = "optimize"
 
 
 class Skip(Exception):
@@ -46,6 +49,11 @@ class BuildContext:
     threads: int
     device: torch.device
     onnx_path: Path | None = None  # set once the fp32 ONNX file exists (int8 builds on it)
+
+    @property
+    def files_dir(self) -> Path:
+        """Where this optimize run's ONNX files go: `<out_dir>/optimize/`."""
+        return self.out_dir / FILES_FOLDER
 
 
 @dataclass
@@ -98,7 +106,7 @@ def build_compile(ctx: BuildContext) -> Built:
 def _ensure_onnx(ctx: BuildContext) -> Path:
     if ctx.onnx_path is None or not ctx.onnx_path.is_file():
         example = torch.randn(1, 3, ctx.image_size, ctx.image_size, generator=torch.Generator().manual_seed(0))
-        ctx.onnx_path = runtimes.export_onnx(ctx.model.cpu().eval(), example, ctx.out_dir / "model.onnx", dynamic=True)
+        ctx.onnx_path = runtimes.export_onnx(ctx.model.cpu().eval(), example, ctx.files_dir / "model.onnx", dynamic=True)
     return ctx.onnx_path
 
 
@@ -117,7 +125,7 @@ def build_onnxruntime(ctx: BuildContext) -> Built:
 def _build_ort_int8(ctx: BuildContext, fmt: str, filename: str) -> Built:
     fp32 = _ensure_onnx(ctx)
     reduce_range = not runtimes.cpu_has_vnni()
-    path = runtimes.quantize_int8(fp32, ctx.out_dir / filename, ctx.calibration, fmt=fmt, reduce_range=reduce_range)
+    path = runtimes.quantize_int8(fp32, ctx.files_dir / filename, ctx.calibration, fmt=fmt, reduce_range=reduce_range)
     details = {"route": "onnxruntime quantize_static", "format": fmt, "per_channel": True, "reduce_range": reduce_range,
                "calibration": "minmax", "activations": "u8", "weights": "s8",
                "calibration_images": int(len(ctx.calibration)), "vnni": runtimes.cpu_has_vnni(),

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hoot.advisor.devices import usable_cores
 from hoot.advisor.errors import HootError
 from hoot.trainer.orchestration.scaleout import study as st
 from hoot.trainer.orchestration.engine import load_engine
@@ -53,7 +54,7 @@ def _rank_config(config: Any, device: torch.device) -> Any:
     changes: dict[str, Any] = {"device": str(device)}
     if device.type == "cpu":
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        torch.set_num_threads(config.num_threads or max(1, (os.cpu_count() or 1) // local_world))
+        torch.set_num_threads(config.num_threads or max(1, usable_cores() // local_world))
         changes["num_threads"] = torch.get_num_threads()
     return dataclasses.replace(config, **changes)
 
