@@ -14,7 +14,7 @@ from typing import Any
 from hoot.bench.records import DTYPES, KEY_COLUMNS, MODES, RUNTIMES, STATUSES, STOPPED_BY
 
 #: version of the store's schema and of export files (`PRAGMA user_version`)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: the settings key under its old name (version 1 keyed on `compile`; now `runtime`)
 SETTINGS_KEY = KEY_COLUMNS
@@ -65,6 +65,8 @@ ROW_COLUMNS: dict[str, tuple[str, tuple[type, ...], bool]] = {
     "duration_s": ("REAL", (float,), False),
     "torch_version": ("TEXT", (str,), False),
     "torchvision_version": ("TEXT", (str,), False),
+    "model_source": ("TEXT", (str,), False),  # the package that built the model: torchvision | timm | segmentation-models-pytorch
+    "model_source_version": ("TEXT", (str,), False),  # its installed version
     "cuda_version": ("TEXT", (str,), False),
     "hoot_version": ("TEXT", (str,), False),
     "measured_at": ("TEXT NOT NULL", (str,), True),

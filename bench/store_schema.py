@@ -5,7 +5,9 @@ cuda_graph, compile, ...), records whether the timing converged (`converged`,
 `stopped_by`, `latency_spread_ms`), the automatic batch search time, and adds the
 `claims` table two `hoot bench` processes share work through. Version-1 files are
 upgraded in place (compile=1 rows become runtime 'compile'; their convergence is unknown,
-stored as NULL); a file newer than this hoot is refused.
+stored as NULL); a file newer than this hoot is refused. Version 3 adds columns only (the
+package that built the model and its version); `_add_missing_columns` adds any column of
+ROW_COLUMNS a file lacks, so an additive version needs no table rebuild.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ _CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner
 #: version 1's columns that version 2 keeps as they were
 _V1_KEPT = [c for c in ROW_COLUMNS if c not in ("runtime", "converged", "stopped_by", "latency_spread_ms",
                                                  "onnx_file_mb", "prepare_s", "providers",
-                                                 "auto_batch_s")]
+                                                 "auto_batch_s", "model_source", "model_source_version")]
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -59,6 +61,14 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute(_CLAIMS_TABLE)
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """ALTER TABLE ADD COLUMN for every ROW_COLUMNS column the file lacks (NULL in old rows)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(measurements)")}
+    for column, (sql_type, _, _) in ROW_COLUMNS.items():
+        if column not in have:
+            conn.execute(f"ALTER TABLE measurements ADD COLUMN {column} {sql_type.replace(' NOT NULL', '')}")
+
+
 def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None:
     """Bring the file to SCHEMA_VERSION (under the write lock), or refuse a newer one."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -78,6 +88,9 @@ def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None
         elif version == 1:
             _v1_to_v2(conn)
             log.info("upgraded results database '%s' from schema version 1 to %d", path, SCHEMA_VERSION)
+        else:
+            _add_missing_columns(conn)
+            log.info("upgraded results database '%s' from schema version %d to %d", path, version, SCHEMA_VERSION)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.execute("ROLLBACK")

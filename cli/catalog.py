@@ -250,23 +250,26 @@ def _text(value: Any) -> Any:
 @catalog.command("check")
 @click.argument("file", required=False)
 def check(file: str | None) -> None:
-    """Validate a catalog (default: the shipped one) and hold its facts to torchvision's metadata.
+    """Validate a catalog (default: the shipped one) and hold its facts to its sources' metadata (offline).
 
     Exit 0: all facts match; 1: mismatches (listed on stdout); 2: the file is missing or malformed.
     """
     cat = load_catalog(file)
     try:
-        from hoot.advisor.truth import check_catalog, torchvision_version
+        from hoot.advisor.truth import check_catalog
+        from hoot.bench.sources import all_sources
 
-        problems = check_catalog(cat)
-        version = torchvision_version()
+        sources = all_sources()
+        problems = check_catalog(cat, sources)
+        used = sorted({v.source for v in cat}, key=list(sources).index)
+        version = ", ".join(sources[s].label() for s in used)
     except ImportError as exc:
-        raise HootError(f"`hoot catalog check` needs torchvision ({exc}); install it with `pip install torchvision`") from None
+        raise HootError(f"`hoot catalog check` needs the model packages ({exc}); install it with `pip install {exc.name}`") from None
     where = file or cat.path
     if problems:
         for line in problems:
             click.echo(line)
-        raise NoAnswer(f"{len(problems)} problem(s) in {where} against torchvision {version}; "
+        raise NoAnswer(f"{len(problems)} problem(s) in {where} against {version}; "
                        "fix the judgement by hand, or regenerate the facts with tools/regen_catalog.py")
-    click.echo(f"ok: {len(cat.provided())} variants match torchvision {version} "
-               f"({len(cat)} entries, {len(cat) - len(cat.provided())} not provided by torchvision)")
+    click.echo(f"ok: {len(cat.provided())} variants match {version} "
+               f"({len(cat)} entries, {len(cat) - len(cat.provided())} named but not provided)")

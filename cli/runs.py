@@ -125,7 +125,9 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
             num_threads=threads, auto_batch=not no_auto_batch, similarity=similarity,
             precision=precision, compile=compile_mode)
         if config.pretrained:
-            check_weights_cached(config.candidates)
+            from hoot.bench.models import require_cached_weights
+
+            require_cached_weights(config.candidates)
     if scaleout_opts:
         try:
             from hoot.trainer.orchestration.scaleout import run_shortlist
@@ -176,26 +178,6 @@ def quiet_cuda_probe() -> None:
 def _columns(result: dict) -> list[str]:
     metric = "val_f1" if result["table"] and "val_f1" in result["table"][0] else "val_top1"
     return [c.format(metric=metric) for c in TABLE_COLUMNS]
-
-
-def check_weights_cached(candidates: list[str]) -> None:
-    """Fail before decoding anything when a pretrained weights file is missing offline."""
-    import os
-
-    from hoot.advisor.catalog import load_catalog
-    from hoot.bench.models import weights_cache_path, weights_enum
-
-    if os.environ.get("HOOT_ALLOW_DOWNLOAD", "0") not in ("", "0"):
-        return
-    catalog = load_catalog()
-    for name in candidates:
-        w = weights_enum(catalog.get(name))
-        if w is None:
-            raise HootError(f"'{name}' has no pretrained weights in torchvision; pass --no-pretrained")
-        path = weights_cache_path(w)
-        if not path.is_file():
-            raise HootError(f"pretrained weights file '{path.name}' for {name} is not in torchvision's cache: download "
-                            f"{w.url} into {path.parent}/ (or set HOOT_ALLOW_DOWNLOAD=1 with network access), or pass --no-pretrained")
 
 
 def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, min_top1) -> list[str]:

@@ -32,13 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hoot.advisor.catalog import SCHEMA_VERSION, Variant  # noqa: E402
-from hoot.advisor.truth import (  # noqa: E402
-    FACT_FIELDS,
-    SEED_VARIANT_NAMES,
-    torchvision_builders,
-    torchvision_facts,
-    torchvision_version,
-)
+from hoot.advisor.truth import FACT_FIELDS, SEED_VARIANT_NAMES  # noqa: E402
+from hoot.bench.sources import source_named  # noqa: E402
+
+TORCHVISION = source_named("torchvision")
+torchvision_builders = TORCHVISION.builders
+torchvision_facts = TORCHVISION.facts
+torchvision_version = TORCHVISION.version
 
 SEED_000 = "000_46be6743a230da89.txt"
 
@@ -325,6 +325,11 @@ def _ordered(entry: dict[str, Any]) -> dict[str, Any]:
     for k in FACT_FIELDS:
         if entry.get("provided", True):
             out.setdefault(k, None)
+    # written only where they say something: torchvision entries keep their short form
+    if out.get("weights_license") is None:
+        out.pop("weights_license", None)
+    if out.get("source") == "torchvision":
+        out.pop("source")
     unknown = set(entry) - set(FIELD_ORDER)
     if unknown:
         raise SystemExit(f"regen_catalog: entry '{entry.get('name')}' has unknown fields {sorted(unknown)}")

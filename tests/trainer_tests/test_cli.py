@@ -135,12 +135,14 @@ def test_pretrained_weights_load_from_a_temporary_cache(shapes, tmp_path):
     """A state dict written into TORCH_HOME's checkpoint folder is what --pretrained loads."""
     import torchvision
 
-    from hoot.bench.models import build_model, weights_cache_path
+    from hoot.advisor.catalog import load_catalog
+    from hoot.bench.models import build_model
+    from hoot.bench.sources import source_of
 
-    w = torchvision.models.get_weight("SqueezeNet1_1_Weights.IMAGENET1K_V1")
     torch.manual_seed(123)
     state = torchvision.models.squeezenet1_1().state_dict()
-    path = weights_cache_path(w)
+    variant = load_catalog().get("squeezenet1_1")
+    path = source_of(variant).weights_file(variant).path
     assert str(path).startswith(os.environ["TORCH_HOME"])
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
