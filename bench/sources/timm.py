@@ -134,7 +134,7 @@ def published_table(path: str = str(RESULTS_TABLE)) -> dict[tuple[str, int], dic
         for row in csv.DictReader(fh):
             out[(row["model"], int(row["img_size"]))] = {
                 "top1": float(row["top1"]), "top5": float(row["top5"]),
-                "param_count_m": float(row["param_count"]), "crop_pct": float(row["crop_pct"])}
+                "param_count_m": float(row["param_count"].replace(",", "")), "crop_pct": float(row["crop_pct"])}
     return out
 
 

@@ -63,6 +63,16 @@ def test_facts_reader_units():
     ("fasterrcnn_resnet50_fpn", {"metrics": {"box_map": 37.5}}, "metrics"),
     ("deeplabv3_resnet50", {"metrics": {"miou": 66.4}}, "metrics"),  # pixel_acc dropped
     ("deeplabv3_resnet50", {"kind": "classification"}, "kind"),
+    # timm: its pretrained config, its published table and hoot's own count
+    ("mobilenetv4_conv_small", {"top1": 75.616}, "top1"),  # the 320 px figure is not the native-size one
+    ("mobilenetv4_conv_small", {"crop_size": 256}, "crop_size"),
+    ("efficientnet_lite0", {"weights": "timm/efficientnet_lite0.other_in1k"}, "weights"),
+    ("levit_128s", {"weights_license": "mit"}, "weights_license"),
+    ("inception_v4", {"gmacs": 12.254 * 1.01}, "gmacs"),
+    ("lcnet_050", {"params": 1880000}, "params"),  # the table's 1.88M is rounded: the count is exact
+    # smp: params and GMACs at 21 classes, 512 px
+    ("unet_resnet34", {"params": 24439268}, "params"),
+    ("upernet_resnet50", {"weights": "smp-hub/resnet34.imagenet"}, "weights"),
 ])
 def test_planted_wrong_fact_is_caught(shipped, name, changes, field):
     problems = check_catalog(_replace(shipped, name, **changes))
@@ -100,3 +110,28 @@ def test_structural_problems_are_caught(shipped):
 
 def test_seed_list_is_the_28_of_seeds_000():
     assert len(SEED_VARIANT_NAMES) == len(set(SEED_VARIANT_NAMES)) == 28
+
+
+NAMED = {"efficientnet_lite0", "mobilenetv1_100", "resnetv2_50", "inception_v4", "inception_resnet_v2",
+         "unet_resnet34", "unet_resnet50", "deeplabv3plus_resnet50", "upernet_resnet50"}
+FAMILIES = {"MobileNetV4", "FastViT", "EfficientViT", "RepViT", "MobileViTv2", "EfficientFormerV2", "GhostNetV2",
+            "LeViT", "ConvNeXt-V2", "EdgeNeXt", "MobileOne", "StarNet", "LCNet", "TinyNet"}
+
+
+def test_documents_models_and_modern_families_are_provided(shipped):
+    """Issue 19: the nine named models from timm/smp, and every modern family, with facts from their source."""
+    assert all(shipped.get(n).provided and shipped.get(n).source in ("timm", "smp") for n in NAMED)
+    timm_families = {v.family for v in shipped if v.source == "timm" and v.provided}
+    assert FAMILIES <= timm_families
+    for v in shipped:
+        if v.source == "timm":
+            assert v.top1 and v.top5 and v.weights.startswith("timm/") and v.weights_license, v.name
+
+
+def test_timm_top1_is_the_published_figure_at_the_native_size():
+    from hoot.bench.sources.timm import published_row
+
+    row = published_row("mobilenetv4_conv_small.e2400_r224_in1k", 224)
+    assert row["top1"] == 73.756 and row["top5"] == 91.43  # results-imagenet.csv as copied (tools/data)
+    facts = all_sources()["timm"].facts("mobilenetv4_conv_small")
+    assert facts["top1"] == 73.756 and facts["crop_size"] == 224 and facts["resize_size"] == 256
