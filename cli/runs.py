@@ -51,7 +51,7 @@ def _existing_dir(path: str, what: str) -> str:
 @click.option("--budget-seconds", default=None, type=positive_float(example="60"), help="Bake-off budget in training seconds (overrides --steps).")
 @click.option("--rungs", default=None, type=positive_int(64, "2"), help="Successive-halving rungs (default: until one candidate is left).")
 @click.option("--eta", default=2, type=Number(integer=True, minimum=2, maximum=64, example="2"), help="Keep 1/eta of the candidates per rung; the next rung trains eta x longer.")
-@click.option("--pretrained/--no-pretrained", default=True, help="Start from torchvision's ImageNet weights (from its cache, TORCH_HOME).")
+@click.option("--pretrained/--no-pretrained", default=True, help="Start from the model's ImageNet weights, read from its package's cache (torchvision: TORCH_HOME; timm and smp: the Hugging Face hub cache).")
 @click.option("--strategy", default="auto", type=click.Choice(["auto", "frozen", "top", "full"]), help="Fine-tuning strategy (seeds/004).")
 @click.option("--similarity", default="similar", type=click.Choice(["similar", "somewhat-different", "different"]),
               help="How close your images are to ImageNet (picks the auto strategy, seeds/004).")

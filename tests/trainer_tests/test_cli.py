@@ -157,6 +157,26 @@ def test_pretrained_weights_load_from_a_temporary_cache(shapes, tmp_path):
     assert cfg["pretrained"] and ft["strategy"] == "frozen" and ft["lr_range"] == [0.001, 0.01]
 
 
+def test_shortlist_trains_timm_models_from_scratch(shapes, tmp_path):
+    """Issue 19: timm's models train in the same bake-off, and the run records which package built each."""
+    out = tmp_path / "reports"
+    r = run_cli(["shortlist", str(shapes), "--candidates", "efficientnet_lite0,mobilenetv4_conv_small,lcnet_050",
+                 "--no-pretrained", "--output", str(out), "--run-id", "zoo", "--steps", "2", "--batch-size", "8",
+                 "--image-size", "32", "--full-epochs", "1", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert {row["candidate"] for row in result["table"]} == {"efficientnet_lite0", "mobilenetv4_conv_small", "lcnet_050"}
+    resolved = json.loads((out / "zoo" / "config.json").read_text())["resolved"]
+    assert resolved["model_sources"]["mobilenetv4_conv_small"].startswith("timm ")
+
+
+def test_timm_pretrained_offline_is_a_one_line_error(shapes, tmp_path, capsys):
+    code = main(["shortlist", str(shapes), "--candidates", "lcnet_050", "--output", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("hoot: error: pretrained weights file 'model.safetensors' for lcnet_050 ")
+    assert "Hugging Face hub cache" in err and "--no-pretrained" in err and err.count("\n") == 1
+
+
 def test_pretrained_offline_is_a_one_line_error(shapes, tmp_path, capsys):
     code = main(["shortlist", str(shapes), "--candidates", "mobilenet_v3_small", "--output", str(tmp_path / "r")])
     err = capsys.readouterr().err
