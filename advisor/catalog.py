@@ -1,7 +1,8 @@
 """Load and validate `catalog.yaml`: the documents' knowledge as data.
 
 Each entry is one variant. Facts (params, GMACs, sizes, metrics, weights) must equal
-torchvision's weights metadata (see `advisor.truth`); judgements (memory tier, speed
+its source's metadata (torchvision's weights metadata, timm's pretrained configs and
+published table, smp's encoders; see `advisor.truth`); judgements (memory tier, speed
 class, targets, dataset fit) come from the seed documents and cite them. Validation
 names the entry and the field, so a user's edited catalog fails with a useful line.
 No torch import here.
@@ -29,6 +30,8 @@ MEMORY_TIERS = ("low", "medium", "high", "very_high")  # seeds/000 "Memory Usage
 SPEED_CLASSES = ("high_speed", "balanced", "high_accuracy")  # seeds/000 "Speed vs Accuracy Trade-offs"
 TARGETS = ("mobile", "edge", "cpu-server", "gpu-server", "research", "production")
 DATASET_SIZES = ("small", "medium", "large")  # seeds/000 "By Dataset Size"
+#: the packages an entry can be built from (hoot.bench.sources implements each)
+SOURCES = ("torchvision", "timm", "smp")
 
 
 @dataclass(frozen=True)
@@ -72,13 +75,14 @@ BASIS_FIELDS = {"seed", "quote", "section", "rule"}
 class Variant:
     """One catalog entry. Field names carry units; `None` means unknown or not applicable."""
 
-    name: str  # torchvision builder name, e.g. "mobilenet_v3_large"; the variant's id
+    name: str  # the source's builder name, e.g. "mobilenet_v3_large"; the variant's id
     family: str  # "MobileNet", "ResNet", "Faster R-CNN", ...
     display_name: str
     kind: str  # what the builder natively is: classification | detection | segmentation
-    provided: bool  # False: named by the documents but not in torchvision (EfficientNet-Lite, YOLO, ...)
+    provided: bool  # False: named by the documents but no well-kept package hoot uses builds it (YOLO, ...)
     year: int | None
     paper: str | None
+    source: str = "torchvision"  # the package that builds it: torchvision | timm | smp (hoot.bench.sources)
     weights: str | None = None  # default weights enum, e.g. "MobileNet_V3_Large_Weights.IMAGENET1K_V1"
     weights_dataset: str | None = None  # "ImageNet-1K", "COCO-val2017", "COCO-val2017-VOC-labels"
     params: int | None = None  # exact, from the weights metadata
@@ -89,7 +93,8 @@ class Variant:
     top5: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)  # detection/segmentation: box_map, mask_map, miou, pixel_acc, ...
     weights_file_mb: float | None = None
-    weights_file: str | None = None  # the file torchvision's cache holds, e.g. "mobilenet_v3_large-8738ca79.pth"
+    weights_file: str | None = None  # the file the source's cache holds, e.g. "mobilenet_v3_large-8738ca79.pth"
+    weights_license: str | None = None  # the weights' licence as the source states it (timm's pretrained config)
     memory_tier: str | None = None
     speed_class: str | None = None
     task_builders: dict[str, str | None] = field(default_factory=dict)  # task -> builder name (None: unsupported)
@@ -138,6 +143,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "provided": (bool,),
     "year": (int, type(None)),
     "paper": (str, type(None)),
+    "source": (str,),
     "weights": (str, type(None)),
     "weights_dataset": (str, type(None)),
     "params": (int, type(None)),
@@ -149,6 +155,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "metrics": (dict,),
     "weights_file_mb": (float, int, type(None)),
     "weights_file": (str, type(None)),
+    "weights_license": (str, type(None)),
     "memory_tier": (str, type(None)),
     "speed_class": (str, type(None)),
     "task_builders": (dict,),
@@ -165,6 +172,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "memory_tier": MEMORY_TIERS,
     "speed_class": SPEED_CLASSES,
+    "source": SOURCES,
 }
 _SEED_FIGURE_FIELDS = {f.name for f in fields(SeedFigure)}
 

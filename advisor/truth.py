@@ -1,16 +1,15 @@
-"""Hold the catalog's facts to torchvision's weights metadata (offline: it ships in torchvision).
+"""Hold the catalog's facts to what each entry's source package says (offline: the packages ship it).
 
-`torchvision_facts(name)` reads what torchvision says about a builder's default weights;
-`tools/regen_catalog.py` writes those facts into catalog.yaml and `check_catalog` holds an
-existing catalog to them, so the two can never disagree about what a fact is.
-
-torchvision is imported inside the functions only: `advisor` must import without torch.
+A source (hoot.bench.sources: torchvision, timm, segmentation-models-pytorch) answers two
+questions: which builders it has, and the fact fields of one of them. `check_catalog` holds
+an existing catalog to those answers and `tools/regen_catalog.py` writes them, so the two can
+never disagree about what a fact is. This module imports no package: the sources are passed in.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoot.advisor.catalog import Catalog, Variant
@@ -27,10 +26,10 @@ SEED_VARIANT_NAMES: tuple[str, ...] = (
     "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
 )
 
-#: The catalog fields that are facts (torchvision's metadata); everything else is judgement.
+#: The catalog fields that are facts (the source's metadata); everything else is judgement.
 FACT_FIELDS: tuple[str, ...] = (
     "kind", "weights", "weights_dataset", "params", "gmacs", "crop_size", "resize_size",
-    "top1", "top5", "metrics", "weights_file_mb", "weights_file",
+    "top1", "top5", "metrics", "weights_file_mb", "weights_file", "weights_license",
 )
 
 #: relative tolerance for GMACs (torchvision rounds `_ops` to 3 decimals)
@@ -38,77 +37,15 @@ GMACS_REL_TOL = 0.005
 #: absolute tolerance for percentages and file sizes as written in the YAML
 FIGURE_ABS_TOL = 1e-6
 
-_METRIC_KEYS = {"acc@1": "top1", "acc@5": "top5"}
 
+class FactSource(Protocol):
+    """What the check needs of a model source (hoot.bench.sources.ModelSource implements it)."""
 
-def torchvision_modules() -> dict[str, Any]:
-    """kind -> torchvision module whose builders hoot catalogs (no quantized/video/optical flow)."""
-    import torchvision.models as tvm
+    package: str
 
-    return {"classification": tvm, "detection": tvm.detection, "segmentation": tvm.segmentation}
+    def builders(self) -> dict[str, str]: ...
 
-
-def torchvision_builders() -> dict[str, str]:
-    """Every builder name hoot can catalog -> its kind."""
-    from torchvision.models import list_models
-
-    out: dict[str, str] = {}
-    for kind, module in torchvision_modules().items():
-        for name in list_models(module=module):
-            out[name] = kind
-    return out
-
-
-def torchvision_version() -> str:
-    import torchvision
-
-    return torchvision.__version__.split("+")[0]
-
-
-def torchvision_facts(name: str, kind: str | None = None) -> dict[str, Any]:
-    """The fact fields of `name` from its DEFAULT weights' metadata, as catalog.yaml spells them.
-
-    torchvision's `_ops` ("GFLOPS" in its docs) counts multiply-adds, so it becomes `gmacs`.
-    """
-    from torchvision.models import get_model_weights
-
-    if kind is None:
-        kind = torchvision_builders()[name]
-    weights = get_model_weights(name).DEFAULT
-    meta = weights.meta
-    (dataset, figures), = meta["_metrics"].items()
-    top1 = top5 = None
-    metrics: dict[str, float] = {}
-    for key, value in figures.items():
-        if key == "acc@1":
-            top1 = float(value)
-        elif key == "acc@5":
-            top5 = float(value)
-        else:
-            metrics[key] = float(value)
-    keywords = getattr(weights.transforms, "keywords", {}) or {}
-    return {
-        "kind": kind,
-        "weights": f"{type(weights).__name__}.{weights.name}",
-        "weights_dataset": dataset,
-        "params": int(meta["num_params"]),
-        "gmacs": float(meta["_ops"]),
-        "crop_size": _size(keywords.get("crop_size")),
-        "resize_size": _size(keywords.get("resize_size")),
-        "top1": top1,
-        "top5": top5,
-        "metrics": metrics,
-        "weights_file_mb": float(meta["_file_size"]),
-        "weights_file": weights.url.rsplit("/", 1)[-1],
-    }
-
-
-def _size(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        value = value[0]
-    return int(value)
+    def facts(self, name: str, kind: str | None = None) -> dict[str, Any]: ...
 
 
 def _differs(field: str, have: Any, want: Any) -> bool:
@@ -125,45 +62,59 @@ def _differs(field: str, have: Any, want: Any) -> bool:
     return have != want
 
 
-def check_variant(variant: "Variant", builders: dict[str, str]) -> list[str]:
-    """Problems of one provided entry against torchvision (empty list: it matches)."""
+def check_variant(variant: "Variant", source: FactSource, builders: dict[str, str]) -> list[str]:
+    """Problems of one provided entry against its source (empty list: it matches).
+
+    Only the fields the source states are compared (timm's published top-1 is read where the
+    repository's copy of timm's table is present)."""
     if variant.name not in builders:
-        return [f"{variant.name}: torchvision has no builder '{variant.name}'; "
+        return [f"{variant.name}: {source.package} has no builder '{variant.name}'; "
                 "set provided: false or fix the name"]
-    facts = torchvision_facts(variant.name, builders[variant.name])
+    facts = source.facts(variant.name, builders[variant.name])
     problems = []
     for field in FACT_FIELDS:
+        if field not in facts:
+            continue
         have, want = getattr(variant, field), facts[field]
         if _differs(field, have, want):
             tol = f" (tolerance {GMACS_REL_TOL:.1%})" if field == "gmacs" else ""
-            problems.append(f"{variant.name}: {field} is {have!r}, torchvision says {want!r}{tol}")
+            problems.append(f"{variant.name}: {field} is {have!r}, {source.package} says {want!r}{tol}")
     return problems
 
 
-def check_catalog(catalog: "Catalog") -> list[str]:
-    """Every problem of `catalog` against torchvision's metadata, one line each (empty: all good).
+def check_catalog(catalog: "Catalog", sources: Mapping[str, FactSource]) -> list[str]:
+    """Every problem of `catalog` against its sources, one line each (empty: all good).
 
     Checks facts of every provided entry (params exactly, GMACs within 0.5%, sizes, metrics,
-    weights name, file and size), that task builders name a catalog entry or a torchvision
-    builder, and that the 28 seeds/000 variants are present and flagged.
+    weights name, file, size and licence), that task builders name a catalog entry or a
+    builder of the entry's source, and that the 28 seeds/000 variants are present and flagged.
+    Only sources that some entry uses are asked (each package is imported only then).
     """
-    builders = torchvision_builders()
+    builders: dict[str, dict[str, str]] = {}
+
+    def builders_of(name: str) -> dict[str, str]:
+        if name not in builders:
+            builders[name] = sources[name].builders()
+        return builders[name]
+
     names = set(catalog.names())
     problems: list[str] = []
     for variant in catalog:
+        source = sources[variant.source]
+        own = builders_of(variant.source)
         if variant.provided:
-            problems.extend(check_variant(variant, builders))
-        elif variant.name in builders:
-            problems.append(f"{variant.name}: provided is false, but torchvision has this builder")
+            problems.extend(check_variant(variant, source, own))
+        elif variant.name in own:
+            problems.append(f"{variant.name}: provided is false, but {source.package} has this builder")
         for task, builder in variant.task_builders.items():
             if builder is None:
                 continue
-            if builder not in names and builder not in builders:
+            if builder not in names and builder not in own:
                 problems.append(f"{variant.name}: task_builders.{task} names '{builder}', "
-                                "which is neither a catalog entry nor a torchvision builder")
-            elif variant.provided and builder not in builders:
+                                f"which is neither a catalog entry nor a {source.package} builder")
+            elif variant.provided and builder not in own:
                 problems.append(f"{variant.name}: task_builders.{task} names '{builder}', "
-                                "which torchvision does not provide")
+                                f"which {source.package} does not provide")
     for name in SEED_VARIANT_NAMES:
         if name not in names:
             problems.append(f"{name}: missing; it is one of the 28 variants of seeds/000")

@@ -67,6 +67,8 @@ ROW_COLUMNS: dict[str, tuple[str, tuple[type, ...], bool]] = {
     "duration_s": ("REAL", (float,), False),
     "torch_version": ("TEXT", (str,), False),
     "torchvision_version": ("TEXT", (str,), False),
+    "model_source": ("TEXT", (str,), False),  # the package that built the model: torchvision | timm | segmentation-models-pytorch
+    "model_source_version": ("TEXT", (str,), False),  # its installed version
     "cuda_version": ("TEXT", (str,), False),
     "hoot_version": ("TEXT", (str,), False),
     "measured_at": ("TEXT NOT NULL", (str,), True),

@@ -5,7 +5,8 @@ cuda_graph, compile, ...), records whether the timing converged (`converged`,
 `stopped_by`, `latency_spread_ms`), the automatic batch search time, and adds the
 `claims` table two `hoot bench` processes share work through. Version 3 adds how busy the
 machine was while a row was timed (`busy_other_cores`, `load_1min`, `gpu_other_processes`,
-`contended`). Older files are upgraded in place (compile=1 rows become runtime 'compile';
+`contended`) and the package that built the model (`model_source`,
+`model_source_version`). Older files are upgraded in place (compile=1 rows become runtime 'compile';
 their convergence and contention are unknown, stored as NULL); a version-2 file that cannot
 be written is still read as it is (the new columns read as unknown); a file newer than this
 hoot is refused.
@@ -35,7 +36,7 @@ _CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner
                  "expires_at REAL NOT NULL)")
 
 #: the columns version 3 added (additive: a version-2 file reads without them)
-V3_COLUMNS = ("busy_other_cores", "load_1min", "gpu_other_processes", "contended")
+V3_COLUMNS = ("busy_other_cores", "load_1min", "gpu_other_processes", "contended", "model_source", "model_source_version")
 #: version 1's columns that version 2 keeps as they were
 _V1_KEPT = [c for c in ROW_COLUMNS if c not in ("runtime", "converged", "stopped_by", "latency_spread_ms",
                                                  "onnx_file_mb", "prepare_s", "providers",
@@ -64,12 +65,12 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute(_CLAIMS_TABLE)
 
 
-def _v2_to_v3(conn: sqlite3.Connection) -> None:
-    """Add the contention columns (NULL in older rows: not known, never 'quiet')."""
-    have = {r[1] for r in conn.execute("PRAGMA table_info(measurements)")}
-    for column in V3_COLUMNS:
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """ALTER TABLE ADD COLUMN for every ROW_COLUMNS column the file lacks (NULL in old rows)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(measurements)")}
+    for column, (sql_type, _, _) in ROW_COLUMNS.items():
         if column not in have:
-            conn.execute(f"ALTER TABLE measurements ADD COLUMN {column} {ROW_COLUMNS[column][0]}")
+            conn.execute(f"ALTER TABLE measurements ADD COLUMN {column} {sql_type.replace(' NOT NULL', '')}")
 
 
 def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None:
@@ -94,9 +95,9 @@ def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None
         elif version == 1:
             _v1_to_v2(conn)  # builds today's table: version 3's columns included
             log.info("upgraded results database '%s' from schema version 1 to %d", path, SCHEMA_VERSION)
-        elif version == 2:
-            _v2_to_v3(conn)
-            log.info("upgraded results database '%s' from schema version 2 to %d", path, SCHEMA_VERSION)
+        else:
+            _add_missing_columns(conn)
+            log.info("upgraded results database '%s' from schema version %d to %d", path, version, SCHEMA_VERSION)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.execute("ROLLBACK")

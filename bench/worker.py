@@ -168,7 +168,9 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
         for mode, batch in job.pairs:
             send(RowMessage(_measurement(job, mode, batch, started, common, status=status, error=message)))
         return True
-    common.update({"build_s": round(build_s, 4)})
+    # the package that built it (a custom --builder's module may not say)
+    common.update({"build_s": round(build_s, 4), "model_source": getattr(model, "hoot_source", None),
+                   "model_source_version": getattr(model, "hoot_source_version", None)})
     timer_device = device
     gpu_peak = CUDAPeak(torch, device) if device.type == "cuda" else None
     trainer: Trainer | None = None

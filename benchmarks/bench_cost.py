@@ -19,6 +19,7 @@ heap trims, store writes and the child's round trip, and the exit.
     .venv/bin/python benchmarks/bench_cost.py                 # the 28 seed variants
     .venv/bin/python benchmarks/bench_cost.py --models 8      # reduced scale: the first 8
     .venv/bin/python benchmarks/bench_cost.py --names resnet18,mobilenet_v3_small   # or chosen ones
+    .venv/bin/python benchmarks/bench_cost.py --source timm   # issue 19: the timm models (34 classifiers)
 """
 
 from __future__ import annotations
@@ -183,12 +184,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=28, help="how many seed variants (reduced scale below 28)")
     parser.add_argument("--names", help="comma-separated variants instead (reduced scale on a loaded machine)")
+    parser.add_argument("--source", choices=("timm",),
+                        help="every provided classifier of this model source instead (issue 19: the new models)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--json", help="also write the figures and the breakdown to this file")
     parser.add_argument("--fixed-loop", action="store_true",
                         help="also time the old fixed loop (10 warm-up + 40 timed calls per model)")
     args = parser.parse_args()
     names = args.names.split(",") if args.names else [v.name for v in load_catalog().seed_variants()][: args.models]
+    if args.source:
+        names = [v.name for v in load_catalog() if v.provided and v.source == args.source and v.kind == "classification"]
     load_before = os.getloadavg()[0]
     fork_s, spawn_s = start_cost("forkserver"), start_cost("spawn")
     print(f"child start: fork server {fork_s * 1e3:.0f} ms, spawn {spawn_s * 1e3:.0f} ms", file=sys.stderr, flush=True)

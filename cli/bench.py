@@ -51,7 +51,7 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--all", "all_", is_flag=True, help="Every variant torchvision provides.")
+@click.option("--all", "all_", is_flag=True, help="Every provided variant (torchvision, timm, segmentation-models-pytorch).")
 @click.option("--models", help="Comma-separated variant names, e.g. resnet18,mobilenet_v3_small.")
 @click.option("--family", help="Every variant of one family, e.g. EfficientNet.")
 @click.option("--target", help="The variants the advisor keeps for a deployment target (mobile, edge, cpu-server, gpu-server, ...).")

@@ -34,7 +34,7 @@ def select_variants(catalog: Any, all_: bool, models: str | None, family: str | 
         chosen = [v for v in chosen if v.name in picks] if (names or family) else [catalog.get(n) for n in picks]
     missing = [v.name for v in chosen if not v.provided]
     if missing:
-        raise HootError(f"'{missing[0]}' is listed for reference but torchvision does not provide it; "
+        raise HootError(f"'{missing[0]}' is listed for reference but no package hoot builds from provides it; "
                         "pick a provided variant (`hoot catalog`)")
     if not chosen:
         raise NoAnswer("no catalog variant matches that selection")

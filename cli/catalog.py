@@ -3,7 +3,7 @@
     hoot catalog                       # the whole catalog as a table (same as `hoot catalog list`)
     hoot catalog list --target mobile --task classification --max-params 5M --format csv
     hoot catalog show efficientnet_b2  # every field, the documents' figures beside torchvision's
-    hoot catalog check [FILE]          # validate + hold the facts to torchvision's metadata
+    hoot catalog check [FILE]          # validate + hold the facts to each source's metadata (torchvision, timm, smp)
 
 No torch import except in `check` (which needs torchvision's metadata).
 """
@@ -37,7 +37,7 @@ def _list_options(func: Callable) -> Callable:
         click.option("--target", type=click.Choice(TARGETS), help="Only variants the documents recommend for this target."),
         click.option("--kind", type=click.Choice(KINDS), help="Only builders of this kind."),
         click.option("--seed-only", is_flag=True, default=None, help="Only the 28 variants of seeds/000."),
-        click.option("--provided-only", is_flag=True, default=None, help="Hide models torchvision does not provide."),
+        click.option("--provided-only", is_flag=True, default=None, help="Hide models no package hoot builds from provides."),
         click.option("--max-params", type=positive_count(), metavar="COUNT",
                      help="At most this many parameters: 5M, 5e6, 500k."),
         click.option("--sort", "sort_by", type=click.Choice(SORT_KEYS), help="Order rows (default: catalog order)."),
@@ -212,7 +212,7 @@ def figure_comparison(v: Variant) -> list[dict[str, Any]]:
     """Rows quantity x source: the catalog's torchvision facts beside each seed document's figures."""
     if not v.seed_figures:
         return []
-    tv_label = f"torchvision ({v.weights})" if v.weights else "torchvision"
+    tv_label = f"{v.source} ({v.weights})" if v.weights else v.source
     quantities = [("params_m", v.params_m and round(v.params_m, 3), "params_m"),
                   ("input_px", v.crop_size, "input_size"),
                   ("top1", v.top1, "top1"),
@@ -250,23 +250,26 @@ def _text(value: Any) -> Any:
 @catalog.command("check")
 @click.argument("file", required=False)
 def check(file: str | None) -> None:
-    """Validate a catalog (default: the shipped one) and hold its facts to torchvision's metadata.
+    """Validate a catalog (default: the shipped one) and hold its facts to its sources' metadata (offline).
 
     Exit 0: all facts match; 1: mismatches (listed on stdout); 2: the file is missing or malformed.
     """
     cat = load_catalog(file)
     try:
-        from hoot.advisor.truth import check_catalog, torchvision_version
+        from hoot.advisor.truth import check_catalog
+        from hoot.bench.sources import all_sources
 
-        problems = check_catalog(cat)
-        version = torchvision_version()
+        sources = all_sources()
+        problems = check_catalog(cat, sources)
+        used = sorted({v.source for v in cat}, key=list(sources).index)
+        version = ", ".join(sources[s].label() for s in used)
     except ImportError as exc:
-        raise HootError(f"`hoot catalog check` needs torchvision ({exc}); install it with `pip install torchvision`") from None
+        raise HootError(f"`hoot catalog check` needs the model packages ({exc}); install it with `pip install {exc.name}`") from None
     where = file or cat.path
     if problems:
         for line in problems:
             click.echo(line)
-        raise NoAnswer(f"{len(problems)} problem(s) in {where} against torchvision {version}; "
+        raise NoAnswer(f"{len(problems)} problem(s) in {where} against {version}; "
                        "fix the judgement by hand, or regenerate the facts with tools/regen_catalog.py")
-    click.echo(f"ok: {len(cat.provided())} variants match torchvision {version} "
-               f"({len(cat)} entries, {len(cat) - len(cat.provided())} not provided by torchvision)")
+    click.echo(f"ok: {len(cat.provided())} variants match {version} "
+               f"({len(cat)} entries, {len(cat) - len(cat.provided())} named but not provided)")

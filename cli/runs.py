@@ -37,7 +37,7 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 @click.option("--budget-seconds", default=None, type=positive_float(example="60"), help="Bake-off budget in training seconds (overrides --steps).")
 @click.option("--rungs", default=None, type=positive_int(64, "2"), help="Successive-halving rungs (default: until one candidate is left).")
 @click.option("--eta", default=2, type=Number(integer=True, minimum=2, maximum=64, example="2"), help="Keep 1/eta of the candidates per rung; the next rung trains eta x longer.")
-@click.option("--pretrained/--no-pretrained", default=True, help="Start from torchvision's ImageNet weights (from its cache, TORCH_HOME).")
+@click.option("--pretrained/--no-pretrained", default=True, help="Start from the model's ImageNet weights, read from its package's cache (torchvision: TORCH_HOME; timm and smp: the Hugging Face hub cache).")
 @click.option("--strategy", default="auto", type=click.Choice(["auto", "frozen", "top", "full"]), help="Fine-tuning strategy (seeds/004).")
 @click.option("--similarity", default="similar", type=click.Choice(["similar", "somewhat-different", "different"]),
               help="How close your images are to ImageNet (picks the auto strategy, seeds/004).")
@@ -113,7 +113,9 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
             num_threads=threads, auto_batch=not no_auto_batch, similarity=similarity,
             precision=precision, compile=compile_mode)
         if config.pretrained:
-            check_weights_cached(config.candidates)
+            from hoot.bench.models import require_cached_weights
+
+            require_cached_weights(config.candidates)
     if scaleout_opts:
         try:
             from hoot.trainer.orchestration.scaleout import run_shortlist
@@ -168,26 +170,6 @@ def quiet_cuda_probe() -> None:
 def _columns(table: list[dict]) -> list[str]:
     metric = "val_f1" if table and "val_f1" in table[0] else "val_top1"
     return [c.format(metric=metric) for c in TABLE_COLUMNS]
-
-
-def check_weights_cached(candidates: list[str]) -> None:
-    """Fail before decoding anything when a pretrained weights file is missing offline."""
-    import os
-
-    from hoot.advisor.catalog import load_catalog
-    from hoot.bench.models import weights_cache_path, weights_enum
-
-    if os.environ.get("HOOT_ALLOW_DOWNLOAD", "0") not in ("", "0"):
-        return
-    catalog = load_catalog()
-    for name in candidates:
-        w = weights_enum(catalog.get(name))
-        if w is None:
-            raise HootError(f"'{name}' has no pretrained weights in torchvision; pass --no-pretrained")
-        path = weights_cache_path(w)
-        if not path.is_file():
-            raise HootError(f"pretrained weights file '{path.name}' for {name} is not in torchvision's cache: download "
-                            f"{w.url} into {path.parent}/ (or set HOOT_ALLOW_DOWNLOAD=1 with network access), or pass --no-pretrained")
 
 
 def _advised(data_dir, task, top_k, target, limits: dict) -> list[str]:

@@ -59,7 +59,7 @@ def test_seed_only_kind_and_sort():
     assert {r["kind"] for r in json.loads(det.output)} == {"detection"}
     seg = run("--task", "segmentation", "--provided-only", "--format", "json")
     names = {r["name"] for r in json.loads(seg.output)}
-    assert {"deeplabv3_resnet50", "resnet50", "mobilenet_v3_large"} <= names and "unet" not in names
+    assert {"deeplabv3_resnet50", "resnet50", "mobilenet_v3_large", "unet_resnet34"} <= names and "bisenet" not in names
 
 
 def test_markdown_format():
@@ -90,6 +90,7 @@ def test_check_shipped_ok():
     from hoot.advisor.catalog import load_catalog
 
     assert result.output.startswith(f"ok: {len(load_catalog().provided())} variants match torchvision ")
+    assert ", timm " in result.output and ", segmentation-models-pytorch " in result.output
 
 
 def _edited_catalog(tmp_path: Path, old: str, new: str) -> Path:

@@ -7,9 +7,18 @@ import dataclasses
 import pytest
 
 from hoot.advisor.catalog import Catalog, load_catalog
-from hoot.advisor.truth import SEED_VARIANT_NAMES, check_catalog, torchvision_facts
+from hoot.advisor.truth import SEED_VARIANT_NAMES, check_catalog as check_against
 
 pytest.importorskip("torchvision")
+from hoot.bench.sources import all_sources  # noqa: E402
+
+
+def check_catalog(cat: Catalog) -> list[str]:
+    return check_against(cat, all_sources())
+
+
+def torchvision_facts(name: str) -> dict:
+    return all_sources()["torchvision"].facts(name)
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +36,7 @@ def test_shipped_catalog_matches_torchvision(shipped):
 
 
 def test_every_torchvision_builder_is_catalogued(shipped):
-    from hoot.advisor.truth import torchvision_builders
-
-    missing = set(torchvision_builders()) - set(shipped.names())
+    missing = set(all_sources()["torchvision"].builders()) - set(shipped.names())
     assert not missing, f"run tools/regen_catalog.py: {sorted(missing)}"
 
 
@@ -56,6 +63,16 @@ def test_facts_reader_units():
     ("fasterrcnn_resnet50_fpn", {"metrics": {"box_map": 37.5}}, "metrics"),
     ("deeplabv3_resnet50", {"metrics": {"miou": 66.4}}, "metrics"),  # pixel_acc dropped
     ("deeplabv3_resnet50", {"kind": "classification"}, "kind"),
+    # timm: its pretrained config, its published table and hoot's own count
+    ("mobilenetv4_conv_small", {"top1": 75.616}, "top1"),  # the 320 px figure is not the native-size one
+    ("mobilenetv4_conv_small", {"crop_size": 256}, "crop_size"),
+    ("efficientnet_lite0", {"weights": "timm/efficientnet_lite0.other_in1k"}, "weights"),
+    ("levit_128s", {"weights_license": "mit"}, "weights_license"),
+    ("inception_v4", {"gmacs": 12.254 * 1.01}, "gmacs"),
+    ("lcnet_050", {"params": 1880000}, "params"),  # the table's 1.88M is rounded: the count is exact
+    # smp: params and GMACs at 21 classes, 512 px
+    ("unet_resnet34", {"params": 24439268}, "params"),
+    ("upernet_resnet50", {"weights": "smp-hub/resnet34.imagenet"}, "weights"),
 ])
 def test_planted_wrong_fact_is_caught(shipped, name, changes, field):
     problems = check_catalog(_replace(shipped, name, **changes))
@@ -79,8 +96,8 @@ def test_structural_problems_are_caught(shipped):
     cat = _replace(shipped, "alexnet", provided=False)
     assert any(p.startswith("alexnet: provided is false") for p in check_catalog(cat))
 
-    cat = _replace(shipped, "efficientnet_lite0", provided=True)
-    assert any(p.startswith("efficientnet_lite0: torchvision has no builder") for p in check_catalog(cat))
+    cat = _replace(shipped, "mcunet", provided=True)
+    assert any(p.startswith("mcunet: torchvision has no builder") for p in check_catalog(cat))
 
     cat = Catalog(tuple(v for v in shipped.variants if v.name != "squeezenet1_1"), shipped.path)
     assert any(p.startswith("squeezenet1_1: missing") for p in check_catalog(cat))
@@ -93,3 +110,28 @@ def test_structural_problems_are_caught(shipped):
 
 def test_seed_list_is_the_28_of_seeds_000():
     assert len(SEED_VARIANT_NAMES) == len(set(SEED_VARIANT_NAMES)) == 28
+
+
+NAMED = {"efficientnet_lite0", "mobilenetv1_100", "resnetv2_50", "inception_v4", "inception_resnet_v2",
+         "unet_resnet34", "unet_resnet50", "deeplabv3plus_resnet50", "upernet_resnet50"}
+FAMILIES = {"MobileNetV4", "FastViT", "EfficientViT", "RepViT", "MobileViTv2", "EfficientFormerV2", "GhostNetV2",
+            "LeViT", "ConvNeXt-V2", "EdgeNeXt", "MobileOne", "StarNet", "LCNet", "TinyNet"}
+
+
+def test_documents_models_and_modern_families_are_provided(shipped):
+    """Issue 19: the nine named models from timm/smp, and every modern family, with facts from their source."""
+    assert all(shipped.get(n).provided and shipped.get(n).source in ("timm", "smp") for n in NAMED)
+    timm_families = {v.family for v in shipped if v.source == "timm" and v.provided}
+    assert FAMILIES <= timm_families
+    for v in shipped:
+        if v.source == "timm":
+            assert v.top1 and v.top5 and v.weights.startswith("timm/") and v.weights_license, v.name
+
+
+def test_timm_top1_is_the_published_figure_at_the_native_size():
+    from hoot.bench.sources.timm import published_row
+
+    row = published_row("mobilenetv4_conv_small.e2400_r224_in1k", 224)
+    assert row["top1"] == 73.756 and row["top5"] == 91.43  # results-imagenet.csv as copied (tools/data)
+    facts = all_sources()["timm"].facts("mobilenetv4_conv_small")
+    assert facts["top1"] == 73.756 and facts["crop_size"] == 224 and facts["resize_size"] == 256

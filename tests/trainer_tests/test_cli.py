@@ -135,12 +135,14 @@ def test_pretrained_weights_load_from_a_temporary_cache(shapes, tmp_path):
     """A state dict written into TORCH_HOME's checkpoint folder is what --pretrained loads."""
     import torchvision
 
-    from hoot.bench.models import build_model, weights_cache_path
+    from hoot.advisor.catalog import load_catalog
+    from hoot.bench.models import build_model
+    from hoot.bench.sources import source_of
 
-    w = torchvision.models.get_weight("SqueezeNet1_1_Weights.IMAGENET1K_V1")
     torch.manual_seed(123)
     state = torchvision.models.squeezenet1_1().state_dict()
-    path = weights_cache_path(w)
+    variant = load_catalog().get("squeezenet1_1")
+    path = source_of(variant).weights_file(variant).path
     assert str(path).startswith(os.environ["TORCH_HOME"])
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
@@ -153,6 +155,26 @@ def test_pretrained_weights_load_from_a_temporary_cache(shapes, tmp_path):
     cfg = json.loads((out / "pre" / "config.json").read_text())
     ft = json.loads((out / "pre" / "finetune.json").read_text())
     assert cfg["pretrained"] and ft["strategy"] == "frozen" and ft["lr_range"] == [0.001, 0.01]
+
+
+def test_shortlist_trains_timm_models_from_scratch(shapes, tmp_path):
+    """Issue 19: timm's models train in the same bake-off, and the run records which package built each."""
+    out = tmp_path / "reports"
+    r = run_cli(["shortlist", str(shapes), "--candidates", "efficientnet_lite0,mobilenetv4_conv_small,lcnet_050",
+                 "--no-pretrained", "--output", str(out), "--run-id", "zoo", "--steps", "2", "--batch-size", "8",
+                 "--image-size", "32", "--full-epochs", "1", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert {row["candidate"] for row in result["table"]} == {"efficientnet_lite0", "mobilenetv4_conv_small", "lcnet_050"}
+    resolved = json.loads((out / "zoo" / "config.json").read_text())["resolved"]
+    assert resolved["model_sources"]["mobilenetv4_conv_small"].startswith("timm ")
+
+
+def test_timm_pretrained_offline_is_a_one_line_error(shapes, tmp_path, capsys):
+    code = main(["shortlist", str(shapes), "--candidates", "lcnet_050", "--output", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("hoot: error: pretrained weights file 'model.safetensors' for lcnet_050 ")
+    assert "Hugging Face hub cache" in err and "--no-pretrained" in err and err.count("\n") == 1
 
 
 def test_pretrained_offline_is_a_one_line_error(shapes, tmp_path, capsys):

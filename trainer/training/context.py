@@ -20,6 +20,7 @@ from hoot.advisor.catalog import Catalog, load_catalog
 from hoot.advisor.devices import check_threads, torch_device
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
+from hoot.bench.sources import source_of
 from hoot.trainer.data.cache import SplitCache, build_cache, build_split
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.data.dataset import DatasetScan, check_trainable, scan_dataset, splits_document, SPLITS_FILE
@@ -155,7 +156,9 @@ def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
             log.warning("%s", w)
         train, val, test = build_caches(scan, image_size, run_dir / "cache", progress=progress)
         config.save(resolved={"image_size": image_size, "strategy": recipe.strategy, "lr_groups": recipe.group_rates(),
-                              "lr_range": list(recipe.lr_range), "head_lr_range": list(recipe.head_lr_range or recipe.lr_range)})
+                              "lr_range": list(recipe.lr_range), "head_lr_range": list(recipe.head_lr_range or recipe.lr_range),
+                              # the package (and version) that builds each candidate
+                              "model_sources": {c: source_of(catalog.get(c)).label() for c in config.candidates}})
         summary = scan.summary()
         summary.update({"image_size": image_size, "cache_bytes": train.nbytes + val.nbytes + test.nbytes,
                         "skipped_files": scan.skipped, "warnings": scan.warnings})
