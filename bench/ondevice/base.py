@@ -56,19 +56,24 @@ class OnDeviceRuntime(Protocol):
 class Runner:
     """A loaded on-device model: `runner(x)` is the first output (logits), `runner.outputs(x)` all of them.
 
-    `run_chunk` takes exactly the file's input shape; other batch sizes are cut into chunks of it.
+    `run_chunk` takes exactly the file's input shape; a larger batch is cut into chunks of it.
     """
 
     run_chunk: Callable[[np.ndarray], list[np.ndarray]]
-    batch: int
+    input_shape: tuple[int, ...]
     details: dict
+
+    @property
+    def batch(self) -> int:
+        return int(self.input_shape[0])
 
     def outputs(self, x: np.ndarray) -> list[np.ndarray]:
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if tuple(x.shape[1:]) != tuple(self.input_shape[1:]) or len(x) % self.batch:
+            raise UnsupportedModel(f"the file takes inputs of shape {tuple(self.input_shape)} (or a multiple of its "
+                                   f"batch); got {tuple(x.shape)}: rebuild it at this size")
         if len(x) == self.batch:
             return self.run_chunk(x)
-        if len(x) % self.batch:
-            raise UnsupportedModel(f"the file takes batches of {self.batch}; got {len(x)}")
         parts = [self.run_chunk(np.ascontiguousarray(x[i:i + self.batch])) for i in range(0, len(x), self.batch)]
         return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 

@@ -66,4 +66,4 @@ class ExecuTorchXnnpack:
         def run_chunk(x: np.ndarray) -> list[np.ndarray]:
             return [o.numpy() for o in method.execute([torch.from_numpy(x)]) if isinstance(o, torch.Tensor)]
 
-        return Runner(run_chunk, int(shape[0]), {"runtime": "executorch", "backend": "xnnpack", "threads": int(threads)})
+        return Runner(run_chunk, tuple(int(d) for d in shape), {"runtime": "executorch", "backend": "xnnpack", "threads": int(threads)})

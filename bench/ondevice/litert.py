@@ -103,4 +103,4 @@ class LiteRt:
             interpreter.invoke()
             return [_to_float(interpreter.get_tensor(o["index"]), o) for o in outs]
 
-        return Runner(run_chunk, int(inp["shape"][0]), {"runtime": "litert", "delegate": "xnnpack", "threads": int(threads)})
+        return Runner(run_chunk, tuple(int(d) for d in inp["shape"]), {"runtime": "litert", "delegate": "xnnpack", "threads": int(threads)})

@@ -63,11 +63,11 @@ class OpenVino:
         compiled = core.compile_model(core.read_model(str(path)), "CPU",
                                       {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY"})
         request = compiled.create_infer_request()
-        batch = int(compiled.inputs[0].get_partial_shape()[0].get_length())
+        shape = tuple(int(d) for d in compiled.inputs[0].get_shape())
 
         def run_chunk(x: np.ndarray) -> list[np.ndarray]:
             result = request.infer({0: x})
             return [np.asarray(result[out]) for out in compiled.outputs]
 
-        return Runner(run_chunk, batch, {"runtime": "openvino", "device": "CPU", "threads": int(threads),
+        return Runner(run_chunk, shape, {"runtime": "openvino", "device": "CPU", "threads": int(threads),
                                          "precision_hint": str(compiled.get_property("INFERENCE_PRECISION_HINT"))})
