@@ -44,6 +44,7 @@ def test_every_ondevice_variant_is_registered():
     assert set(ONDEVICE) <= set(VARIANTS) and set(VARIANTS) == set(BUILDERS)
 
 
+@pytest.mark.timeout(900)  # six conversions (ExecuTorch lowering is the slowest) on a shared 2-core machine
 def test_ondevice_variants_measure_write_and_reload(trained_run, tmp_path):
     available = [n for n in ONDEVICE if RUNTIMES[n.removesuffix("-int8")].unavailable_reason() is None]
     if not available:
@@ -64,7 +65,7 @@ def test_ondevice_variants_measure_write_and_reload(trained_run, tmp_path):
         # the shipped file, loaded afresh in the runtime's own API, gives the row's top-1
         runner = RUNTIMES[row.runtime].load(Path(row.file), threads=1)
         top1 = float((np.concatenate([runner(x[i:i + 1]) for i in range(len(x))]).argmax(1) == held.labels).mean())
-        assert abs(top1 - row.top1) < 1e-9, name
+        assert abs(top1 - row.top1) <= 1e-4, name  # the row rounds to 4 decimals
         if name.endswith("int8"):
             assert row.details["calibration_images"] == 16 and abs(row.top1_delta_pts) <= INT8_TOLERANCE_PTS
         else:
