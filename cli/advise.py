@@ -23,7 +23,7 @@ TABLE_COLUMNS = ("rank", "score", "layer", "name", "family", "params_m", "gmacs"
 CSV_COLUMNS = ("rank", "score", "pareto_layer", "name", "family", "params", "gmacs", "{metric}", "input_size",
                "latency_ms", "latency_low_ms", "latency_high_ms", "latency_source", "cost_source", "converged", "reasons")
 #: runtimes whose measured speed-up against eager the after-selection advice names (issue 13.4)
-SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph")
+SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph", "executorch", "litert", "openvino")
 
 
 def parse_positive(text: str | None, option: str) -> float | None:
@@ -241,8 +241,10 @@ def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max
               help="Rank on rows measured at this batch (default: 1; gpu-server: the measured throughput batch).")
 @click.option("--dtype", default=None, type=click.Choice(["fp32", "fp16", "bf16"]),
               help="Rank on rows measured in this precision (default: fp32; gpu-server: bf16/fp16).")
-@click.option("--runtime", default=None, type=click.Choice(["eager", "cuda_graph", "compile", "onnxruntime", "int8"]),
-              help="Rank on rows measured with this runtime (default: eager).")
+@click.option("--runtime", default=None, type=click.Choice(["eager", "cuda_graph", "compile", "onnxruntime", "int8",
+                                                            "executorch", "litert", "openvino"]),
+              help="Rank on rows measured with this runtime (default: the target's, e.g. mobile: executorch, "
+                   "then litert, then eager; see docs/advise.md).")
 @click.option("--cuda-graphs", is_flag=True, help="Rank on captured-CUDA-graph rows (same as --runtime cuda_graph).")
 @click.option("--threads", default=None, type=positive_int(maximum=4096, example="4"), metavar="T",
               help="Rank on rows measured with this many CPU threads.")
