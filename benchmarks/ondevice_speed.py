@@ -116,6 +116,17 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
             "rows": list(rows.values()), "ratios": ratios, "targets": targets}
 
 
+def trained_runs(work: Path, models: list[str], epochs: int, threads: int):
+    """Each model's run on the digits (trained once; a --work folder keeps them between invocations)."""
+    data = work / "digits"
+    if not data.is_dir():
+        digits_imagefolder(data, 64)
+    for m in models:
+        if not (work / "runs" / m / "best.pt").is_file():
+            train(data, work / "runs", m, epochs, threads)
+        yield work / "runs" / m
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=MODELS)
@@ -127,17 +138,11 @@ def main() -> None:
     ap.add_argument("--work", default=None, help="folder for the data and runs (default: a temporary one)")
     ap.add_argument("--json", default=None, help="write the results here too")
     a = ap.parse_args()
-    work = Path(a.work or tempfile.mkdtemp(prefix="hoot-ondevice-"))
-    data = work / "digits"
-    if not data.is_dir():
-        digits_imagefolder(data, 64)
     from tabulate import tabulate
 
     results = []
-    for m in a.models.split(","):
-        run_dir = work / "runs" / m
-        if not (run_dir / "best.pt").is_file():
-            train(data, work / "runs", m, a.epochs, a.threads)
+    for run_dir in trained_runs(Path(a.work or tempfile.mkdtemp(prefix="hoot-ondevice-")), a.models.split(","),
+                                a.epochs, a.threads):
         res = measure_model(run_dir, a.threads, a.rounds, a.timing_px, a.calibration_images)
         results.append(res)
         cols = ["variant", "status", "precision", "latency_ms", "speedup_vs_eager", "top1", "file_top1_same", "reason"]

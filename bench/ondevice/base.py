@@ -95,6 +95,15 @@ def require(runtime: OnDeviceRuntime) -> None:
         raise RuntimeMissing(reason)
 
 
+def prepared(runtime: OnDeviceRuntime, module: Any, example_input: Any, out_path: Path) -> tuple[Any, Any, Path]:
+    """What every `convert` starts with: the package checked, the module on the CPU in eval mode, the example as a
+    tensor, the output folder made."""
+    require(runtime)
+    out_path = Path(out_path).with_suffix(runtime.suffix) if runtime.suffix == ".xml" else Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return module.cpu().eval(), as_tensor(example_input), out_path
+
+
 def as_tensor(x: Any) -> Any:
     import torch
 

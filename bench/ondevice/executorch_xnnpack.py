@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import (Runner, UnsupportedModel, as_tensor, calibration_chunks, missing, pt2e_quantize,
+from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, prepared, pt2e_quantize,
                                       require)
 from hoot.bench.runtimes import _first_line
 
@@ -28,15 +28,11 @@ class ExecuTorchXnnpack:
 
     def convert(self, module: Any, example_input: Any, out_path: Path,
                 int8_calibration: Iterable[Any] | None = None) -> Path:
-        require(self)
+        module, example, out_path = prepared(self, module, example_input, out_path)
         import torch
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.exir import to_edge_transform_and_lower
 
-        out_path = Path(out_path)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        example = as_tensor(example_input)
-        module = module.cpu().eval()
         try:
             if int8_calibration is not None:
                 from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (

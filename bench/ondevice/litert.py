@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import (Runner, UnsupportedModel, as_tensor, calibration_chunks, missing, pt2e_quantize,
+from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, prepared, pt2e_quantize,
                                       require)
 from hoot.bench.runtimes import _first_line
 
@@ -66,11 +66,7 @@ class LiteRt:
 
     def convert(self, module: Any, example_input: Any, out_path: Path,
                 int8_calibration: Iterable[Any] | None = None) -> Path:
-        require(self)
-        out_path = Path(out_path)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        example = as_tensor(example_input)
-        module = module.cpu().eval()
+        module, example, out_path = prepared(self, module, example_input, out_path)
         try:
             with _quiet():
                 import litert_torch

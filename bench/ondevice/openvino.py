@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import Runner, UnsupportedModel, as_tensor, calibration_chunks, missing, require
+from hoot.bench.ondevice.base import Runner, UnsupportedModel, calibration_chunks, missing, prepared, require
 from hoot.bench.runtimes import _first_line
 
 
@@ -29,16 +29,13 @@ class OpenVino:
 
     def convert(self, module: Any, example_input: Any, out_path: Path,
                 int8_calibration: Iterable[Any] | None = None) -> Path:
-        require(self)
+        module, example, out_path = prepared(self, module, example_input, out_path)
         import openvino as ov
 
-        out_path = Path(out_path).with_suffix(self.suffix)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        example = as_tensor(example_input)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = ov.convert_model(module.cpu().eval(), example_input=example, input=[tuple(example.shape)])
+                model = ov.convert_model(module, example_input=example, input=[tuple(example.shape)])
         except Exception as exc:  # noqa: BLE001 - the converter's refusal is the row's reason
             raise UnsupportedModel(f"OpenVINO could not convert the model: {_first_line(exc)}") from exc
         if int8_calibration is not None:
