@@ -129,14 +129,14 @@ def trained_runs(work: Path, models: list[str], epochs: int, threads: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=MODELS)
-    ap.add_argument("--epochs", type=int, default=4, help="fine-tune epochs per model")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--timing-px", type=int, default=224)
-    ap.add_argument("--calibration-images", type=int, default=128)
-    ap.add_argument("--work", default=None, help="folder for the data and runs (default: a temporary one)")
-    ap.add_argument("--json", default=None, help="write the results here too")
+    for flag, kind, default, text in (
+            ("--models", str, MODELS, "comma-separated catalog names"), ("--epochs", int, 4, "fine-tune epochs"),
+            ("--threads", int, 2, "threads for every runtime"), ("--rounds", int, 7, "interleaved timing rounds"),
+            ("--timing-px", int, 224, "input size for the timings"),
+            ("--calibration-images", int, 128, "training images that calibrate INT8"),
+            ("--work", str, None, "folder for the data and runs (default: a temporary one)"),
+            ("--json", str, None, "write the results here too")):
+        ap.add_argument(flag, type=kind, default=default, help=text)
     a = ap.parse_args()
     from tabulate import tabulate
 
