@@ -21,7 +21,7 @@ from hoot.advisor.recommender.settings import SettingWish, choose_setting, train
 from hoot.advisor.recommender.targets import MeasureDefaults, TargetBook
 
 #: runtimes whose measured speed-up against eager the after-selection advice names (issue 13.4)
-SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph")
+SPEEDUP_RUNTIMES = ("onnxruntime", "int8", "compile", "cuda_graph", "executorch", "litert", "openvino")
 
 
 @dataclass
@@ -69,6 +69,10 @@ def load_inputs(db: str | None, hardware: str, wish: SettingWish, defaults: Meas
             f"nothing stored in the target's default setting ({defaults.rule.split(':')[0]}: "
             f"{defaults.dtype}, batch {defaults.batch_size}); ranking on {wanted.label()}, the closest stored",
             found.note if found.setting is not None else None) if n)
+    if wish.runtime is None and wanted.runtime == "eager" and defaults.runtimes[0] != "eager":
+        ondevice = ", ".join(defaults.runtimes[:-1])
+        note = "; ".join(filter(None, [note, f"no {ondevice} rows stored for this hardware: latency is eager PyTorch's, "
+                                             f"not an on-device runtime's (hoot bench --runtime {defaults.runtimes[0]})"]))
     label = (found.setting or wanted).label()
     inputs = AdviseInputs(found.hardware or first.hardware, label, costs, note=note)
     if not costs and available and note is None:

@@ -20,8 +20,12 @@ STATUSES: tuple[str, ...] = ("ok", "oom", "error")
 MODES: tuple[str, ...] = ("inference", "train")
 DTYPES: tuple[str, ...] = ("fp32", "fp16", "bf16")
 #: how the model is run: plain eager PyTorch, a captured CUDA graph replayed, torch.compile,
-#: ONNX Runtime fp32, ONNX Runtime INT8 (static post-training quantisation)
-RUNTIMES: tuple[str, ...] = ("eager", "cuda_graph", "compile", "onnxruntime", "int8")
+#: ONNX Runtime fp32, ONNX Runtime INT8 (static post-training quantisation), and the on-device runtimes
+#: in fp32 (hoot.bench.ondevice: ExecuTorch with XNNPACK, LiteRT, OpenVINO)
+ONDEVICE_RUNTIMES: tuple[str, ...] = ("executorch", "litert", "openvino")
+#: runtimes that run an exported file on the CPU in fp32/int8 (no --dtype, no channels-last, no training)
+EXPORTED_RUNTIMES: tuple[str, ...] = ("onnxruntime", "int8") + ONDEVICE_RUNTIMES
+RUNTIMES: tuple[str, ...] = ("eager", "cuda_graph", "compile", "onnxruntime", "int8") + ONDEVICE_RUNTIMES
 #: on a GPU, the throughput batch `hoot bench` measures beside batch 1 unless told otherwise
 THROUGHPUT_BATCH = 64
 #: why the timing loop stopped: the spread settled, or the time/iteration budget ran out

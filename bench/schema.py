@@ -50,8 +50,8 @@ ROW_COLUMNS: dict[str, tuple[str, tuple[type, ...], bool]] = {
     "fvcore_unsupported": ("TEXT", (str,), False),
     "params": ("INTEGER", (int,), False),
     "weights_file_mb": ("REAL", (float,), False),
-    "onnx_file_mb": ("REAL", (float,), False),  # runtime onnxruntime/int8: the model file that ran
-    "prepare_s": ("REAL", (float,), False),  # runtime onnxruntime/int8: export (and quantisation) seconds
+    "onnx_file_mb": ("REAL", (float,), False),  # exported runtimes: the model file that ran (.onnx, .pte, .tflite, IR)
+    "prepare_s": ("REAL", (float,), False),  # exported runtimes: export/conversion (and quantisation) seconds
     "providers": ("TEXT", (str,), False),  # ONNX Runtime execution providers, in the order they ran
     "peak_memory_mb": ("REAL", (float,), False),  # CUDA: allocator peak allocated; CPU: peak RSS over baseline
     "peak_reserved_mb": ("REAL", (float,), False),  # CUDA allocator peak reserved

@@ -20,7 +20,7 @@ from hoot.advisor.devices import usable_cores
 from hoot.bench.child import WarmChild, stop_fork_server
 from hoot.bench.hardware import this_machine
 from hoot.bench.phases import Phases
-from hoot.bench.records import THROUGHPUT_BATCH
+from hoot.bench.records import EXPORTED_RUNTIMES, THROUGHPUT_BATCH
 from hoot.bench.runner import RunOptions, check_dtype, plan_jobs, probe_torch, resolve_device, run_jobs
 from hoot.bench.store import ResultStore
 
@@ -67,7 +67,7 @@ class BenchOutcome:
 def gpu_defaults(device: str, probe: dict[str, Any], batches: tuple[int, ...], dtype: str, runtimes: tuple[str, ...],
                  batch_chosen: bool, dtype_chosen: bool) -> tuple[tuple[int, ...], str, str | None]:
     """On CUDA, unless the user chose: batch 1 and a throughput batch, in half precision; (batches, dtype, note)."""
-    if not device.startswith("cuda") or any(r in ("onnxruntime", "int8") for r in runtimes):
+    if not device.startswith("cuda") or any(r in EXPORTED_RUNTIMES for r in runtimes):
         return batches, dtype, None
     said = []
     if not batch_chosen:

@@ -36,7 +36,7 @@ from hoot.bench.contention import BusyMonitor
 from hoot.bench.measure import CPUTimer, CUDATimer, budget_for, measure
 from hoot.bench.memory import CPUPeak, CUDAPeak
 from hoot.bench.phases import Phases
-from hoot.bench.records import Measurement
+from hoot.bench.records import EXPORTED_RUNTIMES, ONDEVICE_RUNTIMES, Measurement
 from hoot.bench.steps import (DTYPES, Trainer, _autocast, _error_text, _release, inference_context,  # noqa: F401
                               make_input)
 
@@ -112,13 +112,17 @@ def _inference_call(job: BenchJob, model: nn.Module, runnable: Any, batch: int, 
     import contextlib
 
     x = make_input(job.kind, batch, job.input_size, device, job.channels_last)
-    if job.runtime in ("onnxruntime", "int8"):
+    if job.runtime in EXPORTED_RUNTIMES:
+        from hoot.bench.ondevice.bench_call import ondevice_call
         from hoot.bench.runtimes import ort_call
 
         if job.kind == "detection":
             raise RuntimeError(f"--runtime {job.runtime}: detection models are not exported to ONNX by hoot bench")
-        call, facts = ort_call(model, x, job.runtime, job.threads, job.device, os.path.join(folder, str(batch)),
-                               job.calibration_batches)
+        if job.runtime in ONDEVICE_RUNTIMES:
+            call, facts = ondevice_call(model, x, job.runtime, job.threads, os.path.join(folder, str(batch)))
+        else:
+            call, facts = ort_call(model, x, job.runtime, job.threads, job.device, os.path.join(folder, str(batch)),
+                                   job.calibration_batches)
         return call, contextlib.nullcontext(), CPUTimer(), facts  # run() returns on the host: wall clock
     timer: Any = CUDATimer(torch, device) if device.type == "cuda" else CPUTimer()
     if job.runtime == "cuda_graph":
@@ -139,7 +143,7 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
     torch.manual_seed(0)
     cpu_peak = CPUPeak()
     started = time.perf_counter()
-    ort = job.runtime in ("onnxruntime", "int8")
+    ort = job.runtime in EXPORTED_RUNTIMES
     device = torch.device("cpu" if ort else job.device)
     common: dict[str, Any] = software()
     try:

@@ -216,8 +216,10 @@ def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max
               help="Rank on rows measured at this batch (default: 1; gpu-server: the measured throughput batch).")
 @click.option("--dtype", default=None, type=click.Choice(["fp32", "fp16", "bf16"]),
               help="Rank on rows measured in this precision (default: fp32; gpu-server: bf16/fp16).")
-@click.option("--runtime", default=None, type=click.Choice(["eager", "cuda_graph", "compile", "onnxruntime", "int8"]),
-              help="Rank on rows measured with this runtime (default: eager).")
+@click.option("--runtime", default=None, type=click.Choice(["eager", "cuda_graph", "compile", "onnxruntime", "int8",
+                                                            "executorch", "litert", "openvino"]),
+              help="Rank on rows measured with this runtime (default: the target's, e.g. mobile: executorch, "
+                   "then litert, then eager; see docs/advise.md).")
 @click.option("--cuda-graphs", is_flag=True, help="Rank on captured-CUDA-graph rows (same as --runtime cuda_graph).")
 @click.option("--threads", default=None, type=positive_int(maximum=4096, example="4"), metavar="T",
               help="Rank on rows measured with this many CPU threads.")

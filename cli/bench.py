@@ -17,7 +17,7 @@ from hoot.advisor.errors import HootError, NoAnswer
 from hoot.advisor.paths import default_db_path
 from hoot.advisor.render import render
 from hoot.bench.hardware import current_hardware_id, this_machine
-from hoot.bench.records import RUNTIMES, THROUGHPUT_BATCH
+from hoot.bench.records import EXPORTED_RUNTIMES, ONDEVICE_RUNTIMES, RUNTIMES, THROUGHPUT_BATCH
 from hoot.bench.store import DTYPES, MODES, STATUSES, ResultStore
 from hoot.cli.bench_select import parse_batch_sizes, select_variants
 from hoot.cli.options import Number, Threads, positive_int
@@ -63,9 +63,11 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
               help="Autocast precision (fp16/bf16 on CUDA; bf16 on CPUs that support it). "
                    "On CUDA the default is bf16 where supported, else fp16.")
 @click.option("--channels-last", is_flag=True, help="NHWC memory format for model and input.")
-@click.option("--runtime", type=click.Choice(("eager", "compile", "onnxruntime", "int8")), default="eager",
-              show_default=True, help="How the model runs: eager PyTorch, torch.compile, ONNX Runtime fp32, or "
-                                      "ONNX Runtime INT8 (static quantisation on seeded random inputs; speed only).")
+@click.option("--runtime", type=click.Choice(("eager", "compile", "onnxruntime", "int8") + ONDEVICE_RUNTIMES),
+              default="eager", show_default=True,
+              help="How the model runs: eager PyTorch, torch.compile, ONNX Runtime fp32, ONNX Runtime INT8 (static "
+                   "quantisation on seeded random inputs; speed only), or an on-device runtime in fp32: executorch "
+                   "(XNNPACK), litert, openvino (pip install 'hoot[ondevice]').")
 @click.option("--compile", "compile_", is_flag=True, help="Same as --runtime compile (warm-up absorbs compile time).")
 @click.option("--cuda-graphs", "cuda_graphs", is_flag=True,
               help="Also measure the inference call captured as a CUDA graph (rows with runtime cuda_graph).")

@@ -11,7 +11,7 @@ from hoot.advisor.errors import HootError
 from hoot.advisor.render import FORMATS
 from hoot.cli.options import Threads, positive_int
 
-DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt"
+DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt,executorch-xnnpack,executorch-xnnpack-int8,litert,litert-int8,openvino,openvino-int8"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

@@ -11,7 +11,7 @@ answer is a plain mapping of those fields the CLI turns into a `Setting`. No tor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from hoot.advisor.recommender.targets import MeasureDefaults
@@ -26,7 +26,7 @@ class SettingWish:
     device: str | None = None  # cpu | cuda | cuda:N
     dtype: str | None = None  # fp32 | fp16 | bf16
     batch_size: int | None = None
-    runtime: str | None = None  # eager | cuda_graph | compile | onnxruntime | int8
+    runtime: str | None = None  # eager | cuda_graph | compile | onnxruntime | int8 | executorch | litert | openvino
     threads: int | None = None
     input_size: int | None = None
 
@@ -71,7 +71,12 @@ def choose_setting(wish: SettingWish, defaults: MeasureDefaults, available: Iter
     device = wish.device or defaults.device
     dtypes = (wish.dtype,) if wish.dtype else (HALF if defaults.dtype == "half" else (defaults.dtype,))
     batch = wish.batch_size if wish.batch_size is not None else defaults.batch_size
-    best = _pick(wish, device, dtypes, batch, stored)
+    best = None
+    for runtime in ((wish.runtime,) if wish.runtime else defaults.runtimes):  # the target's runtimes, first stored
+        wish = replace(wish, runtime=runtime)
+        best = _pick(wish, device, dtypes, batch, stored)
+        if best is not None:
+            break
     relaxed = False
     if best is None:  # the target's defaults are not stored: keep only what the user asked for
         best = _pick(wish, wish.device, (wish.dtype,) if wish.dtype else (),

@@ -63,6 +63,8 @@ class MeasureDefaults:
     batch_size: int | str  # a batch, or "throughput": the largest batch measured in that device and precision
     memory: str  # inference | train
     rule: str
+    #: runtimes to rank on, first stored wins; eager last, so a store without on-device rows ranks on eager
+    runtimes: tuple[str, ...] = ("eager",)
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,11 @@ def _measure(raw: Any, where: str) -> MeasureDefaults:
     memory = raw.get("memory", "inference")
     if memory not in ("inference", "train"):
         raise HootError(f"{where} measure: memory is {memory!r}, expected inference or train")
-    return MeasureDefaults(device, dtype, batch, memory, _need(raw, "rule", f"{where} measure", str))
+    runtimes = raw.get("runtimes", ["eager"])
+    if not isinstance(runtimes, list) or not runtimes or runtimes[-1] != "eager" \
+            or not all(isinstance(r, str) for r in runtimes):
+        raise HootError(f"{where} measure: runtimes is {runtimes!r}, expected a list of runtime names ending in eager")
+    return MeasureDefaults(device, dtype, batch, memory, _need(raw, "rule", f"{where} measure", str), tuple(runtimes))
 
 
 def _budget(kind: str, raw: Any, where: str) -> Budget:

@@ -58,10 +58,16 @@ class FakeRows:
     other_settings: tuple = ()
 
 
-def fake_load(db: Any, hardware: str, wanted: Setting | None = None) -> FakeRows:
-    chosen = wanted if wanted is not None else CPU
-    rows = STORE.get(chosen, {})
-    return FakeRows(HW, chosen if rows else None, rows, None, tuple(s for s in STORE if s != chosen))
+def fake_loader(store: dict[Setting, dict[str, Measurement]], default: Setting):
+    """`load_measurements` over a dict of settings: the wanted setting's rows, the others listed."""
+    def load(db: Any, hardware: str, wanted: Setting | None = None) -> FakeRows:
+        chosen = wanted if wanted is not None else default
+        rows = store.get(chosen, {})
+        return FakeRows(HW, chosen if rows else None, rows, None, tuple(s for s in store if s != chosen))
+    return load
+
+
+fake_load = fake_loader(STORE, CPU)
 
 
 @pytest.fixture
@@ -151,3 +157,54 @@ def test_shortlist_candidates_rank_on_the_rows_advise_ranks_on(store, target, ca
     assert rc == 0, doc
     names, _ = advised_candidates("classification", 3, None, None, {"max_latency_ms": 30.0}, target=target)
     assert names == [p["name"] for p in doc["picks"]]
+
+
+# --- on-device runtimes (issue 22): mobile and edge rank on the runtime their target names ---
+EXECUTORCH = dataclasses.replace(CPU, runtime="executorch")
+OPENVINO = dataclasses.replace(CPU, runtime="openvino")
+MOBILE = {"mobilenet_v3_large": 4.0, "mobilenet_v3_small": 2.0, "shufflenet_v2_x1_0": 3.0, "efficientnet_b0": 8.0}
+
+
+def _ondevice_store(monkeypatch, store: dict[Setting, dict[str, Measurement]]) -> None:
+    import hoot.bench.advice_inputs as advise_store
+
+    monkeypatch.setattr(advise_store, "load_measurements", fake_loader(store, CPU))
+
+
+def _advise_ok(args: list[str], capsys) -> dict:
+    rc, doc = advise(args, capsys)
+    assert rc == 0, doc
+    return doc
+
+
+def test_mobile_and_edge_name_their_runtimes_and_why():
+    book = load_targets()
+    assert book.get("mobile").measure.runtimes == ("executorch", "litert", "eager")
+    assert book.get("edge").measure.runtimes[0] == "litert" and book.get("edge").measure.runtimes[-1] == "eager"
+    assert "ExecuTorch" in book.get("mobile").measure.rule and "LiteRT" in book.get("edge").measure.rule
+    assert book.get("cpu-server").measure.runtimes == ("eager",)
+
+
+def test_mobile_ranks_on_executorch_rows_when_stored(monkeypatch, capsys):
+    _ondevice_store(monkeypatch, {CPU: {n: _m(n, CPU, ms, peak=50.0) for n, ms in MOBILE.items()},
+                             EXECUTORCH: {n: _m(n, EXECUTORCH, ms / 5, peak=50.0) for n, ms in MOBILE.items()}})
+    doc = _advise_ok(["--target", "mobile"], capsys)
+    assert doc["setting"] == EXECUTORCH.label() and doc["setting"].endswith("executorch")
+    assert {p["name"]: p["latency_ms"] for p in doc["picks"]}["mobilenet_v3_large"] == pytest.approx(0.8)
+    assert "eager PyTorch's" not in (doc["store_note"] or "")
+    assert any("executorch" in a and "5.00x" in a for a in doc["after_selection"])  # the measured speed-up
+    assert _advise_ok(["--target", "mobile", "--runtime", "eager"], capsys)["setting"] == CPU.label()
+
+
+def test_runtime_option_ranks_on_that_stored_setting(monkeypatch, capsys):
+    _ondevice_store(monkeypatch, {CPU: {n: _m(n, CPU, ms, peak=50.0) for n, ms in MOBILE.items()},
+                             OPENVINO: {n: _m(n, OPENVINO, ms / 6, peak=50.0) for n, ms in MOBILE.items()}})
+    assert _advise_ok(["--target", "mobile", "--runtime", "openvino"], capsys)["setting"] == OPENVINO.label()
+
+
+def test_without_ondevice_rows_mobile_ranks_on_eager_and_says_so(monkeypatch, capsys):
+    _ondevice_store(monkeypatch, {CPU: {n: _m(n, CPU, ms, peak=50.0) for n, ms in MOBILE.items()}})
+    doc = _advise_ok(["--target", "mobile"], capsys)
+    assert doc["setting"] == CPU.label()
+    assert "no executorch, litert rows stored" in doc["store_note"]
+    assert "hoot bench --runtime executorch" in doc["store_note"]

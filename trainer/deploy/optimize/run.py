@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from hoot.advisor.errors import HootError
-from hoot.trainer.deploy.optimize import accuracy
+from hoot.trainer.deploy.optimize import accuracy, ondevice_variants  # noqa: F401 - registers the on-device variants
 from hoot.bench.measure import FULL, QUICK, Budget, measure_call
 from hoot.bench.memory import CPUPeak, CUDAPeak
 from hoot.trainer.deploy.optimize.scoring import top1
@@ -103,7 +103,11 @@ class OptimizeResult:
 
 
 def _file_mb(path: Path | None) -> float | None:
-    return round(path.stat().st_size / 2**20, 3) if path is not None and path.is_file() else None
+    """The shipped file's size; an OpenVINO IR's .xml graph counts with its .bin weights beside it."""
+    if path is None or not path.is_file():
+        return None
+    parts = [path] + ([path.with_suffix(".bin")] if path.suffix == ".xml" and path.with_suffix(".bin").is_file() else [])
+    return round(sum(p.stat().st_size for p in parts) / 2**20, 3)
 
 
 def _timed(built: Built, x: np.ndarray) -> Callable[[], None]:

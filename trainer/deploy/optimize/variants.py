@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 # The default INT8 route, chosen by measurement on a 2-core AVX-512 VNNI/AMX Xeon (docs/optimize.md):
 # onnxruntime's quantize_static after quant_pre_process, QOperator format, u8 activations x s8
 # per-channel weights, MinMax calibration: resnet18 at 224 px ran 3.1x faster than ONNX Runtime fp32.
-VARIANTS = ("eager", "compile", "onnxruntime", "int8", "int8-qdq", "int8-pt2e", "fp16", "bf16", "tensorrt")
-DEFAULT_VARIANTS = ("eager", "compile", "onnxruntime", "int8", "fp16", "bf16", "tensorrt")
+# builders registered by ondevice_variants.py (imported by run.py)
+ONDEVICE = ("executorch-xnnpack", "executorch-xnnpack-int8", "litert", "litert-int8", "openvino", "openvino-int8")
+VARIANTS = ("eager", "compile", "onnxruntime", "int8", "int8-qdq", "int8-pt2e", "fp16", "bf16", "tensorrt") + ONDEVICE
+DEFAULT_VARIANTS = ("eager", "compile", "onnxruntime", "int8", "fp16", "bf16", "tensorrt") + ONDEVICE
 REFERENCE = "eager"
 #: the folder (under the run or --out) optimize's shippable files go to: never the run's own
 #: model.onnx, which is `hoot export`'s (issue 17: optimize replaced it, with another input name)

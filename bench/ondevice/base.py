@@ -1,0 +1,156 @@
+"""The one interface every on-device runtime adapter meets, and what the adapters share.
+
+An adapter turns any torch module plus an example input into the file a phone or an edge box
+ships (`convert`), and runs that file through the runtime's own Python API at a fixed thread
+count (`load`). The file is built at the example's shape (a phone answers one image at a
+time: batch 1); a `Runner` called on a larger batch runs it in chunks of that shape, so
+throughput on a batch is sequential calls, said so in the row. Missing packages and models a
+runtime cannot take raise typed errors whose one-line message becomes the row's reason.
+Heavy runtime packages are imported inside the adapters' functions only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, runtime_checkable
+
+import numpy as np
+
+from hoot.advisor.errors import HootError
+
+#: the pip extra that installs every on-device runtime (pyproject.toml)
+EXTRA = "ondevice"
+INSTALL_HINT = f"pip install 'hoot[{EXTRA}]'"
+
+
+class RuntimeMissing(HootError):
+    """The runtime's package is not installed: the message names the extra that installs it."""
+
+
+class UnsupportedModel(RuntimeError):
+    """This runtime cannot take this model or one of its operators: the message is the row's reason."""
+
+
+@runtime_checkable
+class OnDeviceRuntime(Protocol):
+    """One on-device runtime (ExecuTorch/XNNPACK, LiteRT, OpenVINO)."""
+
+    name: str  # the variant/runtime name hoot uses: executorch-xnnpack | litert | openvino
+    suffix: str  # the shippable file's suffix: .pte | .tflite | .xml (+ .bin beside it)
+
+    def unavailable_reason(self) -> str | None:
+        """None where the runtime can run here, else one line naming the pip extra that installs it."""
+
+    def convert(self, module: Any, example_input: Any, out_path: Path,
+                int8_calibration: Iterable[Any] | None = None) -> Path:
+        """Write the shippable file for `module` at `example_input`'s shape (INT8 when calibration batches are given)."""
+
+    def load(self, path: Path, threads: int) -> "Runner":
+        """Run the file through the runtime's own Python API with `threads` threads."""
+
+
+@dataclass
+class Runner:
+    """A loaded on-device model: `runner(x)` is the first output (logits), `runner.outputs(x)` all of them.
+
+    `run_chunk` takes exactly the file's input shape; a larger batch is cut into chunks of it.
+    """
+
+    run_chunk: Callable[[np.ndarray], list[np.ndarray]]
+    input_shape: tuple[int, ...]
+    details: dict
+
+    @property
+    def batch(self) -> int:
+        return int(self.input_shape[0])
+
+    def outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if tuple(x.shape[1:]) != tuple(self.input_shape[1:]) or len(x) % self.batch:
+            raise UnsupportedModel(f"the file takes inputs of shape {tuple(self.input_shape)} (or a multiple of its "
+                                   f"batch); got {tuple(x.shape)}: rebuild it at this size")
+        if len(x) == self.batch:
+            return self.run_chunk(x)
+        parts = [self.run_chunk(np.ascontiguousarray(x[i:i + self.batch])) for i in range(0, len(x), self.batch)]
+        return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.outputs(x)[0]
+
+
+def missing(modules: tuple[str, ...], runtime: str) -> str | None:
+    """The one-line reason a runtime cannot run here (which import is missing, which extra installs it), or None."""
+    absent = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not absent:
+        return None
+    return f"{runtime} needs the Python package(s) {', '.join(absent)}: {INSTALL_HINT}"
+
+
+def require(runtime: OnDeviceRuntime) -> None:
+    reason = runtime.unavailable_reason()
+    if reason:
+        raise RuntimeMissing(reason)
+
+
+def prepared(runtime: OnDeviceRuntime, module: Any, example_input: Any, out_path: Path) -> tuple[Any, Any, Path]:
+    """What every `convert` starts with: the package checked, the module on the CPU in eval mode, the example as a
+    tensor, the output folder made."""
+    require(runtime)
+    out_path = Path(out_path).with_suffix(runtime.suffix) if runtime.suffix == ".xml" else Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return module.cpu().eval(), as_tensor(example_input), out_path
+
+
+def as_tensor(x: Any) -> Any:
+    import torch
+
+    return x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def flat_outputs(out: Any) -> list[np.ndarray]:
+    """Every tensor a module returned (a tensor, tuple, list or dict such as torchvision's {'out', 'aux'}), in
+    torch.export's flattening order, as float32 numpy: the order the exported files return them in."""
+    import torch
+    from torch.utils._pytree import tree_flatten
+
+    leaves, _ = tree_flatten(out)
+    return [t.detach().float().cpu().numpy() for t in leaves if isinstance(t, torch.Tensor)]
+
+
+def eager_outputs(module: Any, x: Any) -> list[np.ndarray]:
+    import torch
+
+    with torch.inference_mode():
+        return flat_outputs(module.eval()(as_tensor(x)))
+
+
+def calibration_chunks(batches: Iterable[Any], batch: int) -> list[np.ndarray]:
+    """Calibration batches re-cut to the file's batch size (a static-shape graph takes only that), float32."""
+    rows = [np.asarray(b.detach().cpu().numpy() if hasattr(b, "detach") else b, dtype=np.float32) for b in batches]
+    if not rows:
+        raise ValueError("INT8 calibration needs at least one batch of images")
+    data = np.concatenate(rows)
+    if len(data) < batch:
+        data = np.concatenate([data] * -(-batch // len(data)))
+    usable = len(data) - len(data) % batch
+    return [np.ascontiguousarray(data[i:i + batch]) for i in range(0, usable, batch)]
+
+
+def pt2e_quantize(module: Any, example: Any, quantizer: Any, chunks: list[np.ndarray], fold_quantize: bool = True) -> Any:
+    """PT2E static INT8: torch.export -> prepare_pt2e(quantizer) -> calibrate on `chunks` -> convert_pt2e.
+    The quantizer is the runtime's own (XNNPACK's, LiteRT's), so the int8 pattern is one its kernels fuse.
+    `fold_quantize=False` keeps weights as float + quantize ops (LiteRT's converter folds them itself)."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exported = torch.export.export(module.eval(), (as_tensor(example),)).module()
+        prepared = prepare_pt2e(exported, quantizer)
+        with torch.no_grad():
+            for chunk in chunks:
+                prepared(torch.from_numpy(chunk))
+        return convert_pt2e(prepared, fold_quantize=fold_quantize)

@@ -1,0 +1,102 @@
+"""LiteRT (formerly TensorFlow Lite); ships a `.tflite` flatbuffer.
+
+fp32: `litert_torch.convert` (torch.export, then the LiteRT converter) at the example's static
+shape; the input stays NCHW as in PyTorch. INT8: PT2E with litert-torch's own quantizer
+(symmetric, per-channel weights, static activations) calibrated on the given batches, passed
+to the converter as its `QuantConfig`, which makes a fully-int8 file (int8 input and output;
+without the config the converter keeps float convolutions between quantize/dequantize pairs).
+The runner quantises the input and dequantises the outputs with the file's own parameters. Runs through `ai_edge_litert.interpreter.Interpreter`
+(the Python API of the runtime an Android app links; XNNPACK delegate) with `num_threads`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, prepared, pt2e_quantize,
+                                      require)
+from hoot.bench.runtimes import _first_line
+
+
+@contextlib.contextmanager
+def _quiet():
+    """litert-torch prints a progress tree and absl logs on every conversion; a hoot command keeps its own output."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.getLogger().setLevel(level)
+
+
+def _to_file_dtype(x: np.ndarray, detail: dict) -> np.ndarray:
+    """A fully-int8 file takes int8 input: quantise with the file's own scale and zero point, as the app would."""
+    if detail["dtype"] == np.float32:
+        return x
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
+
+
+def _to_float(y: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return y
+    scale, zero = detail["quantization"]
+    return (y.astype(np.float32) - zero) * scale
+
+
+class LiteRt:
+    name = "litert"
+    suffix = ".tflite"
+
+    def unavailable_reason(self) -> str | None:
+        return missing(("ai_edge_litert", "litert_torch"), "LiteRT")
+
+    def convert(self, module: Any, example_input: Any, out_path: Path,
+                int8_calibration: Iterable[Any] | None = None) -> Path:
+        module, example, out_path = prepared(self, module, example_input, out_path)
+        try:
+            with _quiet():
+                import litert_torch
+
+                kwargs: dict[str, Any] = {}
+                if int8_calibration is not None:
+                    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+                    from litert_torch.quantize.quant_config import QuantConfig
+
+                    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+                    module = pt2e_quantize(module, example, quantizer, calibration_chunks(int8_calibration, len(example)),
+                                           fold_quantize=False)
+                    kwargs["quant_config"] = QuantConfig(pt2e_quantizer=quantizer)
+                litert_torch.convert(module, (example,), **kwargs).export(str(out_path))
+        except Exception as exc:  # noqa: BLE001 - the converter's refusal is the row's reason
+            raise UnsupportedModel(f"LiteRT could not convert the model: {_first_line(exc)}") from exc
+        return out_path
+
+    def load(self, path: Path, threads: int) -> Runner:
+        require(self)
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(path), num_threads=int(threads))
+        interpreter.allocate_tensors()
+        inp = interpreter.get_input_details()[0]
+        outs = sorted(interpreter.get_output_details(), key=lambda d: d["name"])
+
+        def run_chunk(x: np.ndarray) -> list[np.ndarray]:
+            interpreter.set_tensor(inp["index"], _to_file_dtype(x, inp))
+            interpreter.invoke()
+            return [_to_float(interpreter.get_tensor(o["index"]), o) for o in outs]
+
+        return Runner(run_chunk, tuple(int(d) for d in inp["shape"]), {"runtime": "litert", "delegate": "xnnpack", "threads": int(threads)})

@@ -1,0 +1,159 @@
+"""Targets of the on-device runtimes (issue 22), measured side by side in one process:
+
+- the fastest on-device runtime >= 3x faster than PyTorch eager fp32 at batch 1;
+- INT8 >= 1.5x faster than fp32 in the same runtime (ExecuTorch/XNNPACK, LiteRT, OpenVINO);
+- INT8 top-1 within 1 point of fp32 on the run's held-out split;
+- the file `hoot optimize` writes loads afresh in the runtime's own Python API with the row's top-1.
+
+For the seed mobile models (mobilenet_v3_small/large, shufflenet_v2_x1_0, efficientnet_b0) trained
+FROM SCRATCH (no weights can be downloaded) on scikit-learn's digits through the real `hoot shortlist`
+at 32 px (benchmarks/optimize_speed.py's data and training). Accuracy comes from the files `hoot
+optimize`'s builders write at the training size; speed from the same conversion at --timing-px
+(224: the deployment size; the models' global pooling takes any size). Timings are interleaved: each
+round times one block of every variant in turn and a ratio is taken within a round, so load from other
+processes hits both sides alike; the median over rounds is reported. Figures need a quiet machine.
+
+    .venv/bin/python benchmarks/ondevice_speed.py [--models mobilenet_v3_small,...] [--rounds 7] [--threads 2]
+
+Needs the `ondevice` and `benchmarks` extras. Writes the table to stdout and JSON to --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from optimize_speed import digits_imagefolder, train  # noqa: E402 - the same data and training as optimize's targets
+
+from hoot.bench.ondevice import RUNTIMES  # noqa: E402
+from hoot.trainer.deploy.optimize import accuracy  # noqa: E402
+from hoot.bench.measure import QUICK, measure_call  # noqa: E402
+from hoot.trainer.deploy.optimize.scoring import top1  # noqa: E402
+from hoot.trainer.deploy.optimize.ondevice_variants import ONDEVICE_BUILDERS, ONDEVICE_VARIANTS  # noqa: E402
+from hoot.trainer.deploy.optimize.variants import BUILDERS, BuildContext, Skip  # noqa: E402
+
+MODELS = "mobilenet_v3_small,mobilenet_v3_large,shufflenet_v2_x1_0,efficientnet_b0"
+
+
+def _median_ratio(a: list[float], b: list[float]) -> float:
+    return round(statistics.median(x / y for x, y in zip(a, b)), 2)
+
+
+def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, calibration_n: int) -> dict:
+    from hoot.trainer.deploy.trained import load_trained
+
+    torch.set_num_threads(threads)
+    model, meta = load_trained(run_dir)
+    train_split, held = accuracy.load_splits(run_dir)
+    mean, std, size = meta["mean"], meta["std"], int(meta["image_size"])
+    cal = accuracy.normalise(accuracy.calibration_images(train_split, calibration_n, 0), mean, std)
+    ctx = BuildContext(model, run_dir / "ondevice", size, cal, threads, torch.device("cpu"))
+    x = accuracy.resize_batch(cal[:1], timing_px)
+    timed, rows = {}, {}
+    eager = BUILDERS["eager"](ctx)
+    rows["eager"] = {"variant": "eager", "status": "ok", "precision": "fp32",
+                     "top1": round(top1(eager.predict, held.images, held.labels, 32,
+                                        transform=lambda u8: accuracy.normalise(u8, mean, std)), 4)}
+    timed["eager"] = eager.predict
+    for name in ONDEVICE_BUILDERS:
+        runtime_name, stem, int8 = ONDEVICE_VARIANTS[name]
+        runtime = RUNTIMES[runtime_name]
+        try:
+            built = ONDEVICE_BUILDERS[name](ctx)  # what `hoot optimize` writes, at the training size
+            acc = top1(built.predict, held.images, held.labels, 32, transform=lambda u8: accuracy.normalise(u8, mean, std))
+            reloaded = runtime.load(built.file, threads)  # the shipped file, afresh, in the runtime's own API
+            acc_file = top1(reloaded, held.images, held.labels, 32, transform=lambda u8: accuracy.normalise(u8, mean, std))
+            if timing_px == size:
+                timed[name] = built.predict
+            else:
+                path = runtime.convert(copy.deepcopy(model).cpu().eval(), torch.from_numpy(x),
+                                       run_dir / "ondevice" / f"{stem}.{timing_px}px{runtime.suffix}",
+                                       int8_calibration=[accuracy.resize_batch(cal, timing_px)] if int8 else None)
+                timed[name] = runtime.load(path, threads)
+            rows[name] = {"variant": name, "status": "ok", "precision": built.precision, "top1": round(acc, 4),
+                          "file_top1_same": abs(acc - acc_file) < 1e-9, "file": str(built.file)}
+        except Skip as exc:
+            rows[name] = {"variant": name, "status": "skipped", "reason": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - a runtime that cannot take the model is a row
+            rows[name] = {"variant": name, "status": "error", "reason": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        print(f"# {run_dir.name} {name}: {rows[name]}", file=sys.stderr, flush=True)
+    for predict in timed.values():
+        predict(x)  # first call (allocation, delegate set-up) outside the timed rounds
+    per_round: dict[str, list[float]] = {n: [] for n in timed}
+    for _ in range(rounds):
+        for name, predict in timed.items():
+            per_round[name].append(measure_call(lambda p=predict: p(x), threads, QUICK).median_ms)
+    for name, times in per_round.items():
+        rows[name]["latency_ms"] = round(statistics.median(times), 3)
+        rows[name]["speedup_vs_eager"] = _median_ratio(per_round["eager"], times)
+    ratios: dict = {}
+    for name, (runtime_name, _, int8) in ONDEVICE_VARIANTS.items():
+        fp32 = next(n for n, v in ONDEVICE_VARIANTS.items() if v[0] == runtime_name and not v[2])
+        if int8 and name in per_round and fp32 in per_round:
+            ratios[f"{name}_vs_fp32"] = _median_ratio(per_round[fp32], per_round[name])
+            ratios[f"{name}_top1_delta_pts"] = round(100 * (rows[name]["top1"] - rows[fp32]["top1"]), 2)
+    ondevice = [r for n, r in rows.items() if n != "eager" and r.get("latency_ms")]
+    fastest = min(ondevice, key=lambda r: r["latency_ms"]) if ondevice else None
+    ratios["fastest"] = fastest and fastest["variant"]
+    ratios["fastest_vs_eager"] = fastest and fastest["speedup_vs_eager"]
+    int8_speed = [v for k, v in ratios.items() if k.endswith("_vs_fp32")]
+    int8_delta = [v for k, v in ratios.items() if k.endswith("_top1_delta_pts")]
+    targets = {"fastest on-device >= 3x eager": bool(fastest) and fastest["speedup_vs_eager"] >= 3.0,
+               "int8 >= 1.5x fp32 (best runtime)": bool(int8_speed) and max(int8_speed) >= 1.5,
+               "int8 within 1 point (every runtime)": bool(int8_delta) and all(abs(d) <= 1.0 for d in int8_delta),
+               "files reload with the same top-1": all(r.get("file_top1_same", True) for r in rows.values())}
+    return {"model": meta["variant"], "train_px": size, "timing_px": timing_px, "threads": threads,
+            "held_out": held.name, "held_out_images": len(held), "calibration_images": int(len(cal)),
+            "rows": list(rows.values()), "ratios": ratios, "targets": targets}
+
+
+def trained_runs(work: Path, models: list[str], epochs: int, threads: int):
+    """Each model's run on the digits (trained once; a --work folder keeps them between invocations)."""
+    data = work / "digits"
+    if not data.is_dir():
+        digits_imagefolder(data, 64)
+    for m in models:
+        if not (work / "runs" / m / "best.pt").is_file():
+            train(data, work / "runs", m, epochs, threads)
+        yield work / "runs" / m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for flag, kind, default, text in (
+            ("--models", str, MODELS, "comma-separated catalog names"), ("--epochs", int, 4, "fine-tune epochs"),
+            ("--threads", int, 2, "threads for every runtime"), ("--rounds", int, 7, "interleaved timing rounds"),
+            ("--timing-px", int, 224, "input size for the timings"),
+            ("--calibration-images", int, 128, "training images that calibrate INT8"),
+            ("--work", str, None, "folder for the data and runs (default: a temporary one)"),
+            ("--json", str, None, "write the results here too")):
+        ap.add_argument(flag, type=kind, default=default, help=text)
+    a = ap.parse_args()
+    from tabulate import tabulate
+
+    results = []
+    for run_dir in trained_runs(Path(a.work or tempfile.mkdtemp(prefix="hoot-ondevice-")), a.models.split(","),
+                                a.epochs, a.threads):
+        res = measure_model(run_dir, a.threads, a.rounds, a.timing_px, a.calibration_images)
+        results.append(res)
+        cols = ["variant", "status", "precision", "latency_ms", "speedup_vs_eager", "top1", "file_top1_same", "reason"]
+        print(f"\n{res['model']}: trained at {res['train_px']} px, timed at {res['timing_px']} px batch 1, "
+              f"{res['threads']} threads, held-out {res['held_out_images']} images ({res['held_out']})")
+        print(tabulate([[r.get(c) for c in cols] for r in res["rows"]], headers=cols))
+        print("ratios:", res["ratios"])
+        print("targets:", res["targets"], flush=True)
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Each on-device runtime on a tiny conv net at 32 px: the file it writes loads in the runtime's own
+Python API and gives eager's logits (fp32) and top-1 (INT8); missing packages skip with the extra named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hoot.bench.ondevice import RUNTIMES, Runner, UnsupportedModel
+from hoot.bench.ondevice.base import INSTALL_HINT, eager_outputs, missing
+
+
+def tiny_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5)).eval()
+
+
+class TwoHeads(nn.Module):
+    """A dict of two outputs, as torchvision's segmenters return {'out', 'aux'}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        y = self.body(x)
+        return {"out": y, "aux": y.mean(dim=(2, 3))}
+
+
+def images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, 3, 32, 32)).astype(np.float32)
+
+
+@pytest.fixture(params=sorted(RUNTIMES), scope="module")
+def runtime(request):
+    rt = RUNTIMES[request.param]
+    reason = rt.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    return rt
+
+
+def test_fp32_file_loads_and_matches_eager(runtime, tmp_path: Path) -> None:
+    model, x = tiny_net(), images(4)
+    path = runtime.convert(model, torch.from_numpy(x[:1]), tmp_path / f"model{runtime.suffix}")
+    assert path.is_file() and path.suffix == runtime.suffix
+    if runtime.name == "openvino":
+        assert path.with_suffix(".bin").is_file()
+    runner = runtime.load(path, threads=1)
+    assert isinstance(runner, Runner) and runner.batch == 1
+    got, want = runner(x), eager_outputs(model, x)[0]  # a batch of 4 runs as four batch-1 calls
+    assert got.shape == want.shape == (4, 5)
+    np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
+
+
+def test_int8_runs_and_keeps_top1(runtime, tmp_path: Path) -> None:
+    model, x = tiny_net(), images(16, seed=1)
+    fp32 = runtime.load(runtime.convert(model, torch.from_numpy(x[:1]), tmp_path / f"fp{runtime.suffix}"), threads=1)
+    path = runtime.convert(model, torch.from_numpy(x[:1]), tmp_path / f"int8{runtime.suffix}",
+                           int8_calibration=[x[:8], x[8:]])
+    int8 = runtime.load(path, threads=1)(x)
+    assert int8.shape == (16, 5) and np.isfinite(int8).all()
+    ref = eager_outputs(model, x)[0]
+    assert not np.array_equal(int8, fp32(x))  # quantised: not the fp32 graph again
+    assert (int8.argmax(1) == ref.argmax(1)).mean() >= 0.75
+    assert np.abs(int8 - ref).max() < 0.25 * np.abs(ref).max() + 0.05
+
+
+def test_all_outputs_of_a_dict_model(runtime, tmp_path: Path) -> None:
+    model, x = TwoHeads().eval(), images(1)
+    try:
+        path = runtime.convert(model, torch.from_numpy(x), tmp_path / f"heads{runtime.suffix}")
+    except UnsupportedModel as exc:
+        pytest.skip(f"{runtime.name} does not take a two-output model: {exc}")
+    got = sorted(runtime.load(path, threads=1).outputs(x), key=lambda a: a.ndim)
+    want = sorted(eager_outputs(model, x), key=lambda a: a.ndim)
+    assert [g.shape for g in got] == [w.shape for w in want]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-3, rtol=1e-3)
+
+
+def test_a_model_the_runtime_cannot_take_is_a_typed_error(runtime, tmp_path: Path) -> None:
+    class Untraceable(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise NotImplementedError("aten::imaginary_op has no kernel here")
+
+    with pytest.raises(UnsupportedModel, match="could not"):
+        runtime.convert(Untraceable().eval(), torch.from_numpy(images(1)), tmp_path / f"bad{runtime.suffix}")
+
+
+def test_a_missing_package_names_the_extra() -> None:
+    reason = missing(("hoot_no_such_runtime_package",), "Imaginary")
+    assert reason is not None and "hoot_no_such_runtime_package" in reason and INSTALL_HINT in reason
+    assert missing(("numpy",), "numpy") is None

@@ -1,0 +1,60 @@
+"""`hoot optimize`'s on-device variants: ExecuTorch/XNNPACK, LiteRT and OpenVINO, each in fp32 and INT8.
+
+Each builds the runtime's shippable file from the run's winner through its adapter
+(`hoot.bench.ondevice`) and times it through that runtime's own Python API, by the same rule as
+every other variant. The file is built at batch 1 and the run's image size (what a phone runs);
+the throughput figure is that file called on each image of the batch in turn. INT8 calibrates on
+the run's training images (`BuildContext.calibration`). A missing package is a skipped row naming
+the extra; a model the runtime cannot take is an error row with the converter's reason.
+Importing this module registers its builders in `variants.BUILDERS` (variants.py cannot import
+it back without a cycle).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import torch
+
+from hoot.bench.ondevice import RUNTIMES
+from hoot.trainer.deploy.optimize.variants import BUILDERS, ONDEVICE, BuildContext, Built, Skip
+
+#: variant name -> (adapter name, file stem, int8?)
+ONDEVICE_VARIANTS: dict[str, tuple[str, str, bool]] = {
+    "executorch-xnnpack": ("executorch-xnnpack", "model", False),
+    "executorch-xnnpack-int8": ("executorch-xnnpack", "model.int8", True),
+    "litert": ("litert", "model", False),
+    "litert-int8": ("litert", "model.int8", True),
+    "openvino": ("openvino", "model.openvino", False),
+    "openvino-int8": ("openvino", "model.openvino.int8", True),
+}
+
+
+def _builder(variant: str) -> Callable[[BuildContext], Built]:
+    runtime_name, stem, int8 = ONDEVICE_VARIANTS[variant]
+
+    def build(ctx: BuildContext) -> Built:
+        runtime = RUNTIMES[runtime_name]
+        reason = runtime.unavailable_reason()
+        if reason:
+            raise Skip(reason)
+        model = copy.deepcopy(ctx.model).cpu().eval()  # the others keep theirs on ctx.device
+        example = torch.from_numpy(ctx.calibration[:1])
+        path = runtime.convert(model, example, ctx.out_dir / f"{stem}{runtime.suffix}",
+                               int8_calibration=[ctx.calibration] if int8 else None)
+        runner = runtime.load(path, ctx.threads)
+        details = {**runner.details, "file_batch": runner.batch, "input_px": ctx.image_size,
+                   "throughput": "the batch-1 file called once per image"}
+        if int8:
+            details.update({"calibration_images": int(len(ctx.calibration)),
+                            "route": {"executorch-xnnpack": "PT2E + XNNPACKQuantizer (per-channel, symmetric)",
+                                      "litert": "PT2E + litert-torch PT2EQuantizer (per-channel), fully int8",
+                                      "openvino": "nncf.quantize (post-training, default preset)"}[runtime_name]})
+        return Built(runner, runtime_name, "int8" if int8 else "fp32", "cpu", file=path, details=details)
+
+    return build
+
+
+ONDEVICE_BUILDERS: dict[str, Callable[[BuildContext], Built]] = {name: _builder(name) for name in ONDEVICE}
+BUILDERS.update(ONDEVICE_BUILDERS)  # registration: variants.py names them, run.py imports this module
