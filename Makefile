@@ -8,7 +8,7 @@ HOOT := $(VENV)/bin/hoot
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,ondevice]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -9,7 +9,7 @@ from hoot.advisor.errors import HootError
 from hoot.bench.jobs import BenchJob, RowMessage
 from hoot.bench.ondevice.bench_call import adapter
 from hoot.bench.records import ONDEVICE_RUNTIMES, RUNTIMES
-from hoot.bench.runner import Settings
+from hoot.bench.runner import RunOptions
 from hoot.testing.bench_rows import FAKE_BUILDER
 
 HW = "test-cpu-00000000"
@@ -39,11 +39,11 @@ def test_ondevice_rows_on_a_tiny_model(runtime):
 def test_ondevice_runtimes_are_settings_of_their_own():
     assert set(ONDEVICE_RUNTIMES) <= set(RUNTIMES)
     with pytest.raises(HootError, match="drop --dtype"):
-        Settings(device="cpu", dtype="bf16", runtimes=("executorch",))
+        RunOptions(device="cpu", dtype="bf16", runtimes=("executorch",))
 
 
 def test_a_missing_runtime_package_is_one_error_naming_the_extra(monkeypatch):
     monkeypatch.setattr(type(adapter("litert")), "unavailable_reason",
                         lambda self: "LiteRT needs the Python package(s) ai_edge_litert: pip install 'hoot[ondevice]'")
     with pytest.raises(HootError, match=r"hoot\[ondevice\]"):
-        Settings(device="cpu", runtimes=("litert",))
+        RunOptions(device="cpu", runtimes=("litert",))

@@ -178,7 +178,7 @@ def test_ondevice_variants_measure_write_and_reload(trained_run, tmp_path):
     if not available:
         pytest.skip(RUNTIMES["openvino"].unavailable_reason())
     opts = OptimizeOptions(variants=("eager",) + tuple(available), calibration_images=16, batch_size=4, threads=1,
-                           rule=QUICK_RULE, device="cpu", out_dir=tmp_path)
+                           quick=True, device="cpu", out_dir=tmp_path)
     result = optimize_run(trained_run, opts)
     eager = _row(result, "eager")
     train, held = accuracy.load_splits(trained_run)
@@ -212,7 +212,7 @@ def test_missing_runtime_is_skipped_and_unsupported_model_is_an_error_row(traine
     monkeypatch.setattr(type(RUNTIMES["openvino"]), "unavailable_reason", lambda self: None)
     monkeypatch.setattr(type(RUNTIMES["openvino"]), "convert", refuse)
     opts = OptimizeOptions(variants=("eager", "litert", "openvino-int8"), calibration_images=4, batch_size=4,
-                           threads=1, rule=QUICK_RULE, device="cpu", out_dir=tmp_path)
+                           threads=1, quick=True, device="cpu", out_dir=tmp_path)
     result = optimize_run(trained_run, opts)
     assert _row(result, "eager").status == "ok"
     litert = _row(result, "litert")
