@@ -224,7 +224,21 @@ OPTIMIZE_CASES = [
     Case("optimize tiny timing size", ("optimize", "{tmp}/nope", "--image-size", "8"), 2, r"--image-size 8 is too small"),
 ]
 
-CASES = CLI_CASES + ADVISE_CASES + BENCH_CASES + RUN_CASES + SCALEOUT_CASES + OPTIMIZE_CASES
+# -- hoot doctor / hoot explain ---------------------------------------------------------------
+HEALTH_CASES = [
+    Case("doctor missing folder", ("doctor", "{tmp}/nope"), 2, r"data folder '.*nope' does not exist"),
+    Case("doctor on a file", ("doctor", "{tmp}/f.txt"), 2, r"is a file",
+         lambda tmp: (tmp / "f.txt").write_text("x")),
+    Case("doctor --out inside the data", ("doctor", "{tmp}/data", "--out", "{tmp}/data/rep"), 2,
+         r"--out '.*rep' is inside the data folder", _images),
+    Case("doctor --near-bits 40", ("doctor", "{tmp}/data", "--near-bits", "40"), 2, r"--near-bits '40' must be at most 32",
+         _images),
+    Case("doctor --folds 1", ("doctor", "{tmp}/data", "--folds", "1"), 2, r"--folds '1' must be at least 2", _images),
+    Case("doctor no class folders", ("doctor", "{tmp}/empty"), 2, r"has no class folders",
+         lambda tmp: (tmp / "empty").mkdir()),
+]
+
+CASES = CLI_CASES + ADVISE_CASES + BENCH_CASES + RUN_CASES + SCALEOUT_CASES + OPTIMIZE_CASES + HEALTH_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

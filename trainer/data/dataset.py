@@ -33,7 +33,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -205,9 +205,10 @@ def _multilabel_pairs(root: Path, skipped: list[dict[str, str]]) -> tuple[str, l
 
 
 def scan_dataset(data_dir: str | Path, task: str = "auto", val_fraction: float = 0.2, seed: int = 0,
-                 test_fraction: float = 0.2) -> DatasetScan:
+                 test_fraction: float = 0.2, grouper: Callable[[list[str]], list[int]] | None = None) -> DatasetScan:
     """Scan `data_dir`, probe every image's header, pick the layout and split into train/val/test.
-    Raises HootError when nothing trainable is there."""
+    `grouper` (paths -> a group id each; hoot.trainer.health's near-duplicate groups) makes the
+    split it draws keep each group on one side. Raises HootError when nothing trainable is there."""
     root = Path(data_dir)
     _check_root(root)
     skipped: list[dict[str, str]] = []
@@ -240,8 +241,9 @@ def scan_dataset(data_dir: str | Path, task: str = "auto", val_fraction: float =
     draw_val, draw_test = "val" not in given, "test" not in given
     _check_usable(root, classes, train, skipped)
     check_split_sizes(classes, [s.label for s in train], draw_val, draw_test, str(root), len(skipped))
+    groups = grouper([s.path for s in train]) if grouper is not None and (draw_val or draw_test) else None
     tr_idx, va_idx, te_idx = stratified_split3([s.label for s in train], val_fraction if draw_val else 0.0,
-                                               test_fraction if draw_test else 0.0, seed)
+                                               test_fraction if draw_test else 0.0, seed, groups)
     if draw_val:
         val = [train[i] for i in va_idx]
     if draw_test:
