@@ -146,7 +146,7 @@ def preflight(config: Any) -> DatasetScan:
     leaks = test_leaks_from_folder(findings, {r.path: r for r in records})
     if leaks and not getattr(config, "allow_leakage", False):
         a, b = leaks[0].paths
-        raise HootError(f"the test/ folder of '{config.data_dir}' shares {len(leaks)} image(s) with training (exact or near "
+        raise HootError(f"the test/ folder of '{config.data_dir}' shares {len(leaks)} image(s) with training or validation (exact or near "
                         f"copies, e.g. '{a}' and '{b}'), so the test figure would be inflated; remove them from test/ "
                         "(`hoot doctor DATA` lists them) or pass --allow-leakage")
     if problems:
