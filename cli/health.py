@@ -65,3 +65,25 @@ def doctor(data_dir, task, val_fraction, test_fraction, seed, near_bits, label_c
     if report.problems:  # exit 1 (hoot's "no answer"): the data is not clean
         raise NoAnswer(f"{len(report.problems)} problem(s) found; report: {md}", {"report": str(md)})
     click.echo(f"hoot: clean; report: {md}", err=True)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.argument("run")
+@click.argument("images", nargs=-1)
+@click.option("--method", default="gradcam", type=click.Choice(["gradcam", "gradcam++", "eigencam"]),
+              help="Class-activation method (pytorch-grad-cam).")
+@click.option("--class", "class_name", default=None, metavar="NAME", help="Explain this class (default: the predicted one).")
+@click.option("--out", default=None, metavar="DIR", help="Where the PNG overlays go (default: RUN/explain/).")
+@click.option("--output", default="reports", help="Where run folders are (to find RUN by its id).")
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "json", "csv", "markdown"]))
+def explain(run, images, method, class_name, out, output, fmt) -> None:
+    """Class-activation heatmaps of RUN's model over IMAGES, saved as PNG overlays."""
+    from hoot.advisor.render import render
+    from hoot.trainer.deploy.trained import find_run, load_trained
+    from hoot.trainer.health.explain import explain_images
+
+    run_dir = find_run(run, output)
+    model, meta = load_trained(run_dir)
+    maps = explain_images(model, meta, list(images), Path(out) if out else run_dir / "explain", method, class_name)
+    rows = [m.__dict__ for m in maps]
+    click.echo(render(rows, fmt, ("image", "method", "explained_class", "predicted_class", "probability", "overlay_png")))

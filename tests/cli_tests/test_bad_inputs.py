@@ -236,6 +236,9 @@ HEALTH_CASES = [
     Case("doctor --folds 1", ("doctor", "{tmp}/data", "--folds", "1"), 2, r"--folds '1' must be at least 2", _images),
     Case("doctor no class folders", ("doctor", "{tmp}/empty"), 2, r"has no class folders",
          lambda tmp: (tmp / "empty").mkdir()),
+    Case("explain unknown run", ("explain", "{tmp}/nope", "a.png"), 2, r"run '.*nope' not found"),
+    Case("explain run without best.pt", ("explain", "{tmp}/run1", "a.png"), 2, r"no best.pt", _run_without_best_pt),
+    Case("explain bad method", ("explain", "{tmp}/run1", "a.png", "--method", "saliency"), 2, r"--method"),
 ]
 
 CASES = CLI_CASES + ADVISE_CASES + BENCH_CASES + RUN_CASES + SCALEOUT_CASES + OPTIMIZE_CASES + HEALTH_CASES
