@@ -29,6 +29,9 @@ import numpy as np
 NEAR_HAMMING_BITS = 4
 #: side of the RGB thumbnail kept for the label check's linear probe
 THUMB_PX = 16
+#: JPEGs decode at the smallest DCT scale that keeps at least this many pixels a side (Image.draft,
+#: as hoot's cache does): the hash input is 64 px, so full-resolution detail is decoded for nothing
+_DRAFT_PX = 256
 #: the image is shrunk to this before hashing (phash shrinks to 32x32 anyway; doing it once, fast, keeps big files cheap)
 _HASH_INPUT_PX = 64
 
@@ -66,6 +69,7 @@ def read_facts(path: str) -> ImageFacts:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 mode, (width, height) = im.mode, im.size
+                im.draft(None, (_DRAFT_PX, _DRAFT_PX))  # JPEG: DCT scaling skips detail the 64 px hash input discards
                 im.load()
                 rgb = im.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
