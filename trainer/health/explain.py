@@ -22,8 +22,7 @@ import torch
 from torch import nn
 
 from hoot.advisor.errors import HootError
-from hoot.trainer.data.cache import decode_resized
-from hoot.trainer.data.dataset import probe_image
+from hoot.trainer.data.inputs import load_images
 from hoot.trainer.data.pipeline import Normalizer
 
 #: --method name -> pytorch_grad_cam class name
@@ -51,22 +50,6 @@ def last_conv_layer(model: nn.Module) -> nn.Module:
     return convs[-1]
 
 
-def _load(images: Sequence[str], size: int) -> np.ndarray:
-    arrays = []
-    for img in images:
-        p = Path(img)
-        if not p.is_file():
-            raise HootError(f"image '{img}' does not exist or is not a file")
-        probed = probe_image(p)
-        if isinstance(probed, str):
-            raise HootError(f"image '{img}' cannot be used: {probed}")
-        try:
-            arrays.append(decode_resized(str(p), size))
-        except OSError as exc:
-            raise HootError(f"image '{img}' cannot be decoded ({exc})") from None
-    return np.stack(arrays)
-
-
 def _cam(method: str, model: nn.Module):
     import pytorch_grad_cam
 
@@ -88,7 +71,7 @@ def explain_images(model: nn.Module, meta: dict, images: Sequence[str], out_dir:
     if class_name is not None and class_name not in classes:
         raise HootError(f"--class '{class_name}' is not a class of this run; use one of {', '.join(classes[:20])}")
     cam = _cam(method, model)
-    pixels = _load(images, int(meta["image_size"]))
+    pixels = load_images(images, int(meta["image_size"]))
     x = Normalizer(meta["mean"], meta["std"])(torch.from_numpy(pixels))
     model.eval()
     with torch.no_grad():
@@ -121,7 +104,7 @@ def right_and_wrong(model: nn.Module, meta: dict, images: Sequence[str], labels:
     images, labels = list(images)[:look_at], list(labels)[:look_at]
     if not images:
         return []
-    x = Normalizer(meta["mean"], meta["std"])(torch.from_numpy(_load(images, int(meta["image_size"]))))
+    x = Normalizer(meta["mean"], meta["std"])(torch.from_numpy(load_images(images, int(meta["image_size"]))))
     model.eval()
     with torch.no_grad():
         predicted = model(x).argmax(dim=1).tolist()
