@@ -66,3 +66,14 @@ def test_balance_names_classes_in_a_lower_seeds_band():
     found = balance_findings(class_counts(recs, ["big", "mid", "small"]))
     assert {f.labels[0] for f in found if f.kind == "imbalance"} == {"mid", "small"}
     assert {f.labels[0] for f in found if f.kind == "small-class"} == {"small"}
+
+
+def test_shuffled_split_grouped_and_unchanged_without_groups():
+    from hoot.trainer.data.splits import shuffled_split3
+
+    plain = shuffled_split3(40, 0.2, 0.2, 3)
+    assert shuffled_split3(40, 0.2, 0.2, 3, groups=list(range(40))) == plain
+    assert [len(part) for part in plain] == [24, 8, 8]
+    groups = [i // 4 for i in range(40)]
+    side = {i: s for s, part in enumerate(shuffled_split3(40, 0.2, 0.2, 3, groups=groups)) for i in part}
+    assert all(len({side[i] for i in range(g * 4, g * 4 + 4)}) == 1 for g in range(10))

@@ -71,3 +71,27 @@ def test_cli_exit_0_when_clean(tmp_path, capsys):
     assert code == 0, err
     assert "clean" in err
     assert sorted(p.name for p in data.rglob("*")) == before
+
+
+def test_multilabel_sidecars(tmp_path):
+    """Tag sidecars: a copy under other tags is a cross-label pair; the label check runs multi-label."""
+    import shutil
+
+    import numpy as np
+
+    from hoot.trainer.health.doctor import DoctorOptions, run_doctor
+
+    from .conftest import textured
+
+    rng = np.random.default_rng(3)
+    data = tmp_path / "tags"
+    data.mkdir()
+    for i in range(30):
+        textured(rng).save(data / f"{i}.png")
+        (data / f"{i}.txt").write_text(["cat", "dog", "cat, indoor"][i % 3])
+    shutil.copyfile(data / "0.png", data / "copy.png")
+    (data / "copy.txt").write_text("dog")
+    report = run_doctor(data, DoctorOptions(folds=3))
+    assert report.task == "multilabel"
+    assert {frozenset(f.paths) for f in report.of_kind("cross-label")} == {frozenset((str(data / "0.png"), str(data / "copy.png")))}
+    assert report.label_check.ran, report.label_check.reason

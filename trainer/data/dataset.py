@@ -35,13 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
 from hoot.advisor.dataset_scan import (IMAGE_EXTENSIONS, class_dirs, display_name, fence, find_splits, is_image_name,
                                        probe_header, walk_images)
 from hoot.advisor.errors import HootError
-from hoot.trainer.data.splits import (check_split_sizes, min_images_per_class, split_rule, stratified_split,  # noqa: F401
-                                 stratified_split3)
+from hoot.trainer.data.splits import (check_split_sizes, min_images_per_class, shuffled_split3, split_rule,  # noqa: F401
+                                 stratified_split, stratified_split3)
 
 IMG_EXTENSIONS = IMAGE_EXTENSIONS  # one list for advise and shortlist
 LABELS_CSV = "labels.csv"
@@ -218,7 +216,7 @@ def scan_dataset(data_dir: str | Path, task: str = "auto", val_fraction: float =
         task == "auto" and ((root / LABELS_CSV).is_file() or _has_sidecars(top_images if top_images else _list_images(root)[:2000]))
     )
     if multilabel:
-        return _scan_multilabel(root, splits, val_fraction, test_fraction, seed, skipped)
+        return _scan_multilabel(root, splits, val_fraction, test_fraction, seed, skipped, grouper)
     fenced = fence(root, *splits.values())
     if splits:
         classes, train_pairs = _folder_pairs(splits["train"], None, fenced=fenced)
@@ -265,7 +263,7 @@ def _check_usable(root: Path, classes: list[str], train: list[Sample], skipped: 
 
 
 def _scan_multilabel(root: Path, splits: dict[str, Path], val_fraction: float, test_fraction: float, seed: int,
-                     skipped: list) -> DatasetScan:
+                     skipped: list, grouper: Callable[[list[str]], list[int]] | None = None) -> DatasetScan:
     layout, train_pairs = _multilabel_pairs(splits.get("train", root), skipped)
     given = {name: _multilabel_pairs(splits[name], skipped)[1] for name in ("val", "test") if name in splits}
     if splits:
@@ -279,16 +277,13 @@ def _scan_multilabel(root: Path, splits: dict[str, Path], val_fraction: float, t
     if len(train_ok) < need:
         raise HootError(f"data folder '{root}' has {len(train_ok)} usable tagged image(s) ({len(skipped)} skipped); "
                         f"training, validation and test need at least {need}: add images")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(train_ok))
-    n_test = max(1, round(test_fraction * len(train_ok))) if draw_test else 0
-    n_val = max(1, round(val_fraction * len(train_ok))) if draw_val else 0
-    n_test, n_val = (n_test, n_val) if n_test + n_val < len(train_ok) else (int(draw_test), int(draw_val))
+    groups = grouper([str(p) for p, _, _, _ in train_ok]) if grouper is not None and (draw_val or draw_test) else None
+    tr_idx, va_idx, te_idx = shuffled_split3(len(train_ok), val_fraction, test_fraction, seed, draw_val, draw_test, groups)
     if draw_test:
-        test_ok = [train_ok[i] for i in sorted(order[:n_test])]
+        test_ok = [train_ok[i] for i in te_idx]
     if draw_val:
-        val_ok = [train_ok[i] for i in sorted(order[n_test:n_test + n_val])]
-    train_ok = [train_ok[i] for i in sorted(order[n_test + n_val:])]
+        val_ok = [train_ok[i] for i in va_idx]
+    train_ok = [train_ok[i] for i in tr_idx]
     classes = sorted({t for _, tags, _, _ in train_ok for t in tags})
     index = {c: i for i, c in enumerate(classes)}
     warn = []

@@ -46,6 +46,22 @@ def stratified_split3(labels: Sequence[int], val_fraction: float, test_fraction:
     return sorted(train), sorted(val), sorted(test)
 
 
+def shuffled_split3(n: int, val_fraction: float, test_fraction: float, seed: int, draw_val: bool = True,
+                    draw_test: bool = True, groups: Sequence[int] | None = None) -> tuple[list[int], list[int], list[int]]:
+    """Indices (train, val, test) of a seeded shuffle of `n` multi-label images (no one class to
+    stratify by): round(fraction x n) to test and to val, at least one each when drawn. `groups`
+    keeps each group on one side, as in `stratified_split3`."""
+    if groups is not None:
+        return _grouped([0] * n, groups, lambda reps: shuffled_split3(len(reps), val_fraction, test_fraction, seed,
+                                                                      draw_val, draw_test))
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, round(test_fraction * n)) if draw_test else 0
+    n_val = max(1, round(val_fraction * n)) if draw_val else 0
+    n_test, n_val = (n_test, n_val) if n_test + n_val < n else (int(draw_test), int(draw_val))
+    return (sorted(order[n_test + n_val:].tolist()), sorted(order[n_test:n_test + n_val].tolist()),
+            sorted(order[:n_test].tolist()))
+
+
 def _grouped(labels: Sequence, groups: Sequence[int],
              split: Callable[[list], tuple[list[int], ...]]) -> tuple[list[int], ...]:
     """Split the groups' first members with `split`, then send every member where its first went."""
