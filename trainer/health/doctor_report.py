@@ -77,9 +77,11 @@ def write_report(report: DoctorReport, out_dir: Path) -> Path:
              f"Near duplicates: perceptual hash (imagehash.phash, 64 bits) at most {report.near_bits} bits apart.", ""]
     lines += [f"- {n}" for n in report.notes]
     lc = report.label_check
-    if lc is not None:
-        lines.append(f"- label check: {lc.method} (seed {lc.seed}, budget {lc.budget_s:g} s); "
-                     f"{'out-of-fold accuracy %.3f, %.1f s CPU' % (lc.oof_accuracy or 0, lc.cpu_s) if lc.ran else 'not run: ' + lc.reason}")
+    if lc is not None and lc.ran:
+        lines.append(f"- label check: {lc.method} (seed {lc.seed}, budget {lc.budget_s:g} s); out-of-fold accuracy "
+                     f"{lc.oof_accuracy or 0:.3f} (how far to trust the suspects), {lc.cpu_s:.1f} s CPU")
+    elif lc is not None:
+        lines.append(f"- label check not run: {lc.reason}")
     lines += ["", f"**{'clean' if not report.problems else str(len(report.problems)) + ' problem(s)'}**", ""]
     drawn = 0
     for title, table in tables(report, "markdown"):
