@@ -225,7 +225,15 @@ OPTIMIZE_CASES = [
 ]
 
 # -- hoot doctor / hoot explain ---------------------------------------------------------------
+def _leaky(tmp: Path) -> None:
+    from hoot.testing.planted import make_planted
+
+    make_planted(tmp / "data", n_images=60, classes=3, n_exact=0, n_near=0, n_cross=0, n_flips=0, n_leaks=2)
+
+
 HEALTH_CASES = [
+    Case("shortlist on a test/ folder that leaks", (*_SHORTLIST, "--steps", "1"), 2,
+         r"test/ folder of '.*data' shares 2 image\(s\) with training or validation .* pass --allow-leakage", _leaky),
     Case("doctor missing folder", ("doctor", "{tmp}/nope"), 2, r"data folder '.*nope' does not exist"),
     Case("doctor on a file", ("doctor", "{tmp}/f.txt"), 2, r"is a file",
          lambda tmp: (tmp / "f.txt").write_text("x")),

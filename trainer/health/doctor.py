@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -114,8 +115,10 @@ def run_doctor(data_dir: str | Path, options: DoctorOptions = DoctorOptions()) -
     findings, rows = cheap_findings(records, index, scan.classes, scan.skipped, timings)
     report = DoctorReport(str(data_dir), scan.task, scan.layout, len(records), scan.split_rule, options.near_bits,
                           rows, findings, timings=timings)
-    report.notes.append("splits drawn by hoot keep exact and near duplicates on one side (group-aware split); "
-                        "a leak can only come from split folders you made")
+    groups = index.groups([r.path for r in records])
+    kept = sum(n for n in Counter(groups).values() if n > 1)
+    report.notes.append(f"splits drawn by hoot keep exact and near copies on one side (group-aware split: {kept} images "
+                        "in groups of copies); a leak can only come from split folders you made")
     if options.label_check:
         t = time.perf_counter()
         found, report.label_check = _label_findings(records, index, scan.classes, scan.task == "multilabel", options)
