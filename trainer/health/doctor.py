@@ -26,7 +26,7 @@ from hoot.trainer.data.dataset import DatasetScan, scan_dataset
 from hoot.trainer.health.balance import balance_findings, class_counts
 from hoot.trainer.health.duplicates import pair_findings, test_leaks_from_folder
 from hoot.trainer.health.findings import CheckTiming, DoctorReport, Finding, ImageRecord, LabelCheckSummary
-from hoot.trainer.health.hashing import NEAR_HAMMING_BITS, HashIndex
+from hoot.trainer.health.hashing import NEAR_HAMMING_BITS, HashIndex, cache_path_for
 from hoot.trainer.health.image_checks import image_findings
 from hoot.trainer.health.label_check import DEFAULT_BUDGET_S, DEFAULT_FOLDS, find_label_issues
 
@@ -140,7 +140,7 @@ def preflight(config: Any) -> DatasetScan:
     """`hoot shortlist`'s cheap checks before it trains: scan with near duplicates grouped (so the
     splits it draws keep them on one side), warn about duplicates, leaks and imbalance, and refuse
     when the user's own test/ folder shares images with training unless `config.allow_leakage`."""
-    index = HashIndex()
+    index = HashIndex(cache=cache_path_for(config.data_dir))
     scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction,
                         grouper=index.groups)
     records = records_from_scan(scan)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -115,22 +117,69 @@ class Pair:
     exact: bool  # the same bytes (SHA-256)
 
 
+def _stamp(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
 class HashIndex:
     """Facts per path, computed once and kept (the grouping for the split and the checks after
-    it read the same decode)."""
+    it read the same decode).
 
-    def __init__(self, near_bits: int = NEAR_HAMMING_BITS, workers: int | None = None) -> None:
+    With `cache` (a JSON file under hoot's data directory), hashes of files whose size and
+    modification time are unchanged are read from it instead of decoding the file again: every
+    process that prepares a shortlist run (workers, DDP ranks, a --resume) checks the data, and
+    only the first pays the decode. Cached facts carry no thumbnail (the label check decodes)."""
+
+    def __init__(self, near_bits: int = NEAR_HAMMING_BITS, workers: int | None = None,
+                 cache: Path | None = None) -> None:
         self.near_bits = near_bits
         self.workers = workers or default_workers()
+        self.cache = cache
         self._facts: dict[str, ImageFacts] = {}
+
+    def _read_cache(self) -> dict[str, list]:
+        try:
+            return json.loads(self.cache.read_text(encoding="utf-8")) if self.cache and self.cache.is_file() else {}
+        except (OSError, ValueError):
+            return {}  # a broken cache is only a slower run
 
     def facts(self, paths: Sequence[str]) -> list[ImageFacts]:
         missing = [p for p in dict.fromkeys(paths) if p not in self._facts]
-        if missing:
+        if not missing:
+            return [self._facts[p] for p in paths]
+        cached = self._read_cache()
+        decode = []
+        for p in missing:
+            row = cached.get(p)
+            if row and row[0] == _stamp(p):
+                self._facts[p] = ImageFacts(p, *row[1:])
+            else:
+                decode.append(p)
+        if decode:
             with ThreadPoolExecutor(self.workers) as pool:
-                for facts in pool.map(read_facts, missing, chunksize=16):
+                for facts in pool.map(read_facts, decode, chunksize=16):
                     self._facts[facts.path] = facts
+            if self.cache is not None:
+                self._write_cache(cached)
         return [self._facts[p] for p in paths]
+
+    def _write_cache(self, cached: dict[str, list]) -> None:
+        from hoot.trainer.runfiles import atomic_write_text
+
+        for p, f in self._facts.items():
+            stamp = _stamp(p)
+            if f.ok and stamp:
+                cached[p] = [stamp, f.sha256, f.phash, f.width, f.height, f.mode]
+        try:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.cache, json.dumps(cached))
+        except OSError:
+            pass  # an unwritable data directory only costs the next process a decode
+
 
     def pairs(self, paths: Sequence[str]) -> list[Pair]:
         """Exact (same bytes) and near pairs among the readable images of `paths`."""
@@ -161,3 +210,11 @@ class HashIndex:
         graph = coo_matrix((np.ones(len(pairs)), (rows, cols)), shape=(n, n))
         _, labels = connected_components(graph, directed=False)
         return [int(v) for v in labels]
+
+
+def cache_path_for(data_root: str | os.PathLike[str]) -> Path:
+    """The hash cache of one dataset folder, under hoot's data directory (never in the data folder)."""
+    from hoot.advisor.paths import data_dir
+
+    key = hashlib.sha1(str(Path(data_root).resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return data_dir() / "doctor" / f"hashes-{key}.json"
