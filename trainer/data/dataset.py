@@ -38,8 +38,8 @@ from typing import Callable, Sequence
 from hoot.advisor.dataset_scan import (IMAGE_EXTENSIONS, class_dirs, display_name, fence, find_splits, is_image_name,
                                        probe_header, walk_images)
 from hoot.advisor.errors import HootError
-from hoot.trainer.data.splits import (check_split_sizes, min_images_per_class, shuffled_split3, split_rule,  # noqa: F401
-                                 stratified_split, stratified_split3)
+from hoot.trainer.data.splits import (check_split_sizes, min_images_per_class, split_rule, stratified_split,  # noqa: F401
+                                 shuffled_split3, stratified_split3)
 
 IMG_EXTENSIONS = IMAGE_EXTENSIONS  # one list for advise and shortlist
 LABELS_CSV = "labels.csv"
