@@ -51,3 +51,18 @@ def test_report_shows_heatmaps(tiny_run):
     md = (run / "report.md").read_text()
     assert "Grad-CAM" in md and list((run / "heatmaps").glob("*.png"))
     assert "](heatmaps/" in md
+
+
+def test_report_says_why_when_heatmaps_fail(tiny_run, monkeypatch):
+    from hoot.advisor.errors import HootError
+    from hoot.trainer.health import explain
+    from hoot.trainer.report import write_report
+
+    run, _ = tiny_run
+
+    def refuse(*args, **kwargs):
+        raise HootError("no convolution layer")
+
+    monkeypatch.setattr(explain, "right_and_wrong", refuse)
+    write_report(run)
+    assert "Heatmaps not drawn: no convolution layer" in (run / "report.md").read_text()

@@ -11,7 +11,6 @@ into the data folder.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from hoot.trainer.health.hashing import NEAR_HAMMING_BITS, HashIndex, cache_path
 from hoot.trainer.health.image_checks import image_findings
 from hoot.trainer.health.label_check import DEFAULT_BUDGET_S, DEFAULT_FOLDS, find_label_issues
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
