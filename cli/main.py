@@ -22,6 +22,7 @@ from hoot.advisor.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED,
 from hoot.cli.advise import advise
 from hoot.cli.bench import bench
 from hoot.cli.catalog import catalog
+from hoot.cli.health import doctor, explain
 from hoot.cli.optimize import optimize
 from hoot.cli.runs import export, predict, report, shortlist
 
@@ -64,7 +65,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     enable_hoot_loggers()
 
 
-for _command in (advise, bench, catalog, export, optimize, predict, report, shortlist):
+for _command in (advise, bench, catalog, doctor, explain, export, optimize, predict, report, shortlist):
     cli.add_command(_command)
 
 

@@ -62,6 +62,7 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 @click.option("--run-id", default="", help="Run folder name (default: a timestamp).")
 @click.option("--resume", default=None, metavar="RUN", help="Continue run RUN (id under --output, or its folder).")
 @click.option("--format", "fmt", default="table", type=click.Choice(FORMATS), help="Format of the ranking on stdout.")
+@click.option("--allow-leakage", is_flag=True, help="Train even when DATA/test/ shares images with training (hoot doctor lists them).")
 @click.option("--storage", default=None, metavar="URL", help="Scale-out: Optuna storage shared by workers.")
 @click.option("--study", default=None, metavar="NAME", help="Scale-out: study name.")
 @click.option("--worker", is_flag=True, default=None, help="Scale-out: run trials of an existing study.")
@@ -73,7 +74,7 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
               pretrained, strategy, similarity, full_epochs, optimizer, lr, weight_decay, label_smoothing, focal,
               focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, precision, compile_mode, output, run_id,
-              resume, fmt,
+              resume, fmt, allow_leakage,
               **options) -> None:
     """Bake-off of candidate models on the images in DATA_DIR, then fine-tune the winner.
 
@@ -111,7 +112,7 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
             weight_decay=weight_decay, label_smoothing=label_smoothing, focal=focal, focal_gamma=focal_gamma,
             warmup_epochs=warmup_epochs, patience=patience, output=output, run_id=run_id, device=device,
             num_threads=threads, auto_batch=not no_auto_batch, similarity=similarity,
-            precision=precision, compile=compile_mode)
+            precision=precision, compile=compile_mode, allow_leakage=allow_leakage)
         if config.pretrained:
             from hoot.bench.models import require_cached_weights
 

@@ -97,6 +97,7 @@ class ShortlistConfig:
     # step precision/layout (auto: measured on CUDA, fp32 on CPU) and torch.compile (issue 10)
     precision: str = "auto"  # auto | probe | fp32 | bf16 | fp16 [+channels_last]
     compile: str = "off"  # off | auto | default | reduce-overhead (CUDA graphs)
+    allow_leakage: bool = False  # train even when DATA/test/ shares images with training (issue 20)
 
     def __post_init__(self) -> None:
         if not self.run_id:

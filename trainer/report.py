@@ -217,8 +217,33 @@ def sections(run: dict, plots: dict[str, str]) -> list[tuple[str, list[tuple[str
     if run.get("optimize"):  # hoot optimize's section (trainer/deploy/optimize/report.py)
         from hoot.trainer.deploy.optimize.report import report_section
         out.append(report_section(run["optimize"]))
+    if run.get("heatmaps"):
+        out.append(("Where the model looks (Grad-CAM, held-out test images)", run["heatmaps"]))
     out.append(("Deployment notes", [("text", n) for n in deployment_notes(bake.get("winner") or None)]))
     return out
+
+
+def heatmap_items(run_dir: Path, run: dict) -> list[tuple[str, Any]]:
+    """Grad-CAM overlays of a few held-out test images, right and wrong (hoot.trainer.health.explain).
+    Optional: when the model cannot be explained the section says why instead of failing the report."""
+    if not run.get("finetune") or not (run_dir / "best.pt").is_file():
+        return []
+    try:
+        from hoot.trainer.data.dataset import run_splits
+        from hoot.trainer.deploy.trained import load_trained
+        from hoot.trainer.health.explain import right_and_wrong
+
+        model, meta = load_trained(run_dir)
+        test = run_splits(run_dir).test
+        found = right_and_wrong(model, meta, [s.path for s in test], [s.label for s in test], run_dir / "heatmaps")
+    except Exception as exc:  # noqa: BLE001 - an optional section: say why, keep the report
+        return [("text", f"Heatmaps not drawn: {exc}")]
+    items: list[tuple[str, Any]] = []
+    for heat, correct in found:
+        items.append(("text", f"{'right' if correct else 'wrong'}: {Path(heat.image).name} predicted "
+                              f"{heat.predicted_class} ({heat.probability:.2f})"))
+        items.append(("image", str(Path(heat.overlay_png).relative_to(run_dir))))
+    return items or [("text", "No held-out test images to explain.")]
 
 
 def _finetune_sections(run: dict, plots: dict[str, str], out: list) -> list:
@@ -294,6 +319,7 @@ def write_report(run_dir: Path) -> dict[str, Path]:
     run = load_run(run_dir)
     write_metrics(run_dir, run)
     plots = _plots(run_dir, run)
+    run["heatmaps"] = heatmap_items(run_dir, run)
     atomic_write_text(run_dir / "report.md", render_markdown(run, plots))
     atomic_write_text(run_dir / "report.html", render_html(run, plots))
     return {"report_md": run_dir / "report.md", "report_html": run_dir / "report.html",

@@ -235,7 +235,32 @@ OPTIMIZE_CASES = [
     Case("optimize tiny timing size", ("optimize", "{tmp}/nope", "--image-size", "8"), 2, r"--image-size 8 is too small"),
 ]
 
-CASES = CLI_CASES + ADVISE_CASES + BENCH_CASES + RUN_CASES + SCALEOUT_CASES + OPTIMIZE_CASES
+# -- hoot doctor / hoot explain ---------------------------------------------------------------
+def _leaky(tmp: Path) -> None:
+    from hoot.testing.planted import make_planted
+
+    make_planted(tmp / "data", n_images=60, classes=3, n_exact=0, n_near=0, n_cross=0, n_flips=0, n_leaks=2)
+
+
+HEALTH_CASES = [
+    Case("shortlist on a test/ folder that leaks", (*_SHORTLIST, "--steps", "1"), 2,
+         r"test/ folder of '.*data' shares 2 image\(s\) with training or validation .* pass --allow-leakage", _leaky),
+    Case("doctor missing folder", ("doctor", "{tmp}/nope"), 2, r"data folder '.*nope' does not exist"),
+    Case("doctor on a file", ("doctor", "{tmp}/f.txt"), 2, r"is a file",
+         lambda tmp: (tmp / "f.txt").write_text("x")),
+    Case("doctor --out inside the data", ("doctor", "{tmp}/data", "--out", "{tmp}/data/rep"), 2,
+         r"--out '.*rep' is inside the data folder", _images),
+    Case("doctor --near-bits 40", ("doctor", "{tmp}/data", "--near-bits", "40"), 2, r"--near-bits '40' must be at most 32",
+         _images),
+    Case("doctor --folds 1", ("doctor", "{tmp}/data", "--folds", "1"), 2, r"--folds '1' must be at least 2", _images),
+    Case("doctor no class folders", ("doctor", "{tmp}/empty"), 2, r"has no class folders",
+         lambda tmp: (tmp / "empty").mkdir()),
+    Case("explain unknown run", ("explain", "{tmp}/nope", "a.png"), 2, r"run '.*nope' not found"),
+    Case("explain run without best.pt", ("explain", "{tmp}/run1", "a.png"), 2, r"no best.pt", _run_without_best_pt),
+    Case("explain bad method", ("explain", "{tmp}/run1", "a.png", "--method", "saliency"), 2, r"--method"),
+]
+
+CASES = CLI_CASES + ADVISE_CASES + BENCH_CASES + RUN_CASES + SCALEOUT_CASES + OPTIMIZE_CASES + HEALTH_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -33,16 +33,14 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
-
-import numpy as np
+from typing import Callable, Sequence
 
 from hoot.advisor.dataset_scan import (IMAGE_EXTENSIONS, class_dirs, display_name, fence, find_splits, is_image_name,
                                        probe_header, walk_images)
 from hoot.advisor.errors import HootError
 from hoot.advisor.paths import existing_folder
 from hoot.trainer.data.splits import (check_split_sizes, min_images_per_class, split_rule, stratified_split,  # noqa: F401
-                                 stratified_split3)
+                                 shuffled_split3, stratified_split3)
 
 IMG_EXTENSIONS = IMAGE_EXTENSIONS  # one list for advise and shortlist
 LABELS_CSV = "labels.csv"
@@ -203,9 +201,10 @@ def _multilabel_pairs(root: Path, skipped: list[dict[str, str]]) -> tuple[str, l
 
 
 def scan_dataset(data_dir: str | Path, task: str = "auto", val_fraction: float = 0.2, seed: int = 0,
-                 test_fraction: float = 0.2) -> DatasetScan:
+                 test_fraction: float = 0.2, grouper: Callable[[list[str]], list[int]] | None = None) -> DatasetScan:
     """Scan `data_dir`, probe every image's header, pick the layout and split into train/val/test.
-    Raises HootError when nothing trainable is there."""
+    `grouper` (paths -> a group id each; hoot.trainer.health's near-duplicate groups) makes the
+    split it draws keep each group on one side. Raises HootError when nothing trainable is there."""
     root = Path(data_dir)
     _check_root(root)
     skipped: list[dict[str, str]] = []
@@ -215,7 +214,7 @@ def scan_dataset(data_dir: str | Path, task: str = "auto", val_fraction: float =
         task == "auto" and ((root / LABELS_CSV).is_file() or _has_sidecars(top_images if top_images else _list_images(root)[:2000]))
     )
     if multilabel:
-        return _scan_multilabel(root, splits, val_fraction, test_fraction, seed, skipped)
+        return _scan_multilabel(root, splits, val_fraction, test_fraction, seed, skipped, grouper)
     fenced = fence(root, *splits.values())
     if splits:
         classes, train_pairs = _folder_pairs(splits["train"], None, fenced=fenced)
@@ -238,8 +237,9 @@ def scan_dataset(data_dir: str | Path, task: str = "auto", val_fraction: float =
     draw_val, draw_test = "val" not in given, "test" not in given
     _check_usable(root, classes, train, skipped)
     check_split_sizes(classes, [s.label for s in train], draw_val, draw_test, str(root), len(skipped))
+    groups = grouper([s.path for s in train]) if grouper is not None and (draw_val or draw_test) else None
     tr_idx, va_idx, te_idx = stratified_split3([s.label for s in train], val_fraction if draw_val else 0.0,
-                                               test_fraction if draw_test else 0.0, seed)
+                                               test_fraction if draw_test else 0.0, seed, groups)
     if draw_val:
         val = [train[i] for i in va_idx]
     if draw_test:
@@ -261,7 +261,7 @@ def _check_usable(root: Path, classes: list[str], train: list[Sample], skipped: 
 
 
 def _scan_multilabel(root: Path, splits: dict[str, Path], val_fraction: float, test_fraction: float, seed: int,
-                     skipped: list) -> DatasetScan:
+                     skipped: list, grouper: Callable[[list[str]], list[int]] | None = None) -> DatasetScan:
     layout, train_pairs = _multilabel_pairs(splits.get("train", root), skipped)
     given = {name: _multilabel_pairs(splits[name], skipped)[1] for name in ("val", "test") if name in splits}
     if splits:
@@ -275,16 +275,13 @@ def _scan_multilabel(root: Path, splits: dict[str, Path], val_fraction: float, t
     if len(train_ok) < need:
         raise HootError(f"data folder '{root}' has {len(train_ok)} usable tagged image(s) ({len(skipped)} skipped); "
                         f"training, validation and test need at least {need}: add images")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(train_ok))
-    n_test = max(1, round(test_fraction * len(train_ok))) if draw_test else 0
-    n_val = max(1, round(val_fraction * len(train_ok))) if draw_val else 0
-    n_test, n_val = (n_test, n_val) if n_test + n_val < len(train_ok) else (int(draw_test), int(draw_val))
+    groups = grouper([str(p) for p, _, _, _ in train_ok]) if grouper is not None and (draw_val or draw_test) else None
+    tr_idx, va_idx, te_idx = shuffled_split3(len(train_ok), val_fraction, test_fraction, seed, draw_val, draw_test, groups)
     if draw_test:
-        test_ok = [train_ok[i] for i in sorted(order[:n_test])]
+        test_ok = [train_ok[i] for i in te_idx]
     if draw_val:
-        val_ok = [train_ok[i] for i in sorted(order[n_test:n_test + n_val])]
-    train_ok = [train_ok[i] for i in sorted(order[n_test + n_val:])]
+        val_ok = [train_ok[i] for i in va_idx]
+    train_ok = [train_ok[i] for i in tr_idx]
     classes = sorted({t for _, tags, _, _ in train_ok for t in tags})
     index = {c: i for i, c in enumerate(classes)}
     warn = []

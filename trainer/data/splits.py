@@ -3,7 +3,7 @@ and the rule for small classes (see trainer/data/dataset.py's module doc). Pure 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -16,10 +16,17 @@ def min_images_per_class(draw_val: bool, draw_test: bool) -> int:
 
 
 def stratified_split3(labels: Sequence[int], val_fraction: float, test_fraction: float,
-                      seed: int) -> tuple[list[int], list[int], list[int]]:
+                      seed: int, groups: Sequence[int] | None = None) -> tuple[list[int], list[int], list[int]]:
     """Indices (train, val, test): per class a seeded shuffle; round(fraction x n) to test and to
     val, at least one each when the fraction is above 0, and at least one left for training
-    (a class too small for that keeps its images in training; `check_split_sizes` refuses it)."""
+    (a class too small for that keeps its images in training; `check_split_sizes` refuses it).
+
+    `groups` (a group id per image; near duplicates share one, see hoot.trainer.health.hashing)
+    keeps each group on one side: the first image of a group stands for it in the draw and the
+    rest follow it, so a copy of a training image never lands in test. Without groups, or
+    with every image its own group, the split is the same as before."""
+    if groups is not None:
+        return _grouped(labels, groups, lambda reps: stratified_split3(reps, val_fraction, test_fraction, seed))
     rng = np.random.default_rng(seed)
     by_class: dict[int, list[int]] = {}
     for i, y in enumerate(labels):
@@ -37,6 +44,37 @@ def stratified_split3(labels: Sequence[int], val_fraction: float, test_fraction:
         val.extend(idx[n_test:n_test + n_val].tolist())
         train.extend(idx[n_test + n_val:].tolist())
     return sorted(train), sorted(val), sorted(test)
+
+
+def shuffled_split3(n: int, val_fraction: float, test_fraction: float, seed: int, draw_val: bool = True,
+                    draw_test: bool = True, groups: Sequence[int] | None = None) -> tuple[list[int], list[int], list[int]]:
+    """Indices (train, val, test) of a seeded shuffle of `n` multi-label images (no one class to
+    stratify by): round(fraction x n) to test and to val, at least one each when drawn. `groups`
+    keeps each group on one side, as in `stratified_split3`."""
+    if groups is not None:
+        return _grouped([0] * n, groups, lambda reps: shuffled_split3(len(reps), val_fraction, test_fraction, seed,
+                                                                      draw_val, draw_test))
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, round(test_fraction * n)) if draw_test else 0
+    n_val = max(1, round(val_fraction * n)) if draw_val else 0
+    n_test, n_val = (n_test, n_val) if n_test + n_val < n else (int(draw_test), int(draw_val))
+    return (sorted(order[n_test + n_val:].tolist()), sorted(order[n_test:n_test + n_val].tolist()),
+            sorted(order[:n_test].tolist()))
+
+
+def _grouped(labels: Sequence, groups: Sequence[int],
+             split: Callable[[list], tuple[list[int], ...]]) -> tuple[list[int], ...]:
+    """Split the groups' first members with `split`, then send every member where its first went."""
+    first: dict[int, int] = {}
+    for i, g in enumerate(groups):
+        first.setdefault(int(g), i)
+    reps = sorted(first.values())
+    sides = split([labels[i] for i in reps])
+    side_of = {reps[k]: side for side, chosen in enumerate(sides) for k in chosen}
+    out: tuple[list[int], ...] = tuple([] for _ in sides)
+    for i, g in enumerate(groups):
+        out[side_of[first[int(g)]]].append(i)
+    return out
 
 
 def check_split_sizes(classes: list[str], labels: Sequence[int], draw_val: bool, draw_test: bool, root: str,

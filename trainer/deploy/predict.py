@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from hoot.advisor.errors import HootError
-from hoot.trainer.data.cache import decode_resized
-from hoot.trainer.data.dataset import probe_image
+from hoot.trainer.data.inputs import load_images
 from hoot.trainer.data.pipeline import Normalizer
 from hoot.trainer.deploy.trained import load_trained
 
@@ -23,21 +22,10 @@ def predict_images(run_dir: Path, images: list[str], top_k: int = 5, threshold: 
         raise HootError(f"--top {top_k} must be at least 1")
     model, meta = load_trained(run_dir)
     size = int(meta["image_size"])
-    arrays = []
-    for img in images:
-        p = Path(img)
-        if not p.is_file():
-            raise HootError(f"image '{img}' does not exist or is not a file")
-        probed = probe_image(p)
-        if isinstance(probed, str):
-            raise HootError(f"image '{img}' cannot be used: {probed}")
-        try:
-            arrays.append(decode_resized(str(p), size))
-        except OSError as exc:
-            raise HootError(f"image '{img}' cannot be decoded ({exc})") from None
+    pixels = load_images(images, size)
     norm = Normalizer(meta["mean"], meta["std"])
     with torch.inference_mode():
-        logits = model(norm(torch.from_numpy(np.stack(arrays))))
+        logits = model(norm(torch.from_numpy(pixels)))
     multilabel = meta["task"] == "multilabel"
     probs = (torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=1)).numpy()
     classes = meta["classes"]

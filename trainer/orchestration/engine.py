@@ -9,6 +9,7 @@ whatever the engine; the study stores its `to_dict()`.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,11 +88,16 @@ class Engine:
 
 
 def default_engine() -> Engine:
-    """hoot's own trainer: bake-off, fine-tune and report from hoot.trainer."""
-    from hoot.trainer.training import bakeoff, finetune
-    from hoot.trainer.report import write_report
+    """hoot's own trainer: bake-off, fine-tune and report from hoot.trainer, the data checked first (hoot doctor's cheap checks)."""
+    from functools import partial
 
-    return Engine.from_module("trainer", bakeoff, finetune, write_report)
+    from hoot.trainer.health.doctor import preflight
+    from hoot.trainer.report import write_report
+    from hoot.trainer.training import bakeoff, finetune
+
+    engine = Engine.from_module("trainer", bakeoff, finetune, write_report)
+    # hoot doctor's cheap checks scan the data first (every process that prepares gets the same split)
+    return dataclasses.replace(engine, prepare=partial(bakeoff.prepare, preflight=preflight))
 
 
 def load_engine(spec: str | None) -> Engine:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,10 +135,14 @@ def build_caches(scan: DatasetScan, size: int, folder: Path,
     return train, val, test
 
 
-def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
-    """Scan, validate, size, decode once; write config.json, dataset.json and splits.json."""
+def prepare(config: ShortlistConfig, progress: bool = True,
+            preflight: Callable[[ShortlistConfig], DatasetScan] | None = None) -> RunContext:
+    """Scan, validate, size, decode once; write config.json, dataset.json and splits.json.
+    `preflight` scans in place of the plain scan: the engine passes the health wing's cheap checks
+    (hoot.trainer.health.doctor.preflight: near duplicates kept on one side, leaks refused)."""
     catalog = load_catalog()
-    scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction)
+    scan = preflight(config) if preflight else scan_dataset(config.data_dir, config.task, config.val_fraction,
+                                                            config.seed, config.test_fraction)
     check_candidates(catalog, config.candidates, scan.task)
     image_size = resolve_image_size(config, catalog, scan)
     if config.num_threads:  # a resumed config may come from a machine with more cores: the one rule again
