@@ -42,11 +42,11 @@ def doctor(data_dir, task, val_fraction, test_fraction, seed, near_bits, label_c
            out, fmt) -> None:
     """Check DATA_DIR before training: class balance, exact and near duplicates, one image under two
     labels, leakage between train/val/test, unreadable/tiny/odd-mode images and likely label errors."""
-    from hoot.cli.runs import _existing_dir
+    from hoot.advisor.paths import existing_folder
     from hoot.trainer.health.doctor import DoctorOptions, run_doctor
     from hoot.trainer.health.doctor_report import tables, write_report
 
-    _existing_dir(data_dir, "data folder")
+    existing_folder(data_dir, "data folder")
     out_dir = _outside_data(Path(out or Path("reports") / time.strftime("doctor-%Y%m%d-%H%M%S")), Path(data_dir))
     options = DoctorOptions(task, val_fraction, test_fraction, seed, int(near_bits), label_check, label_budget_s,
                             int(folds), threads)
@@ -79,10 +79,11 @@ def doctor(data_dir, task, val_fraction, test_fraction, seed, near_bits, label_c
 def explain(run, images, method, class_name, out, output, fmt) -> None:
     """Class-activation heatmaps of RUN's model over IMAGES, saved as PNG overlays."""
     from hoot.advisor.render import render
-    from hoot.trainer.deploy.trained import find_run, load_trained
+    from hoot.trainer.deploy.trained import load_trained
+    from hoot.trainer.runfiles import locate_run
     from hoot.trainer.health.explain import explain_images
 
-    run_dir = find_run(run, output)
+    run_dir = locate_run(run, output, trained=True)
     model, meta = load_trained(run_dir)
     maps = explain_images(model, meta, list(images), Path(out) if out else run_dir / "explain", method, class_name)
     rows = [m.__dict__ for m in maps]
