@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hoot.trainer.data.dataset import DatasetScan, Sample, check_trainable
+from hoot.trainer.data.pixels import to_rgb8
 
 if TYPE_CHECKING:
     import torch
@@ -72,7 +73,7 @@ def decode_resized(path: str, size: int) -> np.ndarray:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             im.draft("RGB", (size, size))
-            im = im.convert("RGB")
+            im = to_rgb8(im)
             w, h = im.size
             scale = size / min(w, h)
             nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
