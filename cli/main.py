@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(debug)
     try:
         cli.main(args=args, prog_name="hoot", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("hoot: interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        said = exc.args or getattr(exc.__cause__, "args", ())  # click wraps Ctrl-C in Abort; the command's own line wins
+        click.echo(f"hoot: {said[0] if said else 'interrupted'}", err=True)
         return EXIT_INTERRUPTED
     except click.exceptions.Exit as exc:
         return exc.exit_code

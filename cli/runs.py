@@ -144,12 +144,26 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
 
     from hoot.trainer.report import run_answer
 
+    claimed = not resume
+    if claimed:  # a new run gets a folder of its own, atomically (never another run's, issue 21)
+        import dataclasses
+
+        from hoot.trainer.runfiles import claim_run_dir
+
+        claimed_id = claim_run_dir(Path(config.output), config.run_id, chosen=bool(run_id))
+        if claimed_id != config.run_id:
+            config = dataclasses.replace(config, run_id=claimed_id)
     try:
         result = run_local(config)
         result = {**result, **run_answer(Path(result["run_dir"]))}  # the held-out test figure
-    except KeyboardInterrupt:
-        click.echo(f"hoot: interrupted; the last checkpoint is kept: resume with "
-                   f"`hoot shortlist --resume {config.run_id} --output {config.output}`", err=True)
+    except BaseException as exc:
+        from hoot.trainer.runfiles import looks_like_run, release_unused_run_dir
+
+        if claimed:
+            release_unused_run_dir(config.run_dir)  # failed before config.json: nothing to resume
+        if isinstance(exc, KeyboardInterrupt) and looks_like_run(config.run_dir):  # main prints it, once
+            raise KeyboardInterrupt(f"interrupted; the last checkpoint is kept: resume with "
+                                    f"`hoot shortlist --resume {config.run_id} --output {config.output}`") from None
         raise
     click.echo(render(result["table"], fmt, _columns(result), json_payload=result))
     if fmt == "table":

@@ -145,6 +145,33 @@ def ensure_writable_dir(path: Path, what: str) -> Path:
     return path
 
 
+def claim_run_dir(output: Path, run_id: str, chosen: bool) -> str:
+    """Create OUTPUT/RUN_ID for a new run, exclusively (mkdir is atomic): two shortlists started in
+    the same second, or twice with one --run-id, never share a folder (the second would overwrite
+    config.json and bakeoff.json while keeping the first run's best.pt). A timestamp id the user
+    did not choose moves on to RUN_ID-2, -3, ...; a chosen --run-id that exists is refused.
+    Returns the run id claimed."""
+    output = ensure_writable_dir(Path(output), "--output folder")
+    for n in range(1, 1000):
+        candidate = run_id if n == 1 else f"{run_id}-{n}"
+        try:
+            os.mkdir(output / candidate)
+            return candidate
+        except FileExistsError:
+            if chosen:
+                raise HootError(f"--run-id '{run_id}': run folder '{output / run_id}' already exists; continue it with "
+                                f"`hoot shortlist --resume {run_id} --output {output}`, or pick another --run-id") from None
+    raise HootError(f"no free run folder for '{run_id}' in '{output}'; pass --run-id NAME")
+
+
+def release_unused_run_dir(run_dir: Path) -> None:
+    """Remove a folder claimed by `claim_run_dir` when the run failed before it wrote config.json."""
+    if Path(run_dir).is_dir() and not looks_like_run(run_dir):
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 # -- the index of run folders ----------------------------------------------------------------------
 
 
