@@ -151,6 +151,25 @@ def _code_running_best(tmp: Path) -> None:
     torch.save({"hoot_checkpoint": 1, "payload": Path("/")}, tmp / "run" / "best.pt")  # a global outside the allowlist
 
 
+def _foreign_best(tmp: Path, run_id: str = "other") -> None:
+    """A finished-looking run (2 classes, winner mobilenet_v3_small) holding a real best.pt from another
+    run: squeezenet1_1 over 3 classes."""
+    import json
+
+    import torch
+
+    from hoot.bench.models import build_model
+
+    (tmp / "run").mkdir()
+    (tmp / "run" / "config.json").write_text(json.dumps({"data_dir": "x", "run_id": "run"}))
+    (tmp / "run" / "bakeoff.json").write_text(json.dumps({"winner": "mobilenet_v3_small"}))
+    (tmp / "run" / "dataset.json").write_text(json.dumps({"classes": ["a", "b"]}))
+    model = build_model("squeezenet1_1", task="classification", num_classes=3, pretrained=False)
+    torch.save({"hoot_checkpoint": 1, "model": model.state_dict(), "variant": "squeezenet1_1",
+                "task": "classification", "classes": ["x", "y", "z"], "image_size": 32, "mean": [0.5] * 3,
+                "std": [0.25] * 3, "run_id": run_id}, tmp / "run" / "best.pt")
+
+
 SHORT = ("--candidates", "mobilenet_v3_small", "--no-pretrained", "--output", "{tmp}/out")
 RUN_CASES = [
     Case("shortlist missing folder", ("shortlist", "{tmp}/nope"), 2, r"does not exist"),
@@ -179,6 +198,11 @@ RUN_CASES = [
          r"--out folder .* is a file, not a folder", _fake_best),
     Case("predict with a code-running best.pt", ("predict", "{tmp}/run", "x.png"), 2,
          r"refused to load .*best.pt.*would run code", _code_running_best),
+    Case("predict with a best.pt copied from another run", ("predict", "{tmp}/run", "x.png"), 2,
+         r"best.pt' belongs to another run \(run 'other', not 'run'; model squeezenet1_1, not the winner "
+         r"mobilenet_v3_small; 3 classes, not this run's 2\); delete it", _foreign_best),
+    Case("export a best.pt of another model under the same run id", ("export", "{tmp}/run"), 2,
+         r"belongs to another run \(model squeezenet1_1.*--resume run", lambda tmp: _foreign_best(tmp, "run")),
     Case("report on an unknown run id", ("report", "nope", "--output", "{tmp}"), 2, r"run 'nope' not found"),
 ]
 

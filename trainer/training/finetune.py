@@ -363,4 +363,5 @@ def best_checkpoint(ctx: RunContext, winner: str, model: nn.Module, epoch: int, 
     return {"hoot_checkpoint": CHECKPOINT_VERSION, "model": unwrap(model).state_dict(), "variant": winner,
             "task": ctx.task, "classes": list(ctx.classes), "image_size": ctx.image_size,
             "mean": list(norm.mean), "std": list(norm.std), "epoch": epoch, "metric": ctx.metric, "value": value,
-            "run_id": ctx.config.run_id, "lr_groups": ctx.recipe.group_rates()}
+            "run_id": ctx.config.run_id, "config_fingerprint": ctx.config.fingerprint(),
+            "lr_groups": ctx.recipe.group_rates()}
