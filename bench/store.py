@@ -27,7 +27,7 @@ from hoot.advisor.paths import default_db_path
 from hoot.bench.records import DTYPES, KEY_COLUMNS, MODES, STATUSES, Measurement, SettingsKey
 from hoot.bench.schema import (HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, SETTINGS_KEY, from_sql, to_sql,
                                upgrade_row, validate_row)
-from hoot.bench.store_schema import migrate
+from hoot.bench.store_schema import check_intact, check_is_hoots, migrate
 
 __all__ = ["DTYPES", "MODES", "STATUSES", "SCHEMA_VERSION", "SETTINGS_KEY", "ResultStore", "utc_now",
            "validate_row"]
@@ -99,6 +99,8 @@ class ResultStore:
         self.conn.row_factory = sqlite3.Row
         try:
             self.conn.execute("PRAGMA busy_timeout = 60000")
+            check_is_hoots(self.conn, self.path)  # before WAL: another program's file is left as it was
+            check_intact(self.conn, self.path)
             if not reason:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")

@@ -80,7 +80,41 @@ def _import_file_with_unknown_model(tmp: Path) -> None:
     (tmp / "rows.json").write_text(json.dumps({"format": "hoot-bench", "rows": rows}), encoding="utf-8")
 
 
+def _other_programs_db(tmp: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp / "other.sqlite") as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER, total REAL)")
+
+
+def _damaged_db(tmp: Path, how: str) -> None:
+    """{tmp}/bench.sqlite with many rows, then damaged: pages overwritten, or one text value not UTF-8."""
+    import sqlite3
+
+    from hoot.bench.store import ResultStore
+    from hoot.testing.bench_rows import make_row
+
+    with ResultStore(tmp / "bench.sqlite") as store:
+        for batch in range(1, 120):
+            store.add(make_row(batch_size=batch))
+    if how == "text":
+        with sqlite3.connect(tmp / "bench.sqlite") as conn:
+            conn.execute("UPDATE measurements SET variant = CAST(x'ff41' AS TEXT) WHERE id = 3")
+        return
+    data = bytearray((tmp / "bench.sqlite").read_bytes())
+    for offset in range(4096 * 3, len(data), 4096):
+        data[offset + 100:offset + 400] = b"\xff" * 300
+    (tmp / "bench.sqlite").write_bytes(bytes(data))
+
+
 BENCH_CASES = [
+    Case("bench show --db another program's SQLite file", ("bench", "show", "--db", "{tmp}/other.sqlite"), 2,
+         r"other.sqlite' is an SQLite file of another program \(tables: invoices\), not a hoot results database",
+         _other_programs_db),
+    Case("bench show --db with damaged pages", ("bench", "show", "--db", "{tmp}/bench.sqlite"), 2,
+         r"bench.sqlite' is damaged \(.*\); restore it from a copy", lambda t: _damaged_db(t, "pages")),
+    Case("bench show --db with a damaged text value", ("bench", "show", "--db", "{tmp}/bench.sqlite"), 2,
+         r"bench.sqlite' holds a damaged text value", lambda t: _damaged_db(t, "text")),
     Case("bench bad batch list", ("bench", "--models", "resnet18", "--batch-size", "0"), 2, r"--batch-size"),
     Case("bench --db read-only database", ("bench", "--models", "resnet18", "--db", "{tmp}/bench.sqlite"), 2,
          r"bench.sqlite' cannot be written: the file is read-only", lambda t: _results_db(t, read_only=True)),
