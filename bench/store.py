@@ -322,18 +322,49 @@ class ResultStore:
         """
         from hoot.bench.exchange import check_import_rows
 
+        from hoot.bench.hardware import this_machine
+
         cleaned = check_import_rows(rows, source, variants)
+        mine = this_machine()
+        check_rows_about_this_machine(cleaned, mine, source)
         added = present = 0
         with self._write():
             for clean, hw in cleaned:
                 hid = clean["hardware_id"]
-                if any(v is not None for v in hw.values()):
+                if hid == mine["hardware_id"]:  # this machine describes itself; a file never does it for it
+                    self._insert_hardware(hid, {c: mine.get(c) for c in HARDWARE_COLUMNS}, mine)
+                elif any(v is not None for v in hw.values()):
                     self._insert_hardware(hid, hw, {**hw, "hardware_id": hid, "imported_from": source})
                 if self._insert(clean) is not None:
                     added += 1
                 else:
                     present += 1
         return added, present
+
+
+#: the description fields that cannot differ between two rows of one machine
+_IDENTITY_FIELDS = ("cpu_model", "cpu_cores", "arch", "gpu_count", "gpu_name")
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def check_rows_about_this_machine(cleaned: list[tuple[dict[str, Any], dict[str, Any]]], mine: dict[str, Any],
+                                  source: str) -> None:
+    """A row that names this machine's hardware id but describes another machine (another core
+    count, CPU or GPU) contradicts itself: refused, so it can never rewrite this machine's description."""
+    for index, (clean, hw) in enumerate(cleaned, start=1):
+        if clean["hardware_id"] != mine["hardware_id"]:
+            continue
+        for field in _IDENTITY_FIELDS:
+            if hw.get(field) not in (None, "") and not _same(hw[field], mine.get(field)):
+                raise HootError(f"{source}: nothing imported; row {index} names this machine's hardware_id "
+                                f"'{clean['hardware_id']}' but says hw_{field} {hw[field]!r} (this machine: "
+                                f"{mine.get(field)!r}); fix the row's hardware_id or its hw_ fields")
 
 
 class _Transaction:

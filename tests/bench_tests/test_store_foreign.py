@@ -28,3 +28,17 @@ def test_an_empty_file_and_hoots_own_file_open(tmp_path: Path) -> None:
         pass
     with ResultStore(tmp_path / "empty.sqlite"):  # now hoot's, reopened
         pass
+
+
+def test_an_imported_row_of_this_machine_keeps_this_machines_description(tmp_path: Path) -> None:
+    from hoot.bench.hardware import this_machine
+    from hoot.testing.bench_rows import make_row
+
+    mine = this_machine()
+    row = {**make_row(hardware_id=mine["hardware_id"]), "hw_cpu_model": mine["cpu_model"],
+           "hw_cpu_cores": mine["cpu_cores"], "hw_memory_gb": 9999, "hw_gpu_driver": "imported"}
+    with ResultStore(tmp_path / "b.sqlite") as store:
+        assert store.import_rows([row], "rows.json") == (1, 0)
+        stored = store.conn.execute("SELECT memory_gb, gpu_driver FROM hardware WHERE hardware_id = ?",
+                                    [mine["hardware_id"]]).fetchone()
+    assert stored["memory_gb"] == mine["memory_gb"] and stored["gpu_driver"] == mine["gpu_driver"]

@@ -107,7 +107,21 @@ def _damaged_db(tmp: Path, how: str) -> None:
     (tmp / "bench.sqlite").write_bytes(bytes(data))
 
 
+def _import_row_claiming_this_machine(tmp: Path) -> None:
+    """A row with this machine's hardware id and another core count."""
+    import json
+
+    from hoot.bench.hardware import current_hardware_id
+    from hoot.testing.bench_rows import make_row
+
+    row = {**make_row(hardware_id=current_hardware_id()), "hw_cpu_cores": 64, "hw_cpu_model": "Big Iron"}
+    (tmp / "rows.json").write_text(json.dumps({"format": "hoot-bench", "rows": [make_row(), row]}), encoding="utf-8")
+
+
 BENCH_CASES = [
+    Case("bench import of a row claiming this machine with another core count",
+         ("bench", "import", "{tmp}/rows.json", "--db", "{tmp}/new.sqlite"), 2,
+         r"row 2 names this machine's hardware_id .* but says hw_cpu_model 'Big Iron'", _import_row_claiming_this_machine),
     Case("bench show --db another program's SQLite file", ("bench", "show", "--db", "{tmp}/other.sqlite"), 2,
          r"other.sqlite' is an SQLite file of another program \(tables: invoices\), not a hoot results database",
          _other_programs_db),
