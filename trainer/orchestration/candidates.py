@@ -9,7 +9,7 @@ from hoot.advisor.errors import HootError, NoAnswer
 
 
 def parse_candidates(text: str | None) -> list[str]:
-    if not text:
+    if text is None:  # not given: the advisor picks; given but empty ("" or ",,") is an error
         return []
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
