@@ -234,6 +234,8 @@ RUN_CASES = [
          r"--candidates is empty", _images),
     Case("shortlist --candidates of only commas", ("shortlist", "{tmp}/data", "--candidates", ",,", "--output",
                                                    "{tmp}/out"), 2, r"--candidates is empty", _images),
+    Case("shortlist --batch-size 1 with a BatchNorm model", ("shortlist", "{tmp}/data", "--batch-size", "1", *SHORT), 2,
+         r"--batch-size 1 cannot train mobilenet_v3_small: its BatchNorm layers need at least 2", _images),
     Case("shortlist val+test leave no training", ("shortlist", "{tmp}/data", "--val-fraction", "0.5", "--test-fraction", "0.5", *SHORT),
          2, r"leave under 10% for training", _images),
     Case("shortlist only unreadable files", ("shortlist", "{tmp}/data", *SHORT), 2, r"were unreadable", _unreadable),
@@ -305,6 +307,12 @@ OPTIMIZE_CASES = [
     Case("optimize nan calibration images", ("optimize", "{tmp}/nope", "--calibration-images", "nan"), 2,
          r"--calibration-images 'nan' is not a finite number"),
     Case("optimize zero batch", ("optimize", "{tmp}/nope", "--batch-size", "0"), 2, r"--batch-size"),
+    Case("optimize negative seed", ("optimize", "{tmp}/nope", "--seed", "-5"), 2, r"--seed '-5' must be at least 0"),
+    Case("optimize --out naming a file", ("optimize", "run", "--output", "{tmp}", "--out", "{tmp}/file"), 2,
+         r"--out folder .*file' is a file, not a folder", lambda tmp: (_foreign_best(tmp, "run"),
+                                                                        (tmp / "run" / "bakeoff.json").unlink(),
+                                                                        (tmp / "run" / "dataset.json").unlink(),
+                                                                        (tmp / "file").write_text("x"))),
     Case("optimize tiny timing size", ("optimize", "{tmp}/nope", "--image-size", "8"), 2, r"--image-size 8 is too small"),
 ]
 

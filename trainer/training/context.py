@@ -113,6 +113,20 @@ def check_candidates(catalog: Catalog, candidates: list[str], task: str) -> None
             raise HootError(f"candidate '{name}' does not support task '{task}'; pick a classification model")
 
 
+def check_batch_fits_batchnorm(candidates: list[str], task: str, num_classes: int, batch_size: int) -> None:
+    """A batch of one image has no batch statistics: BatchNorm refuses to train on it (and its
+    re-estimation would keep reset statistics). Only models without BatchNorm train at --batch-size 1."""
+    if batch_size >= 2:
+        return
+    from hoot.bench.models import build_model
+    from hoot.trainer.training.loop import has_batchnorm
+
+    for name in candidates:
+        if has_batchnorm(build_model(name, task=task, num_classes=num_classes, pretrained=False)):
+            raise HootError(f"--batch-size {batch_size} cannot train {name}: its BatchNorm layers need at least 2 "
+                            "images per batch; use --batch-size 2 or more")
+
+
 def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetScan) -> int:
     """--image-size, else min(the candidates' native size, the dataset's median short side), at least 32 px."""
     if config.image_size is not None:
@@ -138,6 +152,7 @@ def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
     catalog = load_catalog()
     scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction)
     check_candidates(catalog, config.candidates, scan.task)
+    check_batch_fits_batchnorm(config.candidates, scan.task, scan.num_classes, config.batch_size)
     image_size = resolve_image_size(config, catalog, scan)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
