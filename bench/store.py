@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hoot.advisor.errors import HootError
-from hoot.advisor.paths import default_db_path
+from hoot.advisor.paths import default_db_path, ensure_data_dir
 from hoot.bench.records import DTYPES, KEY_COLUMNS, MODES, STATUSES, Measurement, SettingsKey
 from hoot.bench.schema import (HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, SETTINGS_KEY, from_sql, to_sql,
                                upgrade_row, validate_row)
@@ -79,7 +79,7 @@ class ResultStore:
         if not exists:
             parent = self.path.parent
             if path is None:
-                parent.mkdir(parents=True, exist_ok=True)
+                ensure_data_dir()
             elif not parent.is_dir():
                 raise HootError(f"results database '{self.path}': folder '{parent}' does not exist; "
                                 "create it first or pass a --db path in an existing folder")

@@ -191,13 +191,19 @@ def read_index() -> dict[str, str]:
 
 def remember_run(run_id: str, run_dir: Path) -> None:
     """Record where run `run_id` lives; best effort (an unwritable data dir only costs the lookup)."""
-    index = read_index()
-    index[run_id] = str(Path(run_dir).resolve())
+    from hoot.advisor.paths import ensure_data_dir
+
     try:
-        _index_path().parent.mkdir(parents=True, exist_ok=True)
+        index = read_index()
+        index[run_id] = str(Path(run_dir).resolve())
+        ensure_data_dir()
         atomic_write_json(_index_path(), index)
+    except HootError as exc:  # the run is fine; only `hoot report RUN_ID` will need the folder's path
+        log.warning("run '%s' not added to hoot's index of runs (%s); find it by its folder: %s",
+                    run_id, exc.format_message(), run_dir)
     except OSError as exc:
-        log.debug("run index not updated (%s)", exc)
+        log.warning("run '%s' not added to hoot's index of runs (%s); find it by its folder: %s",
+                    run_id, exc.strerror or exc, run_dir)
 
 
 def locate_run(run: str, output: str = "reports") -> Path:

@@ -120,7 +120,36 @@ def _import_row_claiming_this_machine(tmp: Path) -> None:
     (tmp / "rows.json").write_text(json.dumps({"format": "hoot-bench", "rows": [make_row(), row]}), encoding="utf-8")
 
 
+def _data_dir_is_a_file(tmp: Path) -> None:
+    import os
+
+    _import_file_with_unknown_model(tmp)
+    (tmp / "datafile").write_text("x")
+    os.environ["HOOT_DATA_DIR"] = str(tmp / "datafile")  # conftest's monkeypatch restores it after the test
+
+
+def _home_cannot_be_written(tmp: Path) -> None:
+    """HOME where no folder can be made (under a file: what a read-only home is to mkdir, as root too)."""
+    import os
+
+    from hoot.testing.bench_rows import make_row
+    import json
+
+    (tmp / "rows.json").write_text(json.dumps({"format": "hoot-bench", "rows": [make_row()]}), encoding="utf-8")
+    (tmp / "homefile").write_text("x")
+    for name in ("HOOT_DATA_DIR", "XDG_DATA_HOME"):
+        os.environ.pop(name, None)  # restored after the test by conftest's monkeypatch
+    os.environ["HOME"] = str(tmp / "homefile" / "home")
+
+
 BENCH_CASES = [
+    Case("HOOT_DATA_DIR pointing at a file", ("bench", "import", "{tmp}/rows.json"), 2,
+         r"hoot's data folder '.*datafile' \(from HOOT_DATA_DIR\) is a file, not a folder", _data_dir_is_a_file),
+    Case("advise with HOOT_DATA_DIR pointing at a file", ("advise",), 2, r"is a file, not a folder",
+         _data_dir_is_a_file),
+    Case("HOME that cannot be written", ("bench", "import", "{tmp}/rows.json"), 2,
+         r"cannot create hoot's data folder '.*homefile/home/.local/share/hoot' \(from HOME: .*\); set HOOT_DATA_DIR",
+         _home_cannot_be_written),
     Case("bench import of a row claiming this machine with another core count",
          ("bench", "import", "{tmp}/rows.json", "--db", "{tmp}/new.sqlite"), 2,
          r"row 2 names this machine's hardware_id .* but says hw_cpu_model 'Big Iron'", _import_row_claiming_this_machine),
