@@ -25,7 +25,8 @@ from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.data.dataset import DatasetScan, check_trainable, scan_dataset, splits_document, SPLITS_FILE
 from hoot.trainer.training.metrics import primary_metric
 from hoot.trainer.data.pipeline import Normalizer
-from hoot.trainer.runfiles import atomic_write_json, ensure_writable_dir, remember_run, remove_stale_temporaries
+from hoot.trainer.runfiles import (atomic_write_json, check_free_space, ensure_writable_dir, remember_run,
+                                  remove_stale_temporaries)
 from hoot.trainer.training.strategy import Recipe, resolve_recipe
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,10 @@ def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetS
 
 def build_caches(scan: DatasetScan, size: int, folder: Path,
                  progress: bool = True) -> tuple[SplitCache, SplitCache, SplitCache]:
-    """Decode train, val and test once; files that fail are dropped from `scan` (and listed), re-checked."""
+    """Decode train, val and test once; files that fail are dropped from `scan` (and listed), re-checked.
+    The cache's size is known before the first image is decoded: a disk that cannot hold it is said now."""
+    images = len(scan.train) + len(scan.val) + len(scan.test)
+    check_free_space(folder, images * 3 * size * size, f"the image cache ({images} images at {size} px)")
     train, val = build_cache(scan, size, folder, progress=progress)
     test, scan.test, failed = build_split(scan.test, size, folder, "test", scan.task, scan.num_classes, progress=progress)
     known = {s["path"] for s in scan.skipped}
