@@ -177,7 +177,7 @@ class ResultStore:
         name, now = claim_name(key), time.time()
         with self._write():
             held = self.conn.execute("SELECT owner, expires_at FROM claims WHERE key = ?", [name]).fetchone()
-            if held is not None and held["owner"] != owner and held["expires_at"] > now:
+            if held is not None and _live_other(held, owner, now):
                 return False
             self.conn.execute("INSERT OR REPLACE INTO claims (key, owner, expires_at) VALUES (?, ?, ?)",
                               [name, owner, now + ttl_s])
@@ -194,7 +194,7 @@ class ResultStore:
     def claimed_by_other(self, key: SettingsKey | dict[str, Any], owner: str) -> bool:
         """Does a live claim of another owner hold this key?"""
         held = self.conn.execute("SELECT owner, expires_at FROM claims WHERE key = ?", [claim_name(key)]).fetchone()
-        return held is not None and held["owner"] != owner and held["expires_at"] > time.time()
+        return held is not None and _live_other(held, owner, time.time())
 
     # -- reading -----------------------------------------------------------------------
     def has(self, key: SettingsKey | dict[str, Any], statuses: Sequence[str] = ("ok",)) -> bool:
@@ -340,6 +340,25 @@ class ResultStore:
                 else:
                     present += 1
         return added, present
+
+
+def owner_is_dead(owner: str) -> bool:
+    """A claim's owner is 'HOST:PID'; on this host, a PID with no process is a dead owner (killed with
+    -9, its claim never released), whose claim is taken over at once rather than after its expiry."""
+    host, _, pid = owner.rpartition(":")
+    if host != os.uname().nodename or not pid.isdigit():
+        return False  # another machine's process: only its expiry tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def _live_other(held: sqlite3.Row, owner: str, now: float) -> bool:
+    return held["owner"] != owner and held["expires_at"] > now and not owner_is_dead(held["owner"])
 
 
 #: the description fields that cannot differ between two rows of one machine
