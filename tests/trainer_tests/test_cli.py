@@ -83,7 +83,7 @@ def test_resume_reuses_the_bakeoff(trained_run, caplog):
     r = run_cli(["shortlist", "--resume", "run1", "--output", str(run_dir.parent), "--format", "json"])
     assert r.exit_code == 0, r.output
     # progress is logged (the CLI's handler prints it on stderr as `hoot: ...`), not printed by library code
-    assert "reusing saved results" in caplog.text and json.loads(r.stdout)["winner"] == payload["winner"]
+    assert "reused from the interrupted run" in caplog.text and json.loads(r.stdout)["winner"] == payload["winner"]
 
 
 def test_shortlist_ends_with_the_test_figure_and_finds_runs_by_id(trained_run, tmp_path, monkeypatch):

@@ -169,6 +169,12 @@ def _start(ctx: RunContext, winner: str, resume: bool,
         model.load_state_dict(load_checkpoint(bakeoff_ckpt, ctx.device)["model"])
         started_from = "bake-off checkpoint"
     state = _load_resume(ctx, winner, model, ctx.run_dir / "last.pt", resume)
+    if state is not None:
+        done = int(state["epoch"]) + 1
+        ctx.log(f"fine-tune of {winner}: epochs 1-{done} reused from the interrupted run (last.pt); "
+                f"training from epoch {done + 1}")
+    elif resume and (ctx.run_dir / "last.pt").is_file():
+        ctx.log(f"fine-tune of {winner}: the interrupted run's last.pt is of another model; starting it over")
     precision = _precision(ctx, winner, model, loss_fn)
     if state is None:
         batch_size, autobatch = pick_batch_size(ctx, model, loss_fn, precision)
