@@ -255,19 +255,23 @@ def export(run, export_format, out, output) -> None:
 @click.argument("run")
 @click.argument("images", nargs=-1)
 @click.option("--top", "top_k", default=5, show_default=True, type=positive_int(1000, "5"), help="Classes per image.")
+@click.option("--threshold", default=None, type=Number(minimum=0, maximum=1, example="0.5"),
+              help="Multi-label: probability at which a tag is given (default: the run's, else 0.5).")
 @click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(FORMATS))
 @click.option("--output", default="reports", show_default=True,
               help="Where run folders are (runs made with another --output are found by id from hoot's index).")
-def predict(run, images, top_k, fmt, output) -> None:
-    """Classify IMAGES with a trained run: top-k classes with probabilities."""
+def predict(run, images, top_k, threshold, fmt, output) -> None:
+    """Classify IMAGES (files, folders of images, or quoted globs) with a trained run: top-k classes with
+    probabilities (multi-label: each with whether it is tagged at the threshold)."""
     if not images:  # answered before torch is imported (no wait)
         raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
     quiet_cuda_probe()
     from hoot.trainer.deploy.predict import predict_images
     from hoot.trainer.deploy.trained import find_run
 
-    rows = predict_images(find_run(run, output), list(images), top_k)
-    click.echo(render(rows, fmt, ["image", "rank", "class", "probability"], floatfmt=".4f"))
+    rows = predict_images(find_run(run, output), list(images), top_k, threshold)
+    columns = ["image", "rank", "class", "probability"] + (["tagged"] if rows and "tagged" in rows[0] else [])
+    click.echo(render(rows, fmt, columns, floatfmt=".4f"))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -290,6 +290,12 @@ RUN_CASES = [
          r"mobilenet_v3_small; 3 classes, not this run's 2\); delete it", _foreign_best),
     Case("export a best.pt of another model under the same run id", ("export", "{tmp}/run"), 2,
          r"belongs to another run \(model squeezenet1_1.*--resume run", lambda tmp: _foreign_best(tmp, "run")),
+    Case("predict --threshold over 1", ("predict", "{tmp}/run", "x.png", "--threshold", "1.5"), 2,
+         r"--threshold '1.5' must be at most 1"),
+    Case("predict a folder with no images", ("predict", "{tmp}/run", "{tmp}/empty"), 2,
+         r"folder '.*empty' holds no images", lambda tmp: (_foreign_best(tmp, "run"), (tmp / "empty").mkdir(),
+                                                           (tmp / "run" / "bakeoff.json").unlink(),
+                                                           (tmp / "run" / "dataset.json").unlink())),
     Case("report on an unknown run id", ("report", "nope", "--output", "{tmp}"), 2, r"run 'nope' not found"),
 ]
 
