@@ -168,6 +168,7 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
     click.echo(render(result["table"], fmt, _columns(result), json_payload=result))
     if fmt == "table":
         click.echo(final_line(result))
+        click.echo(f"run id: {config.run_id}")  # on its own line, last: what report/export/predict take
 
 
 def final_line(result: dict) -> str:
