@@ -216,7 +216,7 @@ def check_weights_cached(candidates: list[str]) -> None:
 def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb, min_top1) -> list[str]:
     from hoot.cli.advise import parse_positive
     from hoot.advisor.units import parse_count
-    from hoot.trainer.orchestration.candidates import advised_candidates
+    from hoot.trainer.orchestration.candidates import HOW_PICKED, advised_candidates
     from hoot.trainer.data.dataset import scan_dataset
 
     limits = {"max_latency_ms": parse_positive(max_latency_ms, "--max-latency-ms"),
@@ -228,7 +228,7 @@ def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmac
     scan = scan_dataset(data_dir, task)
     names, reasons = advised_candidates(scan.task, top_k, len(scan.train) + len(scan.val), scan.median_size() or None,
                                         {k: v for k, v in limits.items() if v is not None}, target)
-    click.echo("candidates from the advisor:\n  " + "\n  ".join(reasons), err=True)
+    click.echo(f"candidates {HOW_PICKED}:\n  " + "\n  ".join(reasons), err=True)
     return names
 
 
