@@ -95,6 +95,7 @@ def build_model(
     num_classes: int | None = None,
     pretrained: bool = False,
     catalog: Catalog | None = None,
+    image_size: int | None = None,
     **builder_kwargs: Any,
 ) -> nn.Module:
     """Build catalog variant `name` for `task`, with `num_classes` outputs, optionally pretrained.
@@ -103,6 +104,8 @@ def build_model(
       (pretrained weights are loaded first, so the backbone keeps them).
     - detection / segmentation: the builder the catalog names for the task; `num_classes`
       goes to the builder (pretrained only at the weights' own class count).
+    `image_size`: the input size it will run at, for models whose layers depend on it (ViT; None:
+    torchvision's default; pretrained weights always fix it to theirs).
     The module gets `hoot_variant`, `hoot_task` and `hoot_head_names` attributes.
     """
     cat = catalog or load_catalog()
@@ -121,6 +124,10 @@ def build_model(
     # the entry whose weights fit this builder (resnet50's detection builder has its own entry)
     builder_variant = variant if builder_name == name else cat.get(builder_name)
     if task in ("classification", "multilabel"):
+        if builder_name.startswith("vit_") and "image_size" not in builder_kwargs and (pretrained or image_size):
+            # a ViT's position embeddings fix its input size: build it for the size it runs at (vit_h_14's
+            # weights are at 518 px; torchvision's default of 224 refused every native-size measurement)
+            builder_kwargs["image_size"] = builder_variant.native_input_px if pretrained else image_size
         model = builder(weights=None, **builder_kwargs)
         if pretrained:
             w = weights_enum(builder_variant)

@@ -35,7 +35,8 @@ def load_trained(run_dir: Path) -> tuple[nn.Module, dict]:
     if ckpt.get("hoot_checkpoint") is None:
         raise HootError(f"'{run_dir / 'best.pt'}' is not a hoot checkpoint")
     check_belongs(run_dir, ckpt)
-    model = build_model(ckpt["variant"], task=ckpt["task"], num_classes=len(ckpt["classes"]), pretrained=False)
+    model = build_model(ckpt["variant"], task=ckpt["task"], num_classes=len(ckpt["classes"]), pretrained=False,
+                        image_size=int(ckpt["image_size"]) if ckpt.get("image_size") else None)
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, KeyError) as exc:
