@@ -42,7 +42,8 @@ def parse_positive(text: str | None, option: str) -> float | None:
 def _latency_from(pick) -> str:
     c = pick.candidate
     if c.latency_source == "measured":
-        return "measured" if c.measurement is None or c.measurement.converged is not False else "measured, unsettled"
+        kind = "measured, quick" if getattr(c.measurement, "quick", False) else "measured"
+        return kind if c.measurement is None or c.measurement.converged is not False else f"{kind}, unsettled"
     if c.latency_source == "estimated":
         lo, hi = c.latency_interval
         return f"estimate {lo:.3g}-{hi:.3g}"
