@@ -320,7 +320,7 @@ class ResultStore:
         Returns (added, already_present). A bad row raises a HootError naming the row and
         field; with `variants`, a row for a model outside that set (the catalog) is bad too.
         """
-        from hoot.bench.exchange import check_import_rows
+        from hoot.bench.exchange import check_import_rows, check_rows_about_this_machine
 
         from hoot.bench.hardware import this_machine
 
@@ -359,31 +359,6 @@ def owner_is_dead(owner: str) -> bool:
 
 def _live_other(held: sqlite3.Row, owner: str, now: float) -> bool:
     return held["owner"] != owner and held["expires_at"] > now and not owner_is_dead(held["owner"])
-
-
-#: the description fields that cannot differ between two rows of one machine
-_IDENTITY_FIELDS = ("cpu_model", "cpu_cores", "arch", "gpu_count", "gpu_name")
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return str(a) == str(b)
-
-
-def check_rows_about_this_machine(cleaned: list[tuple[dict[str, Any], dict[str, Any]]], mine: dict[str, Any],
-                                  source: str) -> None:
-    """A row that names this machine's hardware id but describes another machine (another core
-    count, CPU or GPU) contradicts itself: refused, so it can never rewrite this machine's description."""
-    for index, (clean, hw) in enumerate(cleaned, start=1):
-        if clean["hardware_id"] != mine["hardware_id"]:
-            continue
-        for field in _IDENTITY_FIELDS:
-            if hw.get(field) not in (None, "") and not _same(hw[field], mine.get(field)):
-                raise HootError(f"{source}: nothing imported; row {index} names this machine's hardware_id "
-                                f"'{clean['hardware_id']}' but says hw_{field} {hw[field]!r} (this machine: "
-                                f"{mine.get(field)!r}); fix the row's hardware_id or its hw_ fields")
 
 
 class _Transaction:

@@ -25,19 +25,18 @@ def _compiling_predict(compiles_every_call: bool, counter: list[int]):
     return predict
 
 
-def test_each_shape_is_compiled_before_it_is_timed(monkeypatch) -> None:
+def _measure(compiles_every_call: bool, monkeypatch):
     counter = [0]
     monkeypatch.setattr(run, "_graphs_compiled", lambda: counter[0])
-    built = Built(_compiling_predict(False, counter), "pytorch-compile", "fp32", "cpu")
-    row = run.measure_variant("compile", built, np.zeros((1, 3, 8, 8), np.float32), np.zeros((32, 3, 8, 8), np.float32),
-                              QUICK_RULE)
+    built = Built(_compiling_predict(compiles_every_call, counter), "pytorch-compile", "fp32", "cpu")
+    return run.measure_variant("compile", built, np.zeros((1, 3, 8, 8), np.float32),
+                               np.zeros((32, 3, 8, 8), np.float32), QUICK_RULE)
+
+
+def test_each_shape_is_compiled_before_it_is_timed(monkeypatch) -> None:
+    row = _measure(False, monkeypatch)
     assert row.latency_ms < 10 and "recompiled_while_timed" not in row.details
 
 
 def test_a_recompile_while_timed_is_recorded(monkeypatch) -> None:
-    counter = [0]
-    monkeypatch.setattr(run, "_graphs_compiled", lambda: counter[0])
-    built = Built(_compiling_predict(True, counter), "pytorch-compile", "fp32", "cpu")
-    row = run.measure_variant("compile", built, np.zeros((1, 3, 8, 8), np.float32), np.zeros((32, 3, 8, 8), np.float32),
-                              QUICK_RULE)
-    assert row.details["recompiled_while_timed"] > 0
+    assert _measure(True, monkeypatch).details["recompiled_while_timed"] > 0
