@@ -128,7 +128,8 @@ def test_multilabel_run_reports_f1_and_map(tmp_path):
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     assert rows and rows[0]["class"] in {"red", "blue_top", "plain"} and 0 <= rows[0]["probability"] <= 1
-    assert all(row["probability"] >= 0.5 for row in rows[1:])  # tags past the first only over the threshold
+    threshold = json.loads((tmp_path / "r" / "ml" / "finetune.json").read_text())["threshold"]  # chosen on validation
+    assert len(rows) == 3 and all(row["tagged"] == (row["probability"] >= threshold) for row in rows)
 
 
 def test_pretrained_weights_load_from_a_temporary_cache(shapes, tmp_path):

@@ -48,3 +48,20 @@ def test_multilabel_shows_top_k_tags_each_marked(run: Path) -> None:
 def test_a_glob_matching_nothing_is_one_error(run: Path) -> None:
     with pytest.raises(HootError, match=r"pattern '.*nothing\*.png' matches no file"):
         predict_images(run, [str(run.parent / "nothing*.png")])
+
+
+def test_the_threshold_is_selected_on_validation_labels() -> None:
+    import numpy as np
+
+    from hoot.trainer.training.metrics import best_threshold
+
+    y = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
+    probs = np.array([[0.3, 0.1], [0.25, 0.05], [0.1, 0.35], [0.05, 0.1]])  # positives sit near 0.3, not 0.5
+    threshold = best_threshold(np.log(probs / (1 - probs)), y)
+    assert 0.1 < threshold <= 0.25
+
+
+def test_predict_tags_with_the_runs_threshold(run: Path) -> None:
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    torch.save({**ckpt, "threshold": 0.0}, run / "best.pt")
+    assert all(r["tagged"] for r in predict_images(run, [str(run.parent / "imgs")], top_k=2))

@@ -37,7 +37,8 @@ from hoot.advisor.errors import HootError
 from hoot.trainer.training.context import RunContext
 from hoot.trainer.training.ddp import all_reduce_mean
 from hoot.trainer.training.device_run import resolve_compile, resolve_precision
-from hoot.trainer.training.loop import Stepper, evaluate, recalibrate_bn, unwrap
+from hoot.trainer.training.loop import Stepper, evaluate, predict_logits, recalibrate_bn, unwrap
+from hoot.trainer.training.metrics import best_threshold
 from hoot.trainer.training.losses import make_loss
 from hoot.trainer.data.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, prefetch, train_batch
 from hoot.trainer.training.precision import PrecisionChoice, autocast_context, default_choice
@@ -338,6 +339,7 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task, run.loss_fn,
                              run.precision))
     kept = "starting checkpoint" if p.best_epoch < 0 else f"epoch {p.best_epoch + 1}"
+    threshold = _select_threshold(run, ctx) if ctx.task == "multilabel" and run.is_main else None
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "
                 f"{_test_name(ctx)} {test[_test_name(ctx)]:.4f} on the held-out test split ({len(ctx.test)} images)")
@@ -348,10 +350,24 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
             "epochs_run": len(p.history), "best_epoch": p.best_epoch + 1, "kept": kept,
             "start_value": p.start_value, "stopped_early": stopped_early, "started_from": p.started_from,
             "seconds": round(time.perf_counter() - t_start, 2),
+            **({"threshold": threshold, "threshold_selected_on": "validation"} if threshold is not None else {}),
             "autocast": run.precision.autocast,  # the measured (or asked) choice
             "world_size": world_size, "history": p.history, "final": final, "test": test,
             "test_images": len(ctx.test), "selected_on": "validation", "reported_on": "test",
             **run.precision.as_dict(), **run.compiled.as_dict()}
+
+
+def _select_threshold(run: "FinetuneRun", ctx: RunContext) -> float | None:
+    """Multi-label: the tagging threshold with the best micro F1 on validation, recorded in best.pt for
+    `hoot predict` (the reported F1 figures stay at 0.5, comparable across runs)."""
+    if not run.best_file.is_file():
+        return None
+    logits, y = predict_logits(run.model, ctx.val, run.norm, ctx.device, run.progress.batch_size, run.precision)
+    threshold = best_threshold(logits, y)
+    ckpt = load_checkpoint(run.best_file, "cpu")
+    atomic_torch_save({**ckpt, "threshold": threshold}, run.best_file)
+    ctx.log(f"multi-label threshold {threshold:.2f} selected on validation (best micro F1); hoot predict tags with it")
+    return threshold
 
 
 def _test_name(ctx: RunContext) -> str:
