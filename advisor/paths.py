@@ -11,13 +11,36 @@ from hoot.advisor.errors import HootError
 IMAGE_FOLDER = "a folder with one sub-folder of images per class"
 
 
-def data_dir() -> Path:
-    """HOOT_DATA_DIR, else $XDG_DATA_HOME/hoot, else ~/.local/share/hoot (not created here)."""
+
+def _data_dir_and_source() -> tuple[Path, str]:
     env = os.environ.get("HOOT_DATA_DIR")
     if env:
-        return Path(env)
+        return Path(env), "HOOT_DATA_DIR"
     xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "hoot"
+    if xdg:
+        return Path(xdg) / "hoot", "XDG_DATA_HOME"
+    return Path.home() / ".local" / "share" / "hoot", "HOME"
+
+
+def data_dir() -> Path:
+    """HOOT_DATA_DIR, else $XDG_DATA_HOME/hoot, else ~/.local/share/hoot (not created here).
+    A file where the folder should be is one clear error (not a crash where hoot first writes)."""
+    path, source = _data_dir_and_source()
+    if path.exists() and not path.is_dir():
+        raise HootError(f"hoot's data folder '{path}' (from {source}) is a file, not a folder; set HOOT_DATA_DIR "
+                        "to a folder")
+    return path
+
+
+def ensure_data_dir() -> Path:
+    """data_dir(), created; a read-only or unwritable home is one clear error naming the way out."""
+    path, source = data_dir(), _data_dir_and_source()[1]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HootError(f"cannot create hoot's data folder '{path}' (from {source}: {exc.strerror or exc}); set "
+                        "HOOT_DATA_DIR to a folder you can write, or pass --db FILE") from None
+    return path
 
 
 def default_db_path() -> Path:

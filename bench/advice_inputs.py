@@ -63,6 +63,8 @@ def load_inputs(db: str | None, hardware: str, wish: SettingWish, defaults: Meas
     wanted = Setting(**fields)
     found = first if first.setting == wanted else load_measurements(db, hardware, wanted)
     costs = {name: as_cost(m) for name, m in found.rows.items() if m.latency_ms is not None or m.peak_memory_mb}
+    quick_only = _quick_only_costs(db, hardware, found.setting or wanted, available, costs)
+    costs.update(quick_only)
     note = found.note
     if relaxed:  # the rows' own note (not converged, contended) stays beside it
         note = "; ".join(n for n in (
@@ -79,6 +81,9 @@ def load_inputs(db: str | None, hardware: str, wish: SettingWish, defaults: Meas
         stored = ", ".join(s.label() for s in available[:4])
         inputs.note = (f"nothing stored in {wanted.label()} for this hardware: costs are estimates; "
                        f"stored settings: {stored} (pick one with --device/--dtype/--batch-size/--runtime)")
+    if quick_only:
+        said = f"{len(quick_only)} model(s) have only --quick figures in {wanted.label()}: used, marked 'quick'"
+        inputs.note = f"{inputs.note}; {said}" if inputs.note else said
     train = train_setting(dataclasses.asdict(wanted), available) if need_train else None
     if train is not None:
         rows = load_measurements(db, hardware, train).rows
@@ -86,6 +91,21 @@ def load_inputs(db: str | None, hardware: str, wish: SettingWish, defaults: Meas
         inputs.train_label = train.label()
     inputs.speedups = _speedups(db, hardware, found.setting or wanted, available)
     return inputs
+
+
+def _quick_only_costs(db: str | None, hardware: str, ranking: Any, available: list[Any],
+                      costs: dict[str, MeasuredCost]) -> dict[str, MeasuredCost]:
+    """The --quick rows of the ranking's setting for models with no full-budget figure in it: after
+    `hoot bench --all --quick` they are the only figures of (say) every detection model, and advice
+    must not say "0 measured" because a full row of another model exists."""
+    if getattr(ranking, "quick", False):
+        return {}
+    twin = dataclasses.replace(ranking, quick=True)
+    if twin not in available:
+        return {}
+    rows = load_measurements(db, hardware, twin).rows
+    return {name: as_cost(m) for name, m in rows.items()
+            if name not in costs and m.status == "ok" and m.latency_ms is not None}
 
 
 def _speedups(db: str | None, hardware: str, ranking: Any, available: list[Any]) -> list[RuntimeSpeedup]:

@@ -102,3 +102,28 @@ def check_import_rows(rows: Any, source: str, variants: set[str] | None = None
     if not cleaned:
         raise HootError(f"{source}: no measurements in the file; export one with `hoot bench export`")
     return cleaned
+
+
+#: the description fields that cannot differ between two rows of one machine
+_IDENTITY_FIELDS = ("cpu_model", "cpu_cores", "arch", "gpu_count", "gpu_name")
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def check_rows_about_this_machine(cleaned: list[tuple[dict[str, Any], dict[str, Any]]], mine: dict[str, Any],
+                                  source: str) -> None:
+    """A row that names this machine's hardware id but describes another machine (another core
+    count, CPU or GPU) contradicts itself: refused, so it can never rewrite this machine's description."""
+    for index, (clean, hw) in enumerate(cleaned, start=1):
+        if clean["hardware_id"] != mine["hardware_id"]:
+            continue
+        for field in _IDENTITY_FIELDS:
+            if hw.get(field) not in (None, "") and not _same(hw[field], mine.get(field)):
+                raise HootError(f"{source}: nothing imported; row {index} names this machine's hardware_id "
+                                f"'{clean['hardware_id']}' but says hw_{field} {hw[field]!r} (this machine: "
+                                f"{mine.get(field)!r}); fix the row's hardware_id or its hw_ fields")

@@ -25,6 +25,7 @@ def build_model(
     num_classes: int | None = None,
     pretrained: bool = False,
     catalog: Catalog | None = None,
+    image_size: int | None = None,
     **builder_kwargs: Any,
 ) -> nn.Module:
     """Build catalog variant `name` for `task`, with `num_classes` outputs, optionally pretrained.
@@ -34,6 +35,8 @@ def build_model(
     - detection / segmentation: the builder the catalog names for the task with `num_classes`
       outputs (torchvision: pretrained only at the weights' own class count; smp: ImageNet
       encoder weights, any class count).
+    `image_size`: the input size it will run at, for models whose layers depend on it (ViT; None:
+    the source's default; pretrained weights always fix it to theirs).
     The module gets `hoot_variant`, `hoot_task`, `hoot_head_names`, `hoot_source` (package)
     and `hoot_source_version` attributes.
     """
@@ -47,7 +50,8 @@ def build_model(
         supported = [t for t, b in variant.task_builders.items() if b]
         raise HootError(f"'{name}' does not support task '{task}'; it supports: {', '.join(supported) or 'none'}")
     source = source_of(variant)
-    built = source.build(variant, builder_name, task, num_classes, pretrained, cat, **builder_kwargs)
+    built = source.build(variant, builder_name, task, num_classes, pretrained, cat, image_size=image_size,
+                         **builder_kwargs)
     model = built.model
     model.hoot_variant = name
     model.hoot_task = task

@@ -227,6 +227,9 @@ def run_jobs(
                     job = job.with_pairs([(m, b) for m, b in job.pairs
                                           if not store.has(job.key(m, b))])
             if job is None or not job.pairs:
+                if job is None:  # said, so a re-run that measures fewer models than it planned is not a mystery
+                    log.info("%s skipped: another hoot bench process is measuring it now (its rows land in the same "
+                             "database; re-run when it is done if they do not)", planned.variant)
                 bar.update(1)
                 continue
             if wait_quiet_s > 0:

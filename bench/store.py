@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hoot.advisor.errors import HootError
-from hoot.advisor.paths import default_db_path
+from hoot.advisor.paths import default_db_path, ensure_data_dir
 from hoot.bench.records import DTYPES, KEY_COLUMNS, MODES, STATUSES, Measurement, SettingsKey
 from hoot.bench.schema import (HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, from_sql, to_sql, upgrade_row,
                                validate_row)
-from hoot.bench.store_schema import migrate
+from hoot.bench.store_schema import check_intact, check_is_hoots, migrate
 
 __all__ = ["DTYPES", "MODES", "STATUSES", "SCHEMA_VERSION", "ResultStore", "utc_now", "validate_row"]
 
@@ -76,7 +76,7 @@ class ResultStore:
         if not exists:
             parent = self.path.parent
             if path is None:
-                parent.mkdir(parents=True, exist_ok=True)
+                ensure_data_dir()
             elif not parent.is_dir():
                 raise HootError(f"results database '{self.path}': folder '{parent}' does not exist; "
                                 "create it first or pass a --db path in an existing folder")
@@ -96,6 +96,8 @@ class ResultStore:
         self.conn.row_factory = sqlite3.Row
         try:
             self.conn.execute("PRAGMA busy_timeout = 60000")
+            check_is_hoots(self.conn, self.path)  # before WAL: another program's file is left as it was
+            check_intact(self.conn, self.path)
             if not reason:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -178,7 +180,7 @@ class ResultStore:
         name, now = claim_name(key), time.time()
         with self._write():
             held = self.conn.execute("SELECT owner, expires_at FROM claims WHERE key = ?", [name]).fetchone()
-            if held is not None and held["owner"] != owner and held["expires_at"] > now:
+            if held is not None and _live_other(held, owner, now):
                 return False
             self.conn.execute("INSERT OR REPLACE INTO claims (key, owner, expires_at) VALUES (?, ?, ?)",
                               [name, owner, now + ttl_s])
@@ -195,7 +197,7 @@ class ResultStore:
     def claimed_by_other(self, key: SettingsKey | dict[str, Any], owner: str) -> bool:
         """Does a live claim of another owner hold this key?"""
         held = self.conn.execute("SELECT owner, expires_at FROM claims WHERE key = ?", [claim_name(key)]).fetchone()
-        return held is not None and held["owner"] != owner and held["expires_at"] > time.time()
+        return held is not None and _live_other(held, owner, time.time())
 
     # -- reading -----------------------------------------------------------------------
     def has(self, key: SettingsKey | dict[str, Any], statuses: Sequence[str] = ("ok",)) -> bool:
@@ -324,20 +326,45 @@ class ResultStore:
         Returns (added, already_present). A bad row raises a HootError naming the row and
         field; with `variants`, a row for a model outside that set (the catalog) is bad too.
         """
-        from hoot.bench.exchange import check_import_rows
+        from hoot.bench.exchange import check_import_rows, check_rows_about_this_machine
+
+        from hoot.bench.hardware import this_machine
 
         cleaned = check_import_rows(rows, source, variants)
+        mine = this_machine()
+        check_rows_about_this_machine(cleaned, mine, source)
         added = present = 0
         with self._write():
             for clean, hw in cleaned:
                 hid = clean["hardware_id"]
-                if any(v is not None for v in hw.values()):
+                if hid == mine["hardware_id"]:  # this machine describes itself; a file never does it for it
+                    self._insert_hardware(hid, {c: mine.get(c) for c in HARDWARE_COLUMNS}, mine)
+                elif any(v is not None for v in hw.values()):
                     self._insert_hardware(hid, hw, {**hw, "hardware_id": hid, "imported_from": source})
                 if self._insert(clean) is not None:
                     added += 1
                 else:
                     present += 1
         return added, present
+
+
+def owner_is_dead(owner: str) -> bool:
+    """A claim's owner is 'HOST:PID'; on this host, a PID with no process is a dead owner (killed with
+    -9, its claim never released), whose claim is taken over at once rather than after its expiry."""
+    host, _, pid = owner.rpartition(":")
+    if host != os.uname().nodename or not pid.isdigit():
+        return False  # another machine's process: only its expiry tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def _live_other(held: sqlite3.Row, owner: str, now: float) -> bool:
+    return held["owner"] != owner and held["expires_at"] > now and not owner_is_dead(held["owner"])
 
 
 class _Transaction:

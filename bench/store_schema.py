@@ -73,6 +73,36 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE measurements ADD COLUMN {column} {sql_type.replace(' NOT NULL', '')}")
 
 
+def check_is_hoots(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse an SQLite file another program made (hoot would write its tables into it): an empty
+    file or one with hoot's tables is hoot's; anything else is not touched."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+              if not str(r[0]).startswith("sqlite_")}
+    if (version == 0 and tables) or (version > 0 and not {"hardware", "measurements"} <= tables):
+        shown = ", ".join(sorted(tables)[:4]) + (", ..." if len(tables) > 4 else "") if tables else "none"
+        raise HootError(f"'{path}' is an SQLite file of another program (tables: {shown}), not a hoot results "
+                        "database; pass a new or hoot-made file with --db")
+
+
+def check_intact(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file with damaged pages before reading rows from it (SQLite's quick_check, a few ms
+    for a bench database), and make a damaged text value one clear error instead of a decode crash."""
+    problem = str(conn.execute("PRAGMA quick_check(1)").fetchone()[0])
+    if problem != "ok":
+        raise HootError(f"results database '{path}' is damaged ({problem.splitlines()[-1][:80]}); restore it from "
+                        "a copy, or move it away and re-run `hoot bench` (or pass another file with --db)")
+
+    def text(value: bytes) -> str:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HootError(f"results database '{path}' holds a damaged text value ({value[:24]!r}); restore it "
+                            "from a copy, or move it away and re-run `hoot bench` (or pass another file with --db)") from None
+
+    conn.text_factory = text
+
+
 def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None:
     """Bring the file to SCHEMA_VERSION (under the write lock), or refuse a newer one."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -151,8 +151,10 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
             builder = load_builder(job.builder or DEFAULT_BUILDER)
             catalog = load_catalog(job.catalog_path) if job.catalog_path else None
 
-        def build() -> nn.Module:
-            return builder(job.variant, task=job.task, num_classes=None, pretrained=False, catalog=catalog)
+        sized = {"image_size": job.input_size} if builder is hoot.bench.models.build_model else {}
+
+        def build() -> nn.Module:  # the default builder is told the size it is measured at (a ViT depends on it)
+            return builder(job.variant, task=job.task, num_classes=None, pretrained=False, catalog=catalog, **sized)
 
         t0 = time.perf_counter()
         model = build_on(device, build)

@@ -26,7 +26,8 @@ CSV_COLUMNS = ("rank", "score", "pareto_layer", "name", "family", "params", "gma
 def _latency_from(pick) -> str:
     c = pick.candidate
     if c.latency_source == "measured":
-        return "measured" if c.measurement is None or c.measurement.converged is not False else "measured, unsettled"
+        kind = "measured, quick" if getattr(c.measurement, "quick", False) else "measured"
+        return kind if c.measurement is None or c.measurement.converged is not False else f"{kind}, unsettled"
     if c.latency_source == "estimated":
         lo, hi = c.latency_interval
         return f"estimate {lo:.3g}-{hi:.3g}"
@@ -241,6 +242,9 @@ def advise(target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max
     request, summary = parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb,
                                      max_memory_mb, min_top1, dataset_size, dataset_path, top_k, memory)
     wanted = [n.strip() for n in (explain_names or "").split(",") if n.strip()]
+    if explain_names is not None and not wanted:
+        raise HootError(f"--explain '{explain_names}' names no model; give model names separated by commas, "
+                        "e.g. --explain resnet18,mobilenet_v3_small")
     for name in wanted:
         load_catalog().get(name)  # an unknown name is a bad input (exit 2), checked before any work
     if cuda_graphs and runtime not in (None, "cuda_graph"):

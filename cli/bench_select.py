@@ -26,6 +26,8 @@ def select_variants(catalog: Any, all_: bool, models: str | None, family: str | 
     if not (all_ or models or family or target):
         raise HootError("nothing to measure: pass --all, --models a,b, --family NAME or --target NAME")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    if names == []:  # "," or " , ": as much an error as "" is (issue 21)
+        raise HootError(f"--models '{models}' names no model; give catalog names separated by commas, e.g. resnet18,vgg16")
     chosen = catalog.provided() if all_ and not names else catalog.select(names, None)
     if family:
         chosen = [v for v in catalog.select(None, family) if v in chosen]

@@ -47,11 +47,22 @@ def enable_hoot_loggers() -> None:
 
 
 def configure_logging(debug: bool = False) -> None:
-    """Route the `hoot` logger to stderr once (idempotent); DEBUG records only with --debug."""
+    """Route the `hoot` logger to stderr once (idempotent); DEBUG records only with --debug.
+    Libraries' warnings (torchvision FutureWarnings, torch UserWarnings, matplotlib's cache notice) are
+    for hoot's developers, not its users: they go to the log and show only with --debug, so stderr
+    carries hoot's own lines, whole and once each."""
     logger = logging.getLogger("hoot")
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler())
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.captureWarnings(True)
+    library = logging.getLogger("py.warnings")
+    library.propagate = False
+    if not any(isinstance(h, _StderrHandler) for h in library.handlers):
+        library.addHandler(_StderrHandler())
+    library.setLevel(logging.WARNING if debug else logging.CRITICAL)
+    for name in ("matplotlib", "torch.utils.cpp_extension"):  # cache-folder and "No CUDA runtime" notices
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(debug)
     try:
         cli.main(args=args, prog_name="hoot", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("hoot: interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        said = exc.args or getattr(exc.__cause__, "args", ())  # click wraps Ctrl-C in Abort; the command's own line wins
+        click.echo(f"hoot: {said[0] if said else 'interrupted'}", err=True)
         return EXIT_INTERRUPTED
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -9,7 +9,7 @@ import click
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.render import FORMATS
-from hoot.cli.options import Threads, positive_int
+from hoot.cli.options import Threads, non_negative_int, positive_int
 
 DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt,executorch-xnnpack,executorch-xnnpack-int8,litert,litert-int8,openvino,openvino-int8"
 
@@ -27,7 +27,7 @@ DEFAULT_VARIANTS = "eager,compile,onnxruntime,int8,fp16,bf16,tensorrt,executorch
 @click.option("--image-size", "image_size", default=None, type=positive_int(2048, "224"), metavar="PX",
               help="Input size for the timings (default: the run's training size; accuracy is always at the training size).")
 @click.option("--device", default="auto", help="auto | cpu | cuda | cuda:N.")
-@click.option("--seed", default=0, type=int, help="Seed for picking the calibration images.")
+@click.option("--seed", default=0, type=non_negative_int(2**32 - 1, "0"), help="Seed for picking the calibration images.")
 @click.option("--quick", is_flag=True, help="Rough timings (hoot bench --quick's budget): a smoke check, not a measurement.")
 @click.option("--format", "fmt", default="table", type=click.Choice(FORMATS))
 def optimize(run, output, out_dir, variants, calibration_images, batch_size, threads, image_size, device, seed, quick, fmt) -> None:
@@ -44,6 +44,10 @@ def optimize(run, output, out_dir, variants, calibration_images, batch_size, thr
     if image_size is not None and image_size < 32:
         raise HootError(f"--image-size {image_size} is too small; use 32 px or more (e.g. 224)")
     run_dir = locate_run(run, output, trained=True)
+    if out_dir:  # checked before anything is built: a file or an unwritable folder is one line
+        from hoot.trainer.runfiles import ensure_writable_dir
+
+        ensure_writable_dir(Path(out_dir), "--out folder")
     opts = OptimizeOptions(variants=tuple(names), calibration_images=calibration_images, batch_size=batch_size,
                            threads=threads or 0, seed=seed, timing_px=image_size, device=device,
                            out_dir=Path(out_dir) if out_dir else None, quick=quick)

@@ -137,17 +137,32 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
 
     from hoot.trainer.report import run_answer
 
+    claimed = not resume
+    if claimed:  # a new run gets a folder of its own, atomically (never another run's, issue 21)
+        import dataclasses
+
+        from hoot.trainer.runfiles import claim_run_dir
+
+        claimed_id = claim_run_dir(Path(config.output), config.run_id, chosen=bool(run_id))
+        if claimed_id != config.run_id:
+            config = dataclasses.replace(config, run_id=claimed_id)
     try:
         result = run_local(config)
         answer = run_answer(Path(str(result.run_dir)))  # the held-out test figure
-    except KeyboardInterrupt:
-        click.echo(f"hoot: interrupted; the last checkpoint is kept: resume with "
-                   f"`hoot shortlist --resume {config.run_id} --output {config.output}`", err=True)
+    except BaseException as exc:
+        from hoot.trainer.runfiles import looks_like_run, release_unused_run_dir
+
+        if claimed:
+            release_unused_run_dir(config.run_dir)  # failed before config.json: nothing to resume
+        if isinstance(exc, KeyboardInterrupt) and looks_like_run(config.run_dir):  # main prints it, once
+            raise KeyboardInterrupt(f"interrupted; the last checkpoint is kept: resume with "
+                                    f"`hoot shortlist --resume {config.run_id} --output {config.output}`") from None
         raise
     payload = {**result.to_dict(), **answer}
     click.echo(render(result.table, fmt, _columns(result.table), json_payload=payload))
     if fmt == "table":
         click.echo(final_line(payload))
+        click.echo(f"run id: {config.run_id}")  # on its own line, last: what report/export/predict take
 
 
 def final_line(payload: dict) -> str:
@@ -174,13 +189,13 @@ def _columns(table: list[dict]) -> list[str]:
 
 
 def _advised(data_dir, task, top_k, target, limits: dict) -> list[str]:
-    from hoot.trainer.orchestration.candidates import advised_candidates
+    from hoot.trainer.orchestration.candidates import HOW_PICKED, advised_candidates
     from hoot.trainer.data.dataset import scan_dataset
 
     scan = scan_dataset(data_dir, task)
     names, reasons = advised_candidates(scan.task, top_k, len(scan.train) + len(scan.val), scan.median_size() or None,
                                         limits, target)
-    click.echo("candidates from the advisor:\n  " + "\n  ".join(reasons), err=True)
+    click.echo(f"candidates {HOW_PICKED}:\n  " + "\n  ".join(reasons), err=True)
     return names
 
 
@@ -218,19 +233,23 @@ def export(run, export_format, out, output) -> None:
 @click.argument("run")
 @click.argument("images", nargs=-1)
 @click.option("--top", "top_k", default=5, show_default=True, type=positive_int(1000, "5"), help="Classes per image.")
+@click.option("--threshold", default=None, type=Number(minimum=0, maximum=1, example="0.5"),
+              help="Multi-label: probability at which a tag is given (default: the run's, else 0.5).")
 @click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(FORMATS))
 @click.option("--output", default="reports", show_default=True,
               help="Where run folders are (runs made with another --output are found by id from hoot's index).")
-def predict(run, images, top_k, fmt, output) -> None:
-    """Classify IMAGES with a trained run: top-k classes with probabilities."""
+def predict(run, images, top_k, threshold, fmt, output) -> None:
+    """Classify IMAGES (files, folders of images, or quoted globs) with a trained run: top-k classes with
+    probabilities (multi-label: each with whether it is tagged at the threshold)."""
     if not images:  # answered before torch is imported (no wait)
         raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
     quiet_cuda_probe()
     from hoot.trainer.deploy.predict import predict_images
     from hoot.trainer.runfiles import locate_run
 
-    rows = predict_images(locate_run(run, output, trained=True), list(images), top_k)
-    click.echo(render(rows, fmt, ["image", "rank", "class", "probability"], floatfmt=".4f"))
+    rows = predict_images(locate_run(run, output, trained=True), list(images), top_k, threshold)
+    columns = ["image", "rank", "class", "probability"] + (["tagged"] if rows and "tagged" in rows[0] else [])
+    click.echo(render(rows, fmt, columns, floatfmt=".4f"))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -143,6 +143,11 @@ class ShortlistConfig:
             raise HootError(f"run settings have unknown field '{unknown[0]}'; the run was made by another hoot version")
         return cls(**data)
 
+    def fingerprint(self) -> str:
+        """A short hash of the settings that make this run this run (not where its folder lives):
+        best.pt records it, so a checkpoint copied in from another run is refused on load."""
+        return settings_fingerprint(self.to_dict())
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
@@ -168,3 +173,11 @@ class ShortlistConfig:
             return cls.from_json(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise HootError(f"cannot read run settings '{path}' ({exc}); is it a hoot run folder?") from None
+
+
+def settings_fingerprint(settings: dict[str, Any]) -> str:
+    """The fingerprint of a config.json document (its location and derived values left out)."""
+    import hashlib
+
+    kept = {k: v for k, v in settings.items() if k not in ("output", RESOLVED_KEY)}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]

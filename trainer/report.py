@@ -99,17 +99,18 @@ def _plots(run_dir: Path, run: dict) -> dict[str, str]:
         a.plot(ep, [h["val_loss"] for h in hist], marker="o", label="val loss")
         a.set_xlabel("epoch"); a.set_title("loss"); a.legend()
         b.plot(ep, [h.get(metric) for h in hist], marker="o", color="tab:green")
-        b.set_xlabel("epoch"); b.set_title(metric); b.set_ylim(0, 1)
+        b.set_xlabel("epoch"); b.set_title(f"{metric} (validation split)"); b.set_ylim(0, 1)
         fig.tight_layout(); fig.savefig(run_dir / "learning_curves.png", dpi=110); plt.close(fig)
         out["learning_curves"] = "learning_curves.png"
-    cm = ((ft or {}).get("final") or {}).get("confusion_matrix")
+    per_class, split = per_class_source(run)
+    cm = per_class.get("confusion_matrix")
     classes = run["dataset"].get("classes", [])
     if cm and len(cm) <= 60:
         m = np.array(cm)
         fig, ax = plt.subplots(figsize=(min(12, 2 + 0.45 * len(m)),) * 2)
         ax.imshow(m, cmap="Blues")
         ax.set_xticks(range(len(m)), classes, rotation=90, fontsize=7); ax.set_yticks(range(len(m)), classes, fontsize=7)
-        ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title("confusion matrix (validation)")
+        ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(f"confusion matrix ({split} split)")
         if len(m) <= 20:
             for i in range(len(m)):
                 for j in range(len(m)):
@@ -124,15 +125,24 @@ def _plots(run_dir: Path, run: dict) -> dict[str, str]:
         for r in ok:
             ax.scatter(r["latency_ms"], r[metric], color="tab:red" if r.get("winner") else "tab:blue")
             ax.annotate(r["candidate"], (r["latency_ms"], r[metric]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set_xlabel("latency_ms (batch 1)"); ax.set_ylabel(metric); ax.set_title("bake-off: accuracy against latency")
+        ax.set_xlabel("latency_ms (batch 1)"); ax.set_ylabel(metric); ax.set_title("bake-off: validation accuracy against latency")
         fig.tight_layout(); fig.savefig(run_dir / "bakeoff.png", dpi=110); plt.close(fig)
         out["bakeoff"] = "bakeoff.png"
     return out
 
 
+def per_class_source(run: dict) -> tuple[dict, str]:
+    """(the evaluation the per-class table and confusion matrix come from, its split's name): the held-out
+    test split, as the headline; validation only for runs that recorded no per-class test figures."""
+    ft = run["finetune"] or {}
+    test = ft.get("test") or {}
+    if test.get("per_class") or test.get("confusion_matrix"):
+        return test, "held-out test"
+    return ft.get("final") or {}, "validation"
+
+
 def _per_class_rows(run: dict) -> list[dict]:
-    final = ((run["finetune"] or {}).get("final") or {})
-    per = final.get("per_class")
+    per = per_class_source(run)[0].get("per_class")
     classes = run["dataset"].get("classes", [])
     if not per:
         return []
@@ -275,7 +285,7 @@ def _finetune_sections(run: dict, plots: dict[str, str], out: list) -> list:
         cls_items.append(("table", (pc, list(pc[0].keys()))))
     if "confusion_matrix" in plots:
         cls_items.append(("image", plots["confusion_matrix"]))
-    out.append(("Per-class precision, recall, F1 (validation)", cls_items or [("text", "n/a")]))
+    out.append((f"Per-class precision, recall, F1 ({per_class_source(run)[1]} split)", cls_items or [("text", "n/a")]))
     return out
 
 
@@ -291,6 +301,7 @@ def render_markdown(run: dict, plots: dict[str, str]) -> str:
                 lines += [render(rows, "markdown", cols, floatfmt=".4g"), ""]
             elif kind == "image":
                 lines += [f"![{payload}]({payload})", ""]
+    lines += [f"run id: {run['config'].get('run_id')}", ""]
     return "\n".join(lines)
 
 

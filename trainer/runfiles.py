@@ -14,10 +14,12 @@ folder is always accepted too.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
@@ -43,9 +45,43 @@ def _replace(tmp: Path, path: Path) -> None:
         raise
 
 
+#: kept free beyond what a write needs (the file system's own metadata, the journal, the next log line)
+FREE_SPACE_MARGIN_BYTES = 32 * 2**20
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def check_free_space(folder: Path, need_bytes: int, what: str) -> None:
+    """Fail in one line before writing `need_bytes` into `folder` when its disk cannot take them
+    (a full disk mid-write killed the process with a bus error, or left a half-written temporary)."""
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return  # cannot tell: the write itself will say
+    if need_bytes + FREE_SPACE_MARGIN_BYTES > free:
+        raise HootError(f"not enough free disk space in '{folder}' for {what}: it needs {_mb(need_bytes)} and "
+                        f"{_mb(free)} are free; free some space, or put the run on another disk with --output")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL
+
+
+def disk_full_error(path: Path, what: str) -> HootError:
+    return HootError(f"the disk filled up while writing {what} '{path}' (the partial file is removed); free some "
+                     "space, or put the run on another disk with --output, and run again")
+
+
 def _atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
     """write(file) into a temporary beside `path`, fsync, then rename over `path`: a reader (or a
-    resume after kill -9) sees the old file or the whole new one, never half of it."""
+    resume after kill -9) sees the old file or the whole new one, never half of it. A full disk
+    is one clear error, and the temporary is removed."""
     path = Path(path)
     tmp = _tmp_for(path)
     try:
@@ -53,8 +89,10 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise disk_full_error(path, "the file") from None
         raise
     _replace(tmp, path)
 
@@ -72,10 +110,24 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str))
 
 
+def _tensor_bytes(obj: Any) -> int:
+    """The bytes of the tensors in a (nested) checkpoint: what torch.save will write, near enough."""
+    if hasattr(obj, "element_size") and hasattr(obj, "numel"):
+        return int(obj.element_size() * obj.numel())
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save through a temporary file: an interrupted save never leaves a broken checkpoint."""
+    """torch.save through a temporary file: an interrupted save never leaves a broken checkpoint,
+    and one that cannot fit on the disk is refused before it is started."""
     import torch
 
+    path = Path(path)
+    check_free_space(path.parent, _tensor_bytes(obj), f"the checkpoint '{path.name}'")
     _atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
@@ -145,6 +197,31 @@ def ensure_writable_dir(path: Path, what: str) -> Path:
     return path
 
 
+def claim_run_dir(output: Path, run_id: str, chosen: bool) -> str:
+    """Create OUTPUT/RUN_ID for a new run, exclusively (mkdir is atomic): two shortlists started in
+    the same second, or twice with one --run-id, never share a folder (the second would overwrite
+    config.json and bakeoff.json while keeping the first run's best.pt). A timestamp id the user
+    did not choose moves on to RUN_ID-2, -3, ...; a chosen --run-id that exists is refused.
+    Returns the run id claimed."""
+    output = ensure_writable_dir(Path(output), "--output folder")
+    for n in range(1, 1000):
+        candidate = run_id if n == 1 else f"{run_id}-{n}"
+        try:
+            os.mkdir(output / candidate)
+            return candidate
+        except FileExistsError:
+            if chosen:
+                raise HootError(f"--run-id '{run_id}': run folder '{output / run_id}' already exists; continue it with "
+                                f"`hoot shortlist --resume {run_id} --output {output}`, or pick another --run-id") from None
+    raise HootError(f"no free run folder for '{run_id}' in '{output}'; pass --run-id NAME")
+
+
+def release_unused_run_dir(run_dir: Path) -> None:
+    """Remove a folder claimed by `claim_run_dir` when the run failed before it wrote config.json."""
+    if Path(run_dir).is_dir() and not looks_like_run(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 # -- the index of run folders ----------------------------------------------------------------------
 
 
@@ -164,13 +241,19 @@ def read_index() -> dict[str, str]:
 
 def remember_run(run_id: str, run_dir: Path) -> None:
     """Record where run `run_id` lives; best effort (an unwritable data dir only costs the lookup)."""
-    index = read_index()
-    index[run_id] = str(Path(run_dir).resolve())
+    from hoot.advisor.paths import ensure_data_dir
+
     try:
-        _index_path().parent.mkdir(parents=True, exist_ok=True)
+        index = read_index()
+        index[run_id] = str(Path(run_dir).resolve())
+        ensure_data_dir()
         atomic_write_json(_index_path(), index)
+    except HootError as exc:  # the run is fine; only `hoot report RUN_ID` will need the folder's path
+        log.warning("run '%s' not added to hoot's index of runs (%s); find it by its folder: %s",
+                    run_id, exc.format_message(), run_dir)
     except OSError as exc:
-        log.debug("run index not updated (%s)", exc)
+        log.warning("run '%s' not added to hoot's index of runs (%s); find it by its folder: %s",
+                    run_id, exc.strerror or exc, run_dir)
 
 
 def locate_run(run: str, output: str = "reports", *, trained: bool = False, option: str = "") -> Path:

@@ -36,6 +36,7 @@ class MeasuredCost:
     device: str | None = None
     throughput_ips: float | None = None
     contended: bool | None = None  # timed while other processes held the cores or the GPU (None: not known)
+    quick: bool = False  # a --quick row: the only figure of this model in the setting (said as such)
 
     @property
     def on_gpu(self) -> bool:
@@ -64,10 +65,10 @@ def as_cost(row: Any) -> MeasuredCost:
                                                                 else "cpu_rss"))
     converged = get("converged")
     contended = get("contended")
-    return MeasuredCost(contended=None if contended is None else bool(contended),latency_ms=num("latency_ms"), latency_p10_ms=num("latency_p10_ms"),
+    return MeasuredCost(contended=None if contended is None else bool(contended), latency_ms=num("latency_ms"), latency_p10_ms=num("latency_p10_ms"),
                         latency_p90_ms=num("latency_p90_ms"), converged=None if converged is None else bool(converged),
                         peak_memory_mb=num("peak_memory_mb"), memory_kind=kind, mode=get("mode") or "inference",
-                        device=device, throughput_ips=num("throughput_ips"))
+                        device=device, throughput_ips=num("throughput_ips"), quick=bool(get("quick")))
 
 
 def fit_latency(points: list[tuple[float, float]]) -> tuple[float, float]:

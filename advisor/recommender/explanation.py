@@ -84,7 +84,8 @@ def reasons(c: "Candidate", layer: int, layers: list[list["Candidate"]], checks:
     if c.latency_source == "measured":
         m = c.measurement
         settled = "" if m is None or m.converged is not False else "; the timing did not converge (a noisy figure)"
-        out.append(f"latency {c.latency_ms:.3g} ms measured on {where}{settled}")
+        quick = " (quick: a --quick row, the only figure for this model in this setting)" if getattr(m, "quick", False) else ""
+        out.append(f"latency {c.latency_ms:.3g} ms measured on {where}{quick}{settled}")
     elif c.latency_source == "estimated":
         lo, hi = c.latency_interval
         out.append(f"latency ~{c.latency_ms:.3g} ms (interval {lo:.3g}-{hi:.3g} ms) is an estimate from GMACs inside "

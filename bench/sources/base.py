@@ -78,8 +78,10 @@ class ModelSource(ABC):
 
     @abstractmethod
     def build(self, variant: "Variant", builder_name: str, task: str, num_classes: int | None,
-              pretrained: bool, catalog: "Catalog", **builder_kwargs: Any) -> BuiltModel:
-        """The network for `task` with `num_classes` outputs, pretrained weights loaded from the cache."""
+              pretrained: bool, catalog: "Catalog", image_size: int | None = None,
+              **builder_kwargs: Any) -> BuiltModel:
+        """The network for `task` with `num_classes` outputs, pretrained weights loaded from the cache.
+        `image_size`: the input size it will run at, for the models whose layers depend on it (ViT)."""
 
     def cached_weights(self, variant: "Variant") -> Path:
         """The entry's weights file in the package's cache, or one HootError naming it and where to put it.

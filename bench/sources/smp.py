@@ -55,7 +55,8 @@ class SmpSource(ModelSource):
         return hub_weights_file(settings["repo_id"], WEIGHTS_FILENAME, settings["revision"])
 
     def build(self, variant: "Variant", builder_name: str, task: str, num_classes: int | None,
-              pretrained: bool, catalog: "Catalog", **builder_kwargs: Any) -> BuiltModel:
+              pretrained: bool, catalog: "Catalog", image_size: int | None = None,
+              **builder_kwargs: Any) -> BuiltModel:
         arch, encoder = split_name(builder_name)
         model = self._create(arch, encoder, num_classes or CATALOG_CLASSES, **builder_kwargs)
         if pretrained:

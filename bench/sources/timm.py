@@ -64,7 +64,8 @@ class TimmSource(ModelSource):
         return hub_weights_file(variant.weights, variant.weights_file or WEIGHTS_FILENAME)
 
     def build(self, variant: "Variant", builder_name: str, task: str, num_classes: int | None,
-              pretrained: bool, catalog: "Catalog", **builder_kwargs: Any) -> BuiltModel:
+              pretrained: bool, catalog: "Catalog", image_size: int | None = None,
+              **builder_kwargs: Any) -> BuiltModel:
         import timm
 
         kwargs = dict(builder_kwargs)

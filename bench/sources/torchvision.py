@@ -87,7 +87,8 @@ class TorchvisionSource(ModelSource):
                            fetch=fetch)
 
     def build(self, variant: "Variant", builder_name: str, task: str, num_classes: int | None,
-              pretrained: bool, catalog: "Catalog", **builder_kwargs: Any) -> BuiltModel:
+              pretrained: bool, catalog: "Catalog", image_size: int | None = None,
+              **builder_kwargs: Any) -> BuiltModel:
         import torchvision
 
         try:
@@ -98,6 +99,10 @@ class TorchvisionSource(ModelSource):
         # the entry whose weights fit this builder (resnet50's detection builder has its own entry)
         weights_variant = variant if builder_name == variant.name else catalog.get(builder_name)
         if task in ("classification", "multilabel"):
+            if builder_name.startswith("vit_") and "image_size" not in builder_kwargs and (pretrained or image_size):
+                # a ViT's position embeddings fix its input size: build it for the size it runs at (vit_h_14's
+                # weights are at 518 px; torchvision's default of 224 refused every native-size measurement)
+                builder_kwargs["image_size"] = weights_variant.native_input_px if pretrained else image_size
             model = builder(weights=None, **builder_kwargs)
             if pretrained:
                 model.load_state_dict(read_state_dict(self.cached_weights(weights_variant)))

@@ -53,6 +53,8 @@ ADVISE_CASES = [
     Case("advise bad memory kind", ("advise", "--memory", "gpu"), 2, r"--memory"),
     Case("advise bad device", ("advise", "--device", "tpu"), 2, r"--device 'tpu' is not a device"),
     Case("advise two runtimes", ("advise", "--cuda-graphs", "--runtime", "int8"), 2, r"name two runtimes"),
+    Case("advise --explain of only a comma", ("advise", "--explain", ","), 2, r"--explain ',' names no model"),
+    Case("advise --explain empty", ("advise", "--explain", ""), 2, r"--explain '' names no model"),
     Case("advise nothing satisfies", ("advise", "--max-params", "1000"), 1, r"no model satisfies"),
     Case("catalog max params zero", ("catalog", "--max-params", "0"), 2, r"--max-params '0' must be at least 1"),
 ]
@@ -80,7 +82,86 @@ def _import_file_with_unknown_model(tmp: Path) -> None:
     (tmp / "rows.json").write_text(json.dumps({"format": "hoot-bench", "rows": rows}), encoding="utf-8")
 
 
+def _other_programs_db(tmp: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp / "other.sqlite") as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER, total REAL)")
+
+
+def _damaged_db(tmp: Path, how: str) -> None:
+    """{tmp}/bench.sqlite with many rows, then damaged: pages overwritten, or one text value not UTF-8."""
+    import sqlite3
+
+    from hoot.bench.store import ResultStore
+    from hoot.testing.bench_rows import make_row
+
+    with ResultStore(tmp / "bench.sqlite") as store:
+        for batch in range(1, 120):
+            store.add(make_row(batch_size=batch))
+    if how == "text":
+        with sqlite3.connect(tmp / "bench.sqlite") as conn:
+            conn.execute("UPDATE measurements SET variant = CAST(x'ff41' AS TEXT) WHERE id = 3")
+        return
+    data = bytearray((tmp / "bench.sqlite").read_bytes())
+    for offset in range(4096 * 3, len(data), 4096):
+        data[offset + 100:offset + 400] = b"\xff" * 300
+    (tmp / "bench.sqlite").write_bytes(bytes(data))
+
+
+def _import_row_claiming_this_machine(tmp: Path) -> None:
+    """A row with this machine's hardware id and another core count."""
+    import json
+
+    from hoot.bench.hardware import current_hardware_id
+    from hoot.testing.bench_rows import make_row
+
+    row = {**make_row(hardware_id=current_hardware_id()), "hw_cpu_cores": 64, "hw_cpu_model": "Big Iron"}
+    (tmp / "rows.json").write_text(json.dumps({"format": "hoot-bench", "rows": [make_row(), row]}), encoding="utf-8")
+
+
+def _data_dir_is_a_file(tmp: Path) -> None:
+    import os
+
+    _import_file_with_unknown_model(tmp)
+    (tmp / "datafile").write_text("x")
+    os.environ["HOOT_DATA_DIR"] = str(tmp / "datafile")  # conftest's monkeypatch restores it after the test
+
+
+def _home_cannot_be_written(tmp: Path) -> None:
+    """HOME where no folder can be made (under a file: what a read-only home is to mkdir, as root too)."""
+    import os
+
+    from hoot.testing.bench_rows import make_row
+    import json
+
+    (tmp / "rows.json").write_text(json.dumps({"format": "hoot-bench", "rows": [make_row()]}), encoding="utf-8")
+    (tmp / "homefile").write_text("x")
+    for name in ("HOOT_DATA_DIR", "XDG_DATA_HOME"):
+        os.environ.pop(name, None)  # restored after the test by conftest's monkeypatch
+    os.environ["HOME"] = str(tmp / "homefile" / "home")
+
+
 BENCH_CASES = [
+    Case("HOOT_DATA_DIR pointing at a file", ("bench", "import", "{tmp}/rows.json"), 2,
+         r"hoot's data folder '.*datafile' \(from HOOT_DATA_DIR\) is a file, not a folder", _data_dir_is_a_file),
+    Case("advise with HOOT_DATA_DIR pointing at a file", ("advise",), 2, r"is a file, not a folder",
+         _data_dir_is_a_file),
+    Case("HOME that cannot be written", ("bench", "import", "{tmp}/rows.json"), 2,
+         r"cannot create hoot's data folder '.*homefile/home/.local/share/hoot' \(from HOME: .*\); set HOOT_DATA_DIR",
+         _home_cannot_be_written),
+    Case("bench import of a row claiming this machine with another core count",
+         ("bench", "import", "{tmp}/rows.json", "--db", "{tmp}/new.sqlite"), 2,
+         r"row 2 names this machine's hardware_id .* but says hw_cpu_model 'Big Iron'", _import_row_claiming_this_machine),
+    Case("bench show --db another program's SQLite file", ("bench", "show", "--db", "{tmp}/other.sqlite"), 2,
+         r"other.sqlite' is an SQLite file of another program \(tables: invoices\), not a hoot results database",
+         _other_programs_db),
+    Case("bench show --db with damaged pages", ("bench", "show", "--db", "{tmp}/bench.sqlite"), 2,
+         r"bench.sqlite' is damaged \(.*\); restore it from a copy", lambda t: _damaged_db(t, "pages")),
+    Case("bench show --db with a damaged text value", ("bench", "show", "--db", "{tmp}/bench.sqlite"), 2,
+         r"bench.sqlite' holds a damaged text value", lambda t: _damaged_db(t, "text")),
+    Case("bench --models of only commas", ("bench", "--models", ",,", "--db", "{tmp}/b.sqlite"), 2,
+         r"--models ',,' names no model"),
     Case("bench bad batch list", ("bench", "--models", "resnet18", "--batch-size", "0"), 2, r"--batch-size"),
     Case("bench --db read-only database", ("bench", "--models", "resnet18", "--db", "{tmp}/bench.sqlite"), 2,
          r"bench.sqlite' cannot be written: the file is read-only", lambda t: _results_db(t, read_only=True)),
@@ -153,6 +234,25 @@ def _code_running_best(tmp: Path) -> None:
     torch.save({"hoot_checkpoint": 1, "payload": Path("/")}, tmp / "run" / "best.pt")  # a global outside the allowlist
 
 
+def _foreign_best(tmp: Path, run_id: str = "other") -> None:
+    """A finished-looking run (2 classes, winner mobilenet_v3_small) holding a real best.pt from another
+    run: squeezenet1_1 over 3 classes."""
+    import json
+
+    import torch
+
+    from hoot.bench.models import build_model
+
+    (tmp / "run").mkdir()
+    (tmp / "run" / "config.json").write_text(json.dumps({"data_dir": "x", "run_id": "run"}))
+    (tmp / "run" / "bakeoff.json").write_text(json.dumps({"winner": "mobilenet_v3_small"}))
+    (tmp / "run" / "dataset.json").write_text(json.dumps({"classes": ["a", "b"]}))
+    model = build_model("squeezenet1_1", task="classification", num_classes=3, pretrained=False)
+    torch.save({"hoot_checkpoint": 1, "model": model.state_dict(), "variant": "squeezenet1_1",
+                "task": "classification", "classes": ["x", "y", "z"], "image_size": 32, "mean": [0.5] * 3,
+                "std": [0.25] * 3, "run_id": run_id}, tmp / "run" / "best.pt")
+
+
 SHORT = ("--candidates", "mobilenet_v3_small", "--no-pretrained", "--output", "{tmp}/out")
 RUN_CASES = [
     Case("shortlist missing folder", ("shortlist", "{tmp}/nope"), 2, r"does not exist"),
@@ -163,6 +263,12 @@ RUN_CASES = [
     Case("shortlist --patience -1", ("shortlist", "{tmp}", "--patience", "-1", *SHORT), 2, r"--patience '-1' must be at least 0"),
     Case("shortlist --test-fraction 0", ("shortlist", "{tmp}", "--test-fraction", "0", *SHORT), 2, r"--test-fraction '0'"),
     Case("shortlist --batch-size 1e9", ("shortlist", "{tmp}", "--batch-size", "1000000000", *SHORT), 2, r"--batch-size .* at most"),
+    Case("shortlist --candidates empty", ("shortlist", "{tmp}/data", "--candidates", "", "--output", "{tmp}/out"), 2,
+         r"--candidates is empty", _images),
+    Case("shortlist --candidates of only commas", ("shortlist", "{tmp}/data", "--candidates", ",,", "--output",
+                                                   "{tmp}/out"), 2, r"--candidates is empty", _images),
+    Case("shortlist --batch-size 1 with a BatchNorm model", ("shortlist", "{tmp}/data", "--batch-size", "1", *SHORT), 2,
+         r"--batch-size 1 cannot train mobilenet_v3_small: its BatchNorm layers need at least 2", _images),
     Case("shortlist val+test leave no training", ("shortlist", "{tmp}/data", "--val-fraction", "0.5", "--test-fraction", "0.5", *SHORT),
          2, r"leave under 10% for training", _images),
     Case("shortlist only unreadable files", ("shortlist", "{tmp}/data", *SHORT), 2, r"were unreadable", _unreadable),
@@ -173,6 +279,10 @@ RUN_CASES = [
          r"--max-params 'lots' is not a number; give a count like 5M"),
     Case("shortlist --candidates none meets the limits", ("shortlist", "{tmp}/data", *SHORT, "--max-params", "1k"), 2,
          r"no candidate in --candidates meets the limits: mobilenet_v3_small \(--max-params .*params 2.54M", _images),
+    Case("shortlist --run-id of an existing run", ("shortlist", "{tmp}/data", *SHORT, "--run-id", "run"), 2,
+         r"--run-id 'run': run folder .*out/run' already exists; continue it with `hoot shortlist --resume run",
+         lambda tmp: (_images(tmp), (tmp / "out" / "run").mkdir(parents=True),
+                      (tmp / "out" / "run" / "config.json").write_text("{}"))),
     Case("report on a run with config.json only", ("report", "{tmp}/run"), 2, r"no bakeoff.json.*--resume run", _config_only),
     Case("report on a broken bakeoff.json", ("report", "{tmp}/run"), 2, r"bakeoff.json' is broken", _broken_bakeoff),
     Case("export on a run without best.pt", ("export", "{tmp}/run"), 2, r"has no best.pt yet.*--resume run", _config_only),
@@ -183,6 +293,17 @@ RUN_CASES = [
          r"--out folder .* is a file, not a folder", _fake_best),
     Case("predict with a code-running best.pt", ("predict", "{tmp}/run", "x.png"), 2,
          r"refused to load .*best.pt.*would run code", _code_running_best),
+    Case("predict with a best.pt copied from another run", ("predict", "{tmp}/run", "x.png"), 2,
+         r"best.pt' belongs to another run \(run 'other', not 'run'; model squeezenet1_1, not the winner "
+         r"mobilenet_v3_small; 3 classes, not this run's 2\); delete it", _foreign_best),
+    Case("export a best.pt of another model under the same run id", ("export", "{tmp}/run"), 2,
+         r"belongs to another run \(model squeezenet1_1.*--resume run", lambda tmp: _foreign_best(tmp, "run")),
+    Case("predict --threshold over 1", ("predict", "{tmp}/run", "x.png", "--threshold", "1.5"), 2,
+         r"--threshold '1.5' must be at most 1"),
+    Case("predict a folder with no images", ("predict", "{tmp}/run", "{tmp}/empty"), 2,
+         r"folder '.*empty' holds no images", lambda tmp: (_foreign_best(tmp, "run"), (tmp / "empty").mkdir(),
+                                                           (tmp / "run" / "bakeoff.json").unlink(),
+                                                           (tmp / "run" / "dataset.json").unlink())),
     Case("report on an unknown run id", ("report", "nope", "--output", "{tmp}"), 2, r"run 'nope' not found"),
 ]
 
@@ -232,6 +353,12 @@ OPTIMIZE_CASES = [
     Case("optimize threads above the cores", ("optimize", "{tmp}/nope", "--threads", "1000"), 2,
          r"--threads 1000 is more than the \d+ CPU core\(s\) this process may use; pass --threads \d+ or fewer"),
     Case("optimize threads zero", ("optimize", "{tmp}/nope", "--threads", "0"), 2, r"--threads '0' must be at least 1"),
+    Case("optimize negative seed", ("optimize", "{tmp}/nope", "--seed", "-5"), 2, r"--seed '-5' must be at least 0"),
+    Case("optimize --out naming a file", ("optimize", "run", "--output", "{tmp}", "--out", "{tmp}/file"), 2,
+         r"--out folder .*file' is a file, not a folder", lambda tmp: (_foreign_best(tmp, "run"),
+                                                                        (tmp / "run" / "bakeoff.json").unlink(),
+                                                                        (tmp / "run" / "dataset.json").unlink(),
+                                                                        (tmp / "file").write_text("x"))),
     Case("optimize tiny timing size", ("optimize", "{tmp}/nope", "--image-size", "8"), 2, r"--image-size 8 is too small"),
 ]
 

@@ -83,7 +83,7 @@ def test_resume_reuses_the_bakeoff(trained_run, caplog):
     r = run_cli(["shortlist", "--resume", "run1", "--output", str(run_dir.parent), "--format", "json"])
     assert r.exit_code == 0, r.output
     # progress is logged (the CLI's handler prints it on stderr as `hoot: ...`), not printed by library code
-    assert "reusing saved results" in caplog.text and json.loads(r.stdout)["winner"] == payload["winner"]
+    assert "reused from the interrupted run" in caplog.text and json.loads(r.stdout)["winner"] == payload["winner"]
 
 
 def test_shortlist_ends_with_the_test_figure_and_finds_runs_by_id(trained_run, tmp_path, monkeypatch):
@@ -128,7 +128,8 @@ def test_multilabel_run_reports_f1_and_map(tmp_path):
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     assert rows and rows[0]["class"] in {"red", "blue_top", "plain"} and 0 <= rows[0]["probability"] <= 1
-    assert all(row["probability"] >= 0.5 for row in rows[1:])  # tags past the first only over the threshold
+    threshold = json.loads((tmp_path / "r" / "ml" / "finetune.json").read_text())["threshold"]  # chosen on validation
+    assert len(rows) == 3 and all(row["tagged"] == (row["probability"] >= threshold) for row in rows)
 
 
 def test_pretrained_weights_load_from_a_temporary_cache(shapes, tmp_path):

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hoot.trainer.data.dataset import DatasetScan, Sample, check_trainable
+from hoot.trainer.data.pixels import to_rgb8
+from hoot.trainer.runfiles import check_free_space, disk_full_error, is_disk_full
 
 if TYPE_CHECKING:
     import torch
@@ -72,7 +74,7 @@ def decode_resized(path: str, size: int) -> np.ndarray:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             im.draft("RGB", (size, size))
-            im = im.convert("RGB")
+            im = to_rgb8(im)
             w, h = im.size
             scale = size / min(w, h)
             nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
@@ -117,7 +119,37 @@ def build_split(samples: list[Sample], size: int, folder: Path, name: str, task:
             return load_split(folder, name), kept, meta["failed"]
 
     tmp_path = folder / f"{name}_images.tmp.npy"
-    arr = np.lib.format.open_memmap(tmp_path, mode="w+", dtype=np.uint8, shape=(len(samples), 3, size, size))
+    try:
+        return _write_split(samples, size, folder, name, task, num_classes, workers, progress, tmp_path, fp)
+    except BaseException as exc:  # nothing half-written stays: a temporary the size of the cache filled the disk
+        tmp_path.unlink(missing_ok=True)
+        img_path.unlink(missing_ok=True)  # a half-compacted cache (its meta, if any, names an older fingerprint)
+        if is_disk_full(exc):
+            raise disk_full_error(img_path, f"the {name} image cache") from None
+        raise
+
+
+def _reserved_memmap(path: Path, shape: tuple[int, ...], what: str) -> np.memmap:
+    """A uint8 .npy memmap whose blocks are allocated now: checked against the free space first, then
+    reserved with posix_fallocate, so a full disk is an OSError here, never a bus error mid-decode."""
+    check_free_space(path.parent, int(np.prod(shape)), what)
+    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    if hasattr(os, "posix_fallocate"):
+        with open(path, "r+b") as fh:
+            try:
+                os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+            except OSError as exc:
+                if is_disk_full(exc):
+                    del arr
+                    raise
+                # a file system without fallocate: the free-space check above stands
+    return arr
+
+
+def _write_split(samples: list[Sample], size: int, folder: Path, name: str, task: str, num_classes: int,
+                 workers: int | None, progress: bool, tmp_path: Path, fp: str) -> tuple[SplitCache, list[Sample], list[dict]]:
+    img_path, lab_path, meta_path = (folder / f"{name}_images.npy", folder / f"{name}_labels.npy", folder / f"{name}_meta.json")
+    arr = _reserved_memmap(tmp_path, (len(samples), 3, size, size), f"the {name} image cache")
     failed: list[dict] = []
     ok = np.ones(len(samples), dtype=bool)
 
@@ -137,7 +169,7 @@ def build_split(samples: list[Sample], size: int, folder: Path, name: str, task:
     arr.flush()
     kept_idx = np.flatnonzero(ok)
     if len(kept_idx) < len(samples):  # compact: the cache holds only usable images
-        good = np.lib.format.open_memmap(img_path, mode="w+", dtype=np.uint8, shape=(len(kept_idx), 3, size, size))
+        good = _reserved_memmap(img_path, (len(kept_idx), 3, size, size), f"the {name} image cache")
         for j, i in enumerate(kept_idx):
             good[j] = arr[i]
         good.flush()

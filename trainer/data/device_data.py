@@ -102,7 +102,9 @@ class PlacedSplit:
         elif placement == "pinned":
             placed._labels_dev = torch.from_numpy(np.asarray(labels)).to(device)
             placed._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoot-prefetch")
-        log.info("image cache on %s: %s (%.1f MB)", device, placement, images.nbytes / 1e6)
+        # said where it matters (GPU memory or pinned host memory); the plain host memmap is the default, not news
+        (log.debug if placement == "host" else log.info)("image cache on %s: %s (%.1f MB)", device, placement,
+                                                         images.nbytes / 1e6)
         return placed
 
     def _host_batch(self, idx: np.ndarray) -> torch.Tensor:

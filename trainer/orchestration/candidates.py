@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def parse_candidates(text: str | None) -> list[str]:
-    if not text:
+    if text is None:  # not given: the advisor picks; given but empty ("" or ",,") is an error
         return []
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -42,12 +42,13 @@ def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_p
                        limits: dict[str, Any], target: str | None = None) -> tuple[list[str], list[str]]:
     """(names, one reason line per name) from hoot.advisor.recommender.recommend for this machine's measurements."""
     try:
-        advice = _advice(task, top_k, dataset_size, median_px, limits, target)
+        advice = _advice(task, max(top_k, RANKED_POOL), dataset_size, median_px, limits, target)
     except NoAnswer as exc:
         raise HootError(f"the advisor finds no candidate for these limits ({exc.format_message()}); relax them or pass --candidates")
-    names = [p.variant.name for p in advice.picks]
-    reasons = [f"{p.variant.name}: {'; '.join(p.reasons[:2])}" for p in advice.picks]
-    return names, reasons
+    chosen = spread_families([(p.variant.name, p.variant.family) for p in advice.picks], top_k)
+    by_name = {p.variant.name: p for p in advice.picks}
+    reasons = [f"{n}: {'; '.join(by_name[n].reasons[:2])}" for n in chosen]
+    return chosen, reasons
 
 
 def limit_candidates(names: list[str], task: str, limits: dict[str, Any],
@@ -74,3 +75,24 @@ def limit_candidates(names: list[str], task: str, limits: dict[str, Any],
         raise HootError(f"no candidate in --candidates meets the limits: {', '.join(dropped)}; relax the limits "
                         "or name other candidates")
     return kept, dropped
+
+
+#: how the default candidates are chosen, said beside them
+HOW_PICKED = ("picked by the advisor: the best-ranked model of each family first (a few architectures, "
+              "seeds/001), then the next best; name others with --candidates")
+#: how many of the advisor's ranked picks the family spread chooses from
+RANKED_POOL = 40
+
+
+def spread_families(ranked: list[tuple[str, str]], k: int) -> list[str]:
+    """k names from (name, family) in rank order: the best of each family first (seeds/001: test a few
+    architectures, not four sizes of one), then the next best of any family while fewer than k."""
+    firsts, seen = [], set()
+    for name, family in ranked:
+        if family not in seen:
+            seen.add(family)
+            firsts.append(name)
+    chosen = firsts[:k]
+    chosen += [n for n, _ in ranked if n not in chosen][: k - len(chosen)]
+    order = {n: i for i, (n, _) in enumerate(ranked)}
+    return sorted(chosen, key=order.__getitem__)

@@ -119,7 +119,9 @@ def run_pipeline(config: Any, engine: Engine, executor: Executor | None = None,
     try:
         # a finetune.json from an earlier session is reused (--full-epochs 0: best.pt holds the bake-off weights)
         finetune = FinetuneResult.from_dict(json.loads(ft_file.read_text())) if ft_file.is_file() else None
-        if finetune is None:
+        if finetune is not None:
+            log.info("fine-tune of %s reused from the interrupted run (%s)", winner, ft_file.name)
+        else:
             finetune = stages.finetune(engine, ctx, winner, run_dir)
     except BaseException:
         _report(engine, run_dir)  # the fine-tune failed or was interrupted: the bake-off's report stands

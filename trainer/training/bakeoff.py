@@ -190,6 +190,15 @@ def _saved_rungs(ctx: RunContext) -> list[dict[str, RungResult]]:
         return []
 
 
+def _why_redone(done: list[dict[str, RungResult]], r: int, survivors: list[str]) -> str:
+    if r >= len(done):
+        return "the interrupted run did not finish it"
+    failed = sorted(n for n, v in done[r].items() if not v.ok)
+    if failed:
+        return f"{', '.join(failed)} failed there in the interrupted run"
+    return f"its candidates changed ({', '.join(sorted(done[r]))} then, {', '.join(survivors)} now)"
+
+
 def run_bakeoff(ctx: RunContext, executor: Executor | None = None) -> BakeoffResult:
     """Successive halving over rungs; results saved after every rung, finished rungs reused on resume."""
     executor = executor or sequential_executor
@@ -206,8 +215,10 @@ def run_bakeoff(ctx: RunContext, executor: Executor | None = None) -> BakeoffRes
                 break
         if r < len(done) and set(done[r]) == set(survivors) and all(v.ok for v in done[r].values()):
             results = done[r]
-            ctx.log(f"bake-off rung {r}: reusing saved results for {', '.join(survivors)}")
+            ctx.log(f"bake-off rung {r} of {', '.join(survivors)} reused from the interrupted run ({store.name})")
         else:
+            if done:  # a resumed run says what it trains again, and why
+                ctx.log(f"bake-off rung {r} trained again: {_why_redone(done, r, survivors)}")
             ctx.log(f"bake-off rung {r}: {len(survivors)} candidate(s), budget x{cfg.eta ** r}")
             results = executor(ctx, survivors, r)
         rungs.append(results)

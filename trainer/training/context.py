@@ -27,7 +27,8 @@ from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.data.dataset import DatasetScan, check_trainable, scan_dataset, splits_document, SPLITS_FILE
 from hoot.trainer.training.metrics import primary_metric
 from hoot.trainer.data.pipeline import Normalizer
-from hoot.trainer.runfiles import atomic_write_json, ensure_writable_dir, remember_run, remove_stale_temporaries
+from hoot.trainer.runfiles import (atomic_write_json, check_free_space, ensure_writable_dir, remember_run,
+                                  remove_stale_temporaries)
 from hoot.trainer.training.strategy import Recipe, resolve_recipe
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,20 @@ def check_candidates(catalog: Catalog, candidates: list[str], task: str) -> None
             raise HootError(f"candidate '{name}' does not support task '{task}'; pick a classification model")
 
 
+def check_batch_fits_batchnorm(candidates: list[str], task: str, num_classes: int, batch_size: int) -> None:
+    """A batch of one image has no batch statistics: BatchNorm refuses to train on it (and its
+    re-estimation would keep reset statistics). Only models without BatchNorm train at --batch-size 1."""
+    if batch_size >= 2:
+        return
+    from hoot.bench.models import build_model
+    from hoot.trainer.training.loop import has_batchnorm
+
+    for name in candidates:
+        if has_batchnorm(build_model(name, task=task, num_classes=num_classes, pretrained=False)):
+            raise HootError(f"--batch-size {batch_size} cannot train {name}: its BatchNorm layers need at least 2 "
+                            "images per batch; use --batch-size 2 or more")
+
+
 def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetScan) -> int:
     """--image-size, else min(the candidates' native size, the dataset's median short side), at least 32 px."""
     if config.image_size is not None:
@@ -126,7 +141,10 @@ def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetS
 
 def build_caches(scan: DatasetScan, size: int, folder: Path,
                  progress: bool = True) -> tuple[SplitCache, SplitCache, SplitCache]:
-    """Decode train, val and test once; files that fail are dropped from `scan` (and listed), re-checked."""
+    """Decode train, val and test once; files that fail are dropped from `scan` (and listed), re-checked.
+    The cache's size is known before the first image is decoded: a disk that cannot hold it is said now."""
+    images = len(scan.train) + len(scan.val) + len(scan.test)
+    check_free_space(folder, images * 3 * size * size, f"the image cache ({images} images at {size} px)")
     train, val = build_cache(scan, size, folder, progress=progress)
     test, scan.test, failed = build_split(scan.test, size, folder, "test", scan.task, scan.num_classes, progress=progress)
     known = {s["path"] for s in scan.skipped}
@@ -144,6 +162,7 @@ def prepare(config: ShortlistConfig, progress: bool = True,
     scan = preflight(config) if preflight else scan_dataset(config.data_dir, config.task, config.val_fraction,
                                                             config.seed, config.test_fraction)
     check_candidates(catalog, config.candidates, scan.task)
+    check_batch_fits_batchnorm(config.candidates, scan.task, scan.num_classes, config.batch_size)
     image_size = resolve_image_size(config, catalog, scan)
     if config.num_threads:  # a resumed config may come from a machine with more cores: the one rule again
         torch.set_num_threads(check_threads(config.num_threads))

@@ -38,7 +38,8 @@ from hoot.trainer.training.context import RunContext
 from hoot.trainer.training.ddp import all_reduce_mean
 from hoot.trainer.training.device_run import resolve_compile, resolve_precision
 from hoot.trainer.training.finetune_result import FinetuneResult
-from hoot.trainer.training.loop import Stepper, evaluate, recalibrate_bn, unwrap
+from hoot.trainer.training.loop import Stepper, evaluate, predict_logits, recalibrate_bn, unwrap
+from hoot.trainer.training.metrics import best_threshold
 from hoot.trainer.training.losses import make_loss
 from hoot.trainer.data.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, prefetch, train_batch
 from hoot.trainer.training.precision import PrecisionChoice, autocast_context, default_choice
@@ -170,6 +171,12 @@ def _start(ctx: RunContext, winner: str, resume: bool,
         model.load_state_dict(load_checkpoint(bakeoff_ckpt, ctx.device)["model"])
         started_from = "bake-off checkpoint"
     state = _load_resume(ctx, winner, model, ctx.run_dir / "last.pt", resume)
+    if state is not None:
+        done = int(state["epoch"]) + 1
+        ctx.log(f"fine-tune of {winner}: epochs 1-{done} reused from the interrupted run (last.pt); "
+                f"training from epoch {done + 1}")
+    elif resume and (ctx.run_dir / "last.pt").is_file():
+        ctx.log(f"fine-tune of {winner}: the interrupted run's last.pt is of another model; starting it over")
     precision = _precision(ctx, winner, model, loss_fn)
     if state is None:
         batch_size, autobatch = pick_batch_size(ctx, model, loss_fn, precision)
@@ -333,6 +340,7 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task, run.loss_fn,
                              run.precision))
     kept = "starting checkpoint" if p.best_epoch < 0 else f"epoch {p.best_epoch + 1}"
+    threshold = _select_threshold(run, ctx) if ctx.task == "multilabel" and run.is_main else None
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "
                 f"{_test_name(ctx)} {test[_test_name(ctx)]:.4f} on the held-out test split ({len(ctx.test)} images)")
@@ -347,7 +355,21 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
         autocast=run.precision.autocast,  # the measured (or asked) choice
         world_size=world_size, history=p.history, final=final, test=test,
         test_images=len(ctx.test), selected_on="validation", reported_on="test",
-        extra={**run.precision.as_dict(), **run.compiled.as_dict()})
+        extra={**({"threshold": threshold, "threshold_selected_on": "validation"} if threshold is not None else {}),
+               **run.precision.as_dict(), **run.compiled.as_dict()})
+
+
+def _select_threshold(run: "FinetuneRun", ctx: RunContext) -> float | None:
+    """Multi-label: the tagging threshold with the best micro F1 on validation, recorded in best.pt for
+    `hoot predict` (the reported F1 figures stay at 0.5, comparable across runs)."""
+    if not run.best_file.is_file():
+        return None
+    logits, y = predict_logits(run.model, ctx.val, run.norm, ctx.device, run.progress.batch_size, run.precision)
+    threshold = best_threshold(logits, y)
+    ckpt = load_checkpoint(run.best_file, "cpu")
+    atomic_torch_save({**ckpt, "threshold": threshold}, run.best_file)
+    ctx.log(f"multi-label threshold {threshold:.2f} selected on validation (best micro F1); hoot predict tags with it")
+    return threshold
 
 
 def _test_name(ctx: RunContext) -> str:
@@ -365,4 +387,5 @@ def best_checkpoint(ctx: RunContext, winner: str, model: nn.Module, epoch: int, 
     return {"hoot_checkpoint": CHECKPOINT_VERSION, "model": unwrap(model).state_dict(), "variant": winner,
             "task": ctx.task, "classes": list(ctx.classes), "image_size": ctx.image_size,
             "mean": list(norm.mean), "std": list(norm.std), "epoch": epoch, "metric": ctx.metric, "value": value,
-            "run_id": ctx.config.run_id, "lr_groups": ctx.recipe.group_rates()}
+            "run_id": ctx.config.run_id, "config_fingerprint": ctx.config.fingerprint(),
+            "lr_groups": ctx.recipe.group_rates()}
