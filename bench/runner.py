@@ -29,7 +29,6 @@ from hoot.bench.child import WarmChild
 from hoot.bench.contention import wait_for_quiet
 from hoot.bench.jobs import TRAINABLE_RUNTIMES, Annotation, BenchJob, RowMessage
 from hoot.bench.phases import Phases, log_phases
-from hoot.bench.ondevice.bench_call import require_runtime
 from hoot.bench.records import EXPORTED_RUNTIMES, ONDEVICE_RUNTIMES, RUNTIMES, Measurement, SettingsKey, classify_exit
 from hoot.bench.store import ResultStore, utc_now
 
@@ -69,6 +68,8 @@ class RunOptions:
         if unknown:
             raise HootError(f"--runtime '{unknown[0]}' is unknown; use one of {', '.join(RUNTIMES)}")
         for r in set(self.runtimes) & set(ONDEVICE_RUNTIMES):
+            from hoot.bench.ondevice.bench_call import require_runtime  # numpy: not in the parent unless asked
+
             require_runtime(r)  # a missing package: one line naming the extra, before any model is built
         if any(r in EXPORTED_RUNTIMES for r in self.runtimes) and (self.dtype != "fp32" or self.channels_last):
             raise HootError(f"--runtime {'/'.join(EXPORTED_RUNTIMES)} measures the exported fp32 (or int8) model: "

@@ -10,7 +10,7 @@ import sys
 
 from hoot.advisor.catalog import load_catalog
 from hoot.bench.records import SettingsKey
-from hoot.bench.runner import Settings, plan_jobs, run_jobs
+from hoot.bench.runner import RunOptions, plan_jobs, run_jobs
 from hoot.bench.store import ResultStore
 
 HW = "test-cpu-00000000"
@@ -42,7 +42,7 @@ def test_a_live_process_keeps_its_claim(db, row) -> None:
 
 
 def test_a_model_another_process_measures_is_said_to_be_skipped(db, fake_builder, caplog) -> None:
-    settings = Settings(device="cpu", threads=1, quick=True, input_size=32)
+    settings = RunOptions(device="cpu", threads=1, quick=True, input_size=32)
     with ResultStore(db) as store:
         jobs, _, _ = plan_jobs([load_catalog().get("resnet18")], settings, HW, store, builder=fake_builder)
         for mode, batch in jobs[0].pairs:

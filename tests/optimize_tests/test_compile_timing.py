@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 import hoot.trainer.deploy.optimize.run as run
-from hoot.trainer.deploy.optimize.measuring import QUICK_RULE
+from hoot.bench.measure import QUICK
 from hoot.trainer.deploy.optimize.variants import Built
 
 
@@ -30,7 +30,7 @@ def _measure(compiles_every_call: bool, monkeypatch):
     monkeypatch.setattr(run, "_graphs_compiled", lambda: counter[0])
     built = Built(_compiling_predict(compiles_every_call, counter), "pytorch-compile", "fp32", "cpu")
     return run.measure_variant("compile", built, np.zeros((1, 3, 8, 8), np.float32),
-                               np.zeros((32, 3, 8, 8), np.float32), QUICK_RULE)
+                               np.zeros((32, 3, 8, 8), np.float32), QUICK, 1)
 
 
 def test_each_shape_is_compiled_before_it_is_timed(monkeypatch) -> None:
