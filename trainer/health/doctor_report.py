@@ -46,11 +46,13 @@ def _picture(finding: Finding, path: Path) -> bool:
     """A PNG of the finding's images side by side (False when none can be read)."""
     from PIL import Image
 
+    from hoot.trainer.data.pixels import to_rgb8
+
     thumbs = []
     for p in finding.paths:
         try:
             with Image.open(p) as im:
-                im = im.convert("RGB")
+                im = to_rgb8(im)
                 im.thumbnail((THUMB_PX, THUMB_PX))
                 thumbs.append(im.copy())
         except (OSError, ValueError):

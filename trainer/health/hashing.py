@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from hoot.trainer.data.pixels import to_rgb8
 
 #: default perceptual-hash distance (bits of 64) at or under which two images are near duplicates
 NEAR_HAMMING_BITS = 4
@@ -73,7 +74,7 @@ def read_facts(path: str) -> ImageFacts:
                 mode, (width, height) = im.mode, im.size
                 im.draft(None, (_DRAFT_PX, _DRAFT_PX))  # JPEG: DCT scaling skips detail the 64 px hash input discards
                 im.load()
-                rgb = im.convert("RGB")
+                rgb = to_rgb8(im)  # the one reader: 16-bit, CMYK, palette+alpha as the cache sees them
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         return ImageFacts(path, digest, error=f"unreadable: {exc}")
     small = rgb.resize((_HASH_INPUT_PX, _HASH_INPUT_PX), Image.BILINEAR, reducing_gap=2.0)
