@@ -52,12 +52,15 @@ _TAG_SPLIT = re.compile(r"[;,|\n\r\t ]+")
 
 @dataclass
 class Sample:
-    """One usable image: its path and label (class index, or the tag indices for multi-label)."""
+    """One usable image: its path, its label (class index; or the classes present: tags, mask classes,
+    box classes, which the split stratifies by) and the task's target beside the image (segmentation:
+    the mask file; detection: the boxes `((x1, y1, x2, y2, class), ...)` in source pixels)."""
 
     path: str
     label: int | tuple[int, ...]
     width: int = 0
     height: int = 0
+    target: str | tuple = ""
 
 
 @dataclass
@@ -65,7 +68,7 @@ class DatasetScan:
     """What the scan found: classes, the train/val split, skipped files and warnings."""
 
     root: str
-    task: str  # classification | multilabel
+    task: str  # a name of hoot.trainer.tasks.TASKS
     layout: str  # imagefolder | train-val | sidecars | labels.csv
     classes: list[str]
     train: list[Sample]
