@@ -12,6 +12,7 @@ import click
 from hoot.advisor.errors import HootError
 from hoot.advisor.render import FORMATS, render
 from hoot.cli.options import Number, fraction, non_negative_int, positive_float, positive_int
+from hoot.trainer.tasks import AUTO, TASKS
 
 SCALEOUT_FLAGS = ("storage", "study", "worker", "status", "nproc", "nnodes", "rdzv_endpoint", "sync_bn")
 TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_images_per_s", "latency_ms", "params", "winner")
@@ -32,8 +33,11 @@ def _existing_dir(path: str, what: str) -> str:
 @click.argument("data_dir", required=False)
 @click.option("--candidates", default=None, metavar="A,B,C", help="Models to compare (catalog names). Default: the advisor's top picks.")
 @click.option("--target", default=None, metavar="NAME", help="Advisor target for picking candidates (mobile, edge, cpu-server, ...).")
-@click.option("--task", default="auto", type=click.Choice(["auto", "classification", "multilabel"]),
-              help="auto: .txt tag sidecars or labels.csv switch to multi-label.")
+@click.option("--task", default="auto", type=click.Choice([AUTO, *TASKS]),
+              help="auto: the layout decides (class folders, tag sidecars/labels.csv, images/+masks/ or VOC, COCO/YOLO).")
+@click.option("--loss", default="", metavar="NAME",
+              help="Training loss (default: the task's). classification: ce, focal; multilabel: bce, focal; "
+                   "segmentation: ce, dice, dice_ce, tversky, jaccard, focal.")
 @click.option("--max-latency-ms", default=None, metavar="MS", help="Advisor limit when picking candidates.")
 @click.option("--max-params", default=None, metavar="N", help="Advisor limit, e.g. 5M.")
 @click.option("--max-gmacs", default=None, metavar="G", help="Advisor limit (GMACs at native size).")
@@ -84,7 +88,7 @@ def _existing_dir(path: str, what: str) -> str:
 @click.option("--nnodes", default=None, type=positive_int(4096, "2"), help="Scale-out: machines for the fine-tune.")
 @click.option("--rdzv-endpoint", default=None, metavar="HOST:PORT", help="Scale-out: torchrun rendezvous.")
 @click.option("--sync-bn", is_flag=True, default=None, help="Scale-out: SyncBatchNorm in the DDP fine-tune.")
-def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
+def shortlist(data_dir, candidates, target, task, loss, max_latency_ms, max_params, max_gmacs, max_size_mb, max_memory_mb,
               min_top1, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
               pretrained, strategy, similarity, full_epochs, optimizer, lr, weight_decay, label_smoothing, focal,
               focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, precision, compile_mode, output, run_id,
@@ -93,7 +97,8 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
     """Bake-off of candidate models on the images in DATA_DIR, then fine-tune the winner.
 
     DATA_DIR holds one folder per class (or train/ and val/ with class folders; .txt tag
-    sidecars or labels.csv for multi-label). Everything lands in OUTPUT/<run-id>/.
+    sidecars or labels.csv for multi-label; images/ + masks/ or Pascal VOC for segmentation).
+    Everything lands in OUTPUT/<run-id>/.
     """
     quiet_cuda_probe()
     from hoot.trainer.orchestration.candidates import parse_candidates
@@ -116,7 +121,7 @@ def shortlist(data_dir, candidates, target, task, max_latency_ms, max_params, ma
             names = _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmacs, max_size_mb,
                              max_memory_mb, min_top1)
         config = ShortlistConfig(
-            data_dir=data_dir, candidates=names, task=task, val_fraction=val_fraction, test_fraction=test_fraction,
+            data_dir=data_dir, candidates=names, task=task, loss=loss, val_fraction=val_fraction, test_fraction=test_fraction,
             image_size=image_size,
             batch_size=batch_size, seed=seed, epochs=epochs, steps=steps, budget_seconds=budget_seconds, rungs=rungs,
             eta=eta, pretrained=pretrained, strategy=strategy, full_epochs=full_epochs, optimizer=optimizer, lr=lr,
@@ -202,7 +207,7 @@ def _advised(data_dir, task, top_k, target, max_latency_ms, max_params, max_gmac
     from hoot.cli.advise import parse_positive
     from hoot.advisor.units import parse_count
     from hoot.trainer.orchestration.candidates import advised_candidates
-    from hoot.trainer.data.dataset import scan_dataset
+    from hoot.trainer.tasks.scanning import scan_dataset
 
     limits = {"max_latency_ms": parse_positive(max_latency_ms, "--max-latency-ms"),
               "max_params": parse_count(max_params, "--max-params") if max_params is not None else None,
@@ -241,19 +246,26 @@ def export(run, export_format, out, output) -> None:
 @click.argument("run")
 @click.argument("images", nargs=-1)
 @click.option("--top", "top_k", default=5, show_default=True, type=positive_int(1000, "5"), help="Classes per image.")
+@click.option("--threshold", default=0.5, show_default=True, type=fraction(), help="Multi-label: tags at or above this probability.")
+@click.option("--score-threshold", default=0.5, show_default=True, type=fraction(), help="Detection: boxes at or above this score.")
+@click.option("--out-dir", default=None, help="Segmentation: where mask PNGs and overlays go (default: RUN/predictions).")
 @click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(FORMATS))
 @click.option("--output", default="reports", show_default=True,
               help="Where run folders are (runs made with another --output are found by id from hoot's index).")
-def predict(run, images, top_k, fmt, output) -> None:
-    """Classify IMAGES with a trained run: top-k classes with probabilities."""
+def predict(run, images, top_k, threshold, score_threshold, out_dir, fmt, output) -> None:
+    """Answer for IMAGES with a trained run: top-k classes, tags, mask files or boxes (the run's task)."""
     if not images:  # answered before torch is imported (no wait)
         raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
     quiet_cuda_probe()
     from hoot.trainer.deploy.predict import predict_images
     from hoot.trainer.deploy.trained import find_run
 
-    rows = predict_images(find_run(run, output), list(images), top_k)
-    click.echo(render(rows, fmt, ["image", "rank", "class", "probability"], floatfmt=".4f"))
+    from pathlib import Path
+
+    rows = predict_images(find_run(run, output), list(images), top_k, threshold, score_threshold,
+                          Path(out_dir) if out_dir else None)
+    columns = list(dict.fromkeys(k for r in rows for k in r)) or ["image"]
+    click.echo(render(rows, fmt, columns, floatfmt=".4f"))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,7 +9,8 @@ from PIL import Image
 from hoot.advisor.errors import HootError
 from hoot.testing.images import CLASSES, make_imagefolder
 from hoot.trainer.training.context import build_caches
-from hoot.trainer.data.dataset import scan_dataset, stratified_split, stratified_split3
+from hoot.trainer.data.dataset import stratified_split, stratified_split3
+from hoot.trainer.tasks.scanning import scan_dataset
 
 
 def test_imagefolder_counts_and_stratified_split(shapes):

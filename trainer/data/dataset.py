@@ -14,8 +14,8 @@ Three splits: the bake-off ranks on validation, the fine-tune selects on validat
 figure a run reports is on the held-out test split, which nothing else looks at. The rule for
 small classes: per class, round(fraction x n) images go to validation and to test, at least one
 each, and at least one stays for training; a class with fewer images than that (3 in an
-ImageFolder) is a one-line error naming it. `run_splits(run_dir)` gives a finished run's
-splits back (from the run's splits.json, or rebuilt from its config.json).
+ImageFolder) is a one-line error naming it. `hoot.trainer.tasks.scanning` is the one entry
+(`scan_dataset`, `run_splits`): it picks the task, whose layout reader is here or in its module.
 
 The folder rules (extensions, split names, hidden files, symlinks walked once, names that are
 not UTF-8, the header probe) are hoot.advisor.dataset_scan's: `hoot advise --dataset` and
@@ -77,6 +77,8 @@ class DatasetScan:
     warnings: list[str] = field(default_factory=list)
     test: list[Sample] = field(default_factory=list)
     split_rule: str = ""
+    #: every class must have training images (classification); segmentation's classes.txt may name more
+    every_class_in_train: bool = True
 
     @property
     def num_classes(self) -> int:
@@ -134,7 +136,7 @@ def _list_images(folder: Path, seen: set[tuple[int, int]] | None = None) -> list
     return [Path(p) for p in walk_images(folder, seen)]
 
 
-def _check_root(root: Path) -> None:
+def check_root(root: Path) -> None:
     if not root.exists():
         raise HootError(f"data folder '{root}' does not exist; pass a folder with one sub-folder of images per class")
     if not root.is_dir():
@@ -207,20 +209,23 @@ def _multilabel_pairs(root: Path, skipped: list[dict[str, str]]) -> tuple[str, l
     return "sidecars", pairs
 
 
-def scan_dataset(data_dir: str | Path, task: str = "auto", val_fraction: float = 0.2, seed: int = 0,
-                 test_fraction: float = 0.2) -> DatasetScan:
-    """Scan `data_dir`, probe every image's header, pick the layout and split into train/val/test.
-    Raises HootError when nothing trainable is there."""
+def has_tags(root: Path) -> bool:
+    """Does `root` hold the multi-label layout (labels.csv, or .txt tag sidecars beside images)?"""
+    root = Path(root)
+    if (root / LABELS_CSV).is_file():
+        return True
+    top_images = [p for p in root.iterdir() if p.is_file() and is_image(p)]
+    return _has_sidecars(top_images if top_images else _list_images(root)[:2000])
+
+
+def read_class_folders(data_dir: str | Path, val_fraction: float = 0.2, seed: int = 0,
+                       test_fraction: float = 0.2) -> DatasetScan:
+    """The ImageFolder layouts (DATA/<class>/, or DATA/train|val|test/<class>/): probe every image's
+    header and split into train/val/test. Raises HootError when nothing trainable is there."""
     root = Path(data_dir)
-    _check_root(root)
+    check_root(root)
     skipped: list[dict[str, str]] = []
     splits = find_splits(root)
-    top_images = [p for p in root.iterdir() if p.is_file() and is_image(p)]
-    multilabel = task == "multilabel" or (
-        task == "auto" and ((root / LABELS_CSV).is_file() or _has_sidecars(top_images if top_images else _list_images(root)[:2000]))
-    )
-    if multilabel:
-        return _scan_multilabel(root, splits, val_fraction, test_fraction, seed, skipped)
     fenced = fence(root, *splits.values())
     if splits:
         classes, train_pairs = _folder_pairs(splits["train"], None, fenced=fenced)
@@ -230,7 +235,9 @@ def scan_dataset(data_dir: str | Path, task: str = "auto", val_fraction: float =
         classes, train_pairs = _folder_pairs(root, None, fenced=fenced)
         given, layout = {}, "imagefolder"
     if not classes:
-        raise HootError(f"data folder '{root}' has no class folders; put each class's images in DATA/<class>/ (or DATA/train, DATA/val and DATA/test)")
+        raise HootError(f"data folder '{root}' has no class folders; put each class's images in DATA/<class>/ (or DATA/train, "
+                        "DATA/val and DATA/test); hoot also reads images/ + masks/ or VOC (--task segmentation), COCO or "
+                        "YOLO (--task detection), .txt tags or labels.csv (--task multilabel)")
     if not train_pairs and not any(given.values()):
         raise HootError(f"data folder '{root}' has no images ({', '.join(IMG_EXTENSIONS[:5])}, ...) in its class folders")
     index = {c: i for i, c in enumerate(classes)}
@@ -265,8 +272,12 @@ def _check_usable(root: Path, classes: list[str], train: list[Sample], skipped: 
                     f"({', '.join(reasons)}); replace them with real images")
 
 
-def _scan_multilabel(root: Path, splits: dict[str, Path], val_fraction: float, test_fraction: float, seed: int,
-                     skipped: list) -> DatasetScan:
+def read_tagged(data_dir: str | Path, val_fraction: float = 0.2, seed: int = 0, test_fraction: float = 0.2) -> DatasetScan:
+    """The multi-label layouts (.txt tag sidecars or labels.csv, optionally under train/val/test)."""
+    root = Path(data_dir)
+    check_root(root)
+    skipped: list[dict[str, str]] = []
+    splits = find_splits(root)
     layout, train_pairs = _multilabel_pairs(splits.get("train", root), skipped)
     given = {name: _multilabel_pairs(splits[name], skipped)[1] for name in ("val", "test") if name in splits}
     if splits:
@@ -318,10 +329,13 @@ def check_trainable(scan: DatasetScan) -> None:
         raise HootError(f"data folder '{root}' has no usable images: all {len(scan.skipped)} image file(s) were unreadable "
                         "(zero-byte, not images or truncated); replace them with real images")
     if scan.num_classes < 2:
-        raise HootError(f"data folder '{root}' has a single class '{scan.classes[0] if scan.classes else '?'}'; a classifier needs at least two classes")
+        raise HootError(f"data folder '{root}' has a single class '{scan.classes[0] if scan.classes else '?'}'; a model needs at least two classes to tell apart")
     counts = scan.class_counts()
     empty = [r["class"] for r in counts if r["train"] == 0]
-    if empty:
+    if empty and not scan.every_class_in_train:
+        scan.warnings = [w for w in scan.warnings if not w.startswith("classes without training images")]
+        scan.warnings.append(f"classes without training images: {', '.join(map(str, empty[:10]))}; the model cannot learn them")
+    elif empty:
         raise HootError(f"class '{empty[0]}' in '{root}' has no usable training images{unreadable}; add images or remove the folder")
     if not scan.val:
         raise HootError(f"data folder '{root}' leaves no validation images{unreadable}; add images, or give DATA/val/ images")
@@ -364,31 +378,25 @@ SPLITS_FILE = "splits.json"
 def splits_document(scan: DatasetScan) -> dict:
     """What prepare writes as the run's splits.json (paths and labels per split)."""
     def rows(samples: list[Sample]) -> list[list]:
-        return [[s.path, list(s.label) if isinstance(s.label, tuple) else s.label, s.width, s.height] for s in samples]
+        return [[s.path, list(s.label) if isinstance(s.label, tuple) else s.label, s.width, s.height,
+                 [list(b) for b in s.target] if isinstance(s.target, tuple) else s.target] for s in samples]
 
     return {"task": scan.task, "classes": scan.classes, "rule": scan.split_rule,
             **{name: rows(samples) for name, samples in scan.split_items()}}
 
 
-def run_splits(run_dir: str | Path) -> Splits:
-    """The train/val/test splits of a run folder: from its splits.json, else rebuilt from its
-    config.json (the scan and split are deterministic given the data and the config)."""
-    run_dir = Path(run_dir)
-    doc_path = run_dir / SPLITS_FILE
-    if doc_path.is_file():
-        try:
-            doc = json.loads(doc_path.read_text(encoding="utf-8"))
+def read_splits_file(doc_path: Path) -> Splits:
+    """A run's splits.json back as `Splits` (a broken file is a one-line error naming it and the fix)."""
+    try:
+        doc = json.loads(doc_path.read_text(encoding="utf-8"))
 
-            def samples(name: str) -> tuple[Sample, ...]:
-                return tuple(Sample(p, tuple(y) if isinstance(y, list) else int(y), int(w), int(h)) for p, y, w, h in doc[name])
+        def sample(row: list) -> Sample:
+            p, y, w, h = row[:4]
+            target = row[4] if len(row) > 4 else ""
+            return Sample(p, tuple(y) if isinstance(y, list) else int(y), int(w), int(h),
+                          tuple(tuple(b) for b in target) if isinstance(target, list) else target)
 
-            return Splits(samples("train"), samples("val"), samples("test"), tuple(doc["classes"]), doc["task"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise HootError(f"'{doc_path}' is broken ({type(exc).__name__}); delete it to rebuild the splits from config.json") from None
-    from hoot.trainer.config import ShortlistConfig
-
-    if not (run_dir / "config.json").is_file():
-        raise HootError(f"'{run_dir}' is not a hoot run folder (no config.json); pass a folder made by hoot shortlist")
-    cfg = ShortlistConfig.load(run_dir / "config.json")
-    scan = scan_dataset(cfg.data_dir, cfg.task, cfg.val_fraction, cfg.seed, cfg.test_fraction)
-    return Splits(tuple(scan.train), tuple(scan.val), tuple(scan.test), tuple(scan.classes), scan.task)
+        return Splits(*(tuple(sample(r) for r in doc[name]) for name in ("train", "val", "test")),
+                      tuple(doc["classes"]), doc["task"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HootError(f"'{doc_path}' is broken ({type(exc).__name__}); delete it to rebuild the splits from config.json") from None

@@ -14,6 +14,8 @@ import torch
 from hoot.advisor.errors import HootError
 from hoot.trainer.runfiles import ensure_writable_dir
 from hoot.trainer.deploy.trained import load_trained
+from hoot.trainer.tasks import get_task
+from hoot.trainer.tasks.base import ExportNames
 
 FORMATS = ("onnx", "torchscript")
 ONNX_OPSET = 17
@@ -29,15 +31,16 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None, atol: float = 1
         ensure_writable_dir(Path(out).parent, "--out folder")
     model, meta = load_trained(run_dir)
     size = int(meta["image_size"])
+    task = get_task(meta["task"])
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        expected = model(x).numpy()
+        expected = task.export_outputs(model, x).numpy()
     path = Path(out) if out else run_dir / f"model.{'onnx' if fmt == 'onnx' else 'torchscript.pt'}"
     result = {"format": fmt, "path": str(path), "variant": meta["variant"], "image_size": size,
               "mean": meta["mean"], "std": meta["std"], "classes": meta["classes"]}
     final, path = path, path.with_name(f".{path.name}.{os.getpid()}.tmp")  # renamed once checked
     try:
-        result["check"] = _export(model, fmt, path, x, expected, atol)
+        result["check"] = _export(model, fmt, path, x, expected, atol, task.export_names)
         os.replace(path, final)
     finally:
         path.unlink(missing_ok=True)
@@ -45,26 +48,28 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None, atol: float = 1
     return result
 
 
-def _export(model: torch.nn.Module, fmt: str, path: Path, x: torch.Tensor, expected: np.ndarray, atol: float) -> dict:
+def _export(model: torch.nn.Module, fmt: str, path: Path, x: torch.Tensor, expected: np.ndarray, atol: float,
+            names: ExportNames = ExportNames()) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporters' deprecation chatter is not the user's problem
         if fmt == "onnx":
-            torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["image"], output_names=["logits"],
-                              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=ONNX_OPSET)
-            return _check_onnx(path, x.numpy(), expected, atol)
+            torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=list(names.inputs),
+                              output_names=list(names.outputs),
+                              dynamic_axes={n: {0: "batch"} for n in names.inputs + names.outputs}, opset_version=ONNX_OPSET)
+            return _check_onnx(path, x.numpy(), expected, atol, names.inputs[0])
         traced = torch.jit.trace(model, x)
         traced.save(str(path))
         got = torch.jit.load(str(path))(x).detach().numpy()
         return {"max_abs_diff": float(np.abs(got - expected).max()), "checked_with": "torch.jit.load"}
 
 
-def _check_onnx(path: Path, x: np.ndarray, expected: np.ndarray, atol: float) -> dict:
+def _check_onnx(path: Path, x: np.ndarray, expected: np.ndarray, atol: float, input_name: str = "image") -> dict:
     try:
         import onnxruntime as ort
     except ImportError:
         return {"checked_with": None, "note": "onnxruntime not installed: output not checked"}
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"image": x})[0]
+    got = session.run(None, {input_name: x})[0]
     diff = float(np.abs(got - expected).max())
     # float32 kernels differ in summation order: tolerance relative to the logits' scale
     limit = atol * max(1.0, float(np.abs(expected).max()))

@@ -1,9 +1,11 @@
-"""`hoot predict RUN IMAGE...`: top-k classes (softmax) or tags over a threshold (sigmoid, multi-label)
-with the run's own preprocessing (the cache's resize + centre crop, the weights' normalisation)."""
+"""`hoot predict RUN IMAGE...`: the run's task answers for each image (top-k classes, tags over a
+threshold, mask PNGs and overlays, boxes), with the run's own preprocessing (the cache's resize +
+centre crop, the weights' normalisation)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,10 +15,14 @@ from hoot.trainer.data.cache import decode_resized
 from hoot.trainer.data.dataset import probe_image
 from hoot.trainer.data.pipeline import Normalizer
 from hoot.trainer.deploy.trained import load_trained
+from hoot.trainer.tasks import get_task
+from hoot.trainer.tasks.base import PredictOptions
 
 
-def predict_images(run_dir: Path, images: list[str], top_k: int = 5, threshold: float = 0.5) -> list[dict]:
-    """One row per (image, class) in rank order: image, rank, class, probability."""
+def predict_images(run_dir: Path, images: list[str], top_k: int = 5, threshold: float = 0.5,
+                   score_threshold: float = 0.5, out_dir: Path | None = None) -> list[dict[str, Any]]:
+    """The task's rows (one table row each); files the task writes go to `out_dir` (default
+    `<run>/predictions`)."""
     if not images:
         raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
     if top_k < 1:
@@ -36,16 +42,6 @@ def predict_images(run_dir: Path, images: list[str], top_k: int = 5, threshold: 
         except OSError as exc:
             raise HootError(f"image '{img}' cannot be decoded ({exc})") from None
     norm = Normalizer(meta["mean"], meta["std"])
-    with torch.inference_mode():
-        logits = model(norm(torch.from_numpy(np.stack(arrays))))
-    multilabel = meta["task"] == "multilabel"
-    probs = (torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=1)).numpy()
-    classes = meta["classes"]
-    rows = []
-    for img, p in zip(images, probs):
-        order = np.argsort(-p)[: min(top_k, len(classes))]
-        for rank, c in enumerate(order, 1):
-            if multilabel and rank > 1 and p[c] < threshold:
-                break
-            rows.append({"image": img, "rank": rank, "class": classes[c], "probability": float(p[c])})
-    return rows
+    x = norm(torch.from_numpy(np.stack(arrays)))
+    options = PredictOptions(top_k, threshold, score_threshold, Path(out_dir) if out_dir else Path(run_dir) / "predictions")
+    return get_task(meta["task"]).predict(model, x, images, meta["classes"], options)

@@ -28,12 +28,12 @@ def find_run(run: str, output: str = "reports") -> Path:
 
 def load_trained(run_dir: Path) -> tuple[nn.Module, dict]:
     """(model in eval mode on the CPU, checkpoint metadata). weights_only=True: a checkpoint is data, not code."""
-    from hoot.bench.models import build_model
+    from hoot.trainer.tasks import get_task
 
     ckpt = load_checkpoint(run_dir / "best.pt")
     if ckpt.get("hoot_checkpoint") is None:
         raise HootError(f"'{run_dir / 'best.pt'}' is not a hoot checkpoint")
-    model = build_model(ckpt["variant"], task=ckpt["task"], num_classes=len(ckpt["classes"]), pretrained=False)
+    model = get_task(ckpt["task"]).build_model(ckpt["variant"], len(ckpt["classes"]), pretrained=False)
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, KeyError) as exc:

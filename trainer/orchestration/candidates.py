@@ -24,7 +24,7 @@ def advised_candidates(task: str, top_k: int, dataset_size: int | None, median_p
     from hoot.advisor.recommender.recommend import Request, recommend
 
     found = load_measurements(None, "this")
-    request = Request(task="multilabel" if task == "multilabel" else "classification", target=target,
+    request = Request(task=task, target=target,
                       dataset_size=dataset_size, median_short_side_px=median_px, top_k=top_k, **limits)
     try:
         advice = recommend(request, measurements=found.ok_rows(), hardware=found.hardware,

@@ -65,7 +65,8 @@ def layout_matches(root: str | Path) -> list["LayoutMatch"]:
 
 def detect_task(root: str | Path) -> str:
     """The task whose layout `root` holds: the one task-specific layout (masks, COCO, YOLO, tags),
-    else the generic one (class folders). Two specific layouts are ambiguous: a HootError names them."""
+    else the generic one (class folders), which is also what an unknown layout is read as (its reader's
+    error lists every layout). Two specific layouts are ambiguous: a HootError names them."""
     root = Path(root)
     if not root.exists():
         raise HootError(f"data folder '{root}' does not exist; pass a folder of images")
@@ -80,6 +81,12 @@ def detect_task(root: str | Path) -> str:
         raise HootError(f"data folder '{root}' matches more than one layout: {names}; pass --task to say which")
     if matches:
         return matches[0].task
-    raise HootError(f"data folder '{root}' holds no layout hoot knows: class folders (classification), "
-                    "images with .txt tags or labels.csv (multilabel), images/ + masks/ or VOC JPEGImages/ + "
-                    "SegmentationClass/ (segmentation), COCO annotations.json or YOLO images/ + labels/ (detection)")
+    return "classification"  # its reader says what is missing (and names the other layouts)
+
+
+
+def make_loss(task: str, label_smoothing: float = 0.0, focal: bool = False, gamma: float = 2.0):
+    """The output loss of task `task` with these settings (its default `--loss`)."""
+    from hoot.trainer.tasks.base import LossOptions
+
+    return get_task(task).make_loss(LossOptions("", label_smoothing, focal, gamma))

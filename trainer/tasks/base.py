@@ -180,7 +180,14 @@ class Task(ABC):
 
     @abstractmethod
     def make_loss(self, options: LossOptions) -> "nn.Module":
-        """The loss module `training_loss` applies (a HootError names the choices for an unknown name)."""
+        """The loss on the model's outputs, `loss(outputs, targets)`, that `training_loss` applies and
+        evaluation reports (a HootError names the choices for an unknown `--loss`)."""
+
+    def criterion(self, options: LossOptions) -> "nn.Module":
+        """What a training step calls: (model, x, targets) -> scalar loss (trainer.tasks.criterion)."""
+        from hoot.trainer.tasks.criterion import TaskLoss
+
+        return TaskLoss(self, self.make_loss(options))
 
     def training_loss(self, model: "nn.Module", x: "torch.Tensor", targets: "torch.Tensor",
                       loss_fn: "nn.Module") -> "torch.Tensor":
@@ -205,8 +212,8 @@ class Task(ABC):
     # -- metric, evaluation, predictions --------------------------------------------------------------
 
     @abstractmethod
-    def evaluator(self, num_classes: int, loss_fn: "nn.Module") -> Evaluator:
-        """A fresh accumulator for one split's evaluation."""
+    def evaluator(self, num_classes: int | None, loss_fn: "nn.Module") -> Evaluator:
+        """A fresh accumulator for one split's evaluation (`num_classes` None: from the outputs)."""
 
     def test_metrics(self, result: EvalResult) -> dict[str, float]:
         """The held-out test figures a run reports (`test_` instead of `val_`)."""

@@ -22,8 +22,10 @@ from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
 from hoot.trainer.data.cache import SplitCache, build_cache, build_split
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.data.dataset import DatasetScan, check_trainable, scan_dataset, splits_document, SPLITS_FILE
-from hoot.trainer.training.metrics import primary_metric
+from hoot.trainer.data.dataset import DatasetScan, Splits, splits_document, SPLITS_FILE
+from hoot.trainer.tasks import get_task
+from hoot.trainer.tasks.base import LossOptions, Task
+from hoot.trainer.tasks.scanning import scan_dataset
 from hoot.trainer.data.pipeline import Normalizer
 from hoot.trainer.runfiles import atomic_write_json, ensure_writable_dir, remember_run, remove_stale_temporaries
 from hoot.trainer.training.strategy import Recipe, resolve_recipe
@@ -58,7 +60,18 @@ class RunContext:
 
     @property
     def task(self) -> str:
+        """The task's name (what run files record)."""
         return self.scan.task
+
+    @property
+    def task_impl(self) -> Task:
+        """The task behind the interface: data format, model head, loss, metric, pictures."""
+        return get_task(self.scan.task)
+
+    def make_loss(self) -> torch.nn.Module:
+        """The run's training loss (--loss, label smoothing, focal), as the task defines it."""
+        cfg = self.config
+        return self.task_impl.criterion(LossOptions(cfg.loss, cfg.label_smoothing, cfg.focal, cfg.focal_gamma))
 
     @property
     def num_classes(self) -> int:
@@ -70,13 +83,13 @@ class RunContext:
 
     @property
     def metric(self) -> str:
-        """The validation metric's name (`val_top1`, or `val_f1` for multi-label)."""
-        return primary_metric(self.task)
+        """The validation metric's name (the task's: `val_top1`, `val_f1`, `val_miou`, `val_map50_95`)."""
+        return self.task_impl.metric.name
 
     @property
     def objective(self) -> Metric:
         """The validation metric with its direction: what "better" means for ranking and selection."""
-        return Metric.named(self.metric)
+        return self.task_impl.metric
 
     def normalizer(self, candidate: str) -> Normalizer:
         """Mean/std of the candidate's pretrained weights' transforms (ImageNet's when it has none)."""
@@ -102,15 +115,16 @@ def weights_mean_std(catalog: Catalog, candidate: str) -> tuple[tuple[float, ...
     return IMAGENET_MEAN, IMAGENET_STD
 
 
-def check_candidates(catalog: Catalog, candidates: list[str], task: str) -> None:
+def check_candidates(catalog: Catalog, candidates: list[str], task: Task) -> None:
     if not candidates:
         raise HootError("no candidates: pass --candidates a,b,c or advisor options (--target, --top K)")
     for name in candidates:
         v = catalog.get(name)
         if not v.provided:
             raise HootError(f"candidate '{name}' is not provided by torchvision; pick another with `hoot catalog`")
-        if not v.supports(task):
-            raise HootError(f"candidate '{name}' does not support task '{task}'; pick a classification model")
+        if not v.supports(task.catalog_task):
+            raise HootError(f"candidate '{name}' does not support task '{task.name}'; pick a {task.catalog_task} model "
+                            f"(`hoot catalog --task {task.catalog_task}`)")
 
 
 def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetScan) -> int:
@@ -124,12 +138,27 @@ def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetS
 
 def build_caches(scan: DatasetScan, size: int, folder: Path,
                  progress: bool = True) -> tuple[SplitCache, SplitCache, SplitCache]:
-    """Decode train, val and test once; files that fail are dropped from `scan` (and listed), re-checked."""
-    train, val = build_cache(scan, size, folder, progress=progress)
-    test, scan.test, failed = build_split(scan.test, size, folder, "test", scan.task, scan.num_classes, progress=progress)
-    known = {s["path"] for s in scan.skipped}
-    scan.skipped.extend(f for f in failed if f["path"] not in known)
-    check_trainable(scan)
+    """Decode train, val and test once with the task's targets; files that fail are dropped from
+    `scan` (and listed), which is checked again."""
+    task = get_task(scan.task)
+
+    def targets(samples, px):
+        return task.cache_targets(samples, px, scan.num_classes)
+
+    return build_cache(scan, size, folder, targets, f"{task.name}:{scan.num_classes}", progress=progress)
+
+
+def split_caches(splits: Splits, size: int, folder: Path,
+                 progress: bool = False) -> tuple[SplitCache, SplitCache, SplitCache]:
+    """A finished run's caches of its stored splits (reused when the files are unchanged: no decode)."""
+    task = get_task(splits.task)
+
+    def targets(samples, px):
+        return task.cache_targets(samples, px, len(splits.classes))
+
+    kind = f"{task.name}:{len(splits.classes)}"
+    train, val, test = (build_split(list(samples), size, folder, name, targets, kind, progress=progress)[0]
+                        for name, samples in (("train", splits.train), ("val", splits.val), ("test", splits.test)))
     return train, val, test
 
 
@@ -137,7 +166,9 @@ def prepare(config: ShortlistConfig, progress: bool = True) -> RunContext:
     """Scan, validate, size, decode once; write config.json, dataset.json and splits.json."""
     catalog = load_catalog()
     scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction)
-    check_candidates(catalog, config.candidates, scan.task)
+    task = get_task(scan.task)
+    check_candidates(catalog, config.candidates, task)
+    task.make_loss(LossOptions(config.loss, config.label_smoothing, config.focal, config.focal_gamma))  # a bad --loss: now
     image_size = resolve_image_size(config, catalog, scan)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)

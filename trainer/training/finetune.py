@@ -38,7 +38,6 @@ from hoot.trainer.training.context import RunContext
 from hoot.trainer.training.ddp import all_reduce_mean
 from hoot.trainer.training.device_run import resolve_compile, resolve_precision
 from hoot.trainer.training.loop import Stepper, evaluate, recalibrate_bn, unwrap
-from hoot.trainer.training.losses import make_loss
 from hoot.trainer.data.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, prefetch, train_batch
 from hoot.trainer.training.precision import PrecisionChoice, autocast_context, default_choice
 from hoot.trainer.training.rung import build_candidate, checkpoint_path
@@ -93,11 +92,10 @@ def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module,
 
     def step(b: int) -> None:
         x = torch.randn(b, 3, ctx.image_size, ctx.image_size, device=ctx.device)
-        y = (torch.randint(0, 2, (b, ctx.num_classes), device=ctx.device) if ctx.task == "multilabel"
-             else torch.randint(0, ctx.num_classes, (b,), device=ctx.device))
+        y = ctx.task_impl.fake_targets(b, ctx.image_size, ctx.num_classes, ctx.device)
         with autocast_context(precision or default_choice(ctx.device), ctx.device):
-            out = model(x)
-        loss_fn(out.float(), y).backward()
+            loss = loss_fn(model, x, y)
+        loss.float().backward()
         probe_opt.step()
         probe_opt.zero_grad(set_to_none=True)
 
@@ -152,7 +150,7 @@ def _precision(ctx: RunContext, winner: str, model: nn.Module, loss_fn: nn.Modul
     cfg = ctx.config
     probe_optimizer = make_optimizer(model, cfg.optimizer, ctx.recipe.lr, cfg.weight_decay)
     precision = resolve_precision(cfg.precision, model, probe_optimizer, loss_fn, ctx.device, cfg.batch_size,
-                                  ctx.image_size, ctx.num_classes, ctx.task,
+                                  ctx.image_size, ctx.num_classes, ctx.task_impl,
                                   ctx.run_dir / "bakeoff" / f"{winner}.precision.json")
     if precision.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -197,7 +195,7 @@ class FinetuneRun:
         self.ctx, self.winner, self.rank, self.world_size = ctx, winner, rank, world_size
         self.is_main = rank == 0
         self.epochs = cfg.full_epochs if cfg.full_epochs is not None else default_full_epochs(len(ctx.train))
-        self.loss_fn = make_loss(ctx.task, cfg.label_smoothing, cfg.focal, cfg.focal_gamma)
+        self.loss_fn = ctx.make_loss()
         self.norm = ctx.normalizer(winner)
         self.model, state, self.progress, self.precision = _start(ctx, winner, resume, self.loss_fn)
         self.sampler = sampler if sampler is not None else _sampler(ctx, rank, world_size)
@@ -211,7 +209,7 @@ class FinetuneRun:
         self.stepper = Stepper(self.train_model, self.optimizer, self.loss_fn, ctx.device,
                                warmup_cosine(ctx.recipe.lr, warmup, total_steps), self.precision)
         self.compiled = resolve_compile(cfg.compile, self.stepper, self.progress.batch_size, ctx.image_size,
-                                        ctx.num_classes, ctx.task, total_steps)
+                                        ctx.num_classes, ctx.task_impl, total_steps)
         self.best_file, self.last_file = ctx.run_dir / "best.pt", ctx.run_dir / "last.pt"
 
     def validate(self) -> dict:
@@ -219,8 +217,8 @@ class FinetuneRun:
         cfg, ctx = self.ctx.config, self.ctx
         recalibrate_bn(self.model, ctx.train, self.norm, ctx.device, self.progress.batch_size, cfg.bn_recalibration_images,
                        self.precision)
-        return evaluate(self.model, ctx.val, self.norm, ctx.device, self.progress.batch_size, ctx.task, self.loss_fn,
-                        self.precision)
+        return evaluate(self.model, ctx.val, self.norm, ctx.device, self.progress.batch_size, ctx.task_impl, self.loss_fn,
+                        self.precision, ctx.num_classes)
 
     def save_last(self, epoch: int) -> None:
         p = self.progress
@@ -329,8 +327,8 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     if run.best_file.is_file():  # rank 0 keeps best.pt; a rank on another machine has none and is not reported
         run.model.load_state_dict(load_checkpoint(run.best_file, ctx.device)["model"])
     final = run.validate()
-    test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task, run.loss_fn,
-                             run.precision))
+    test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task_impl, run.loss_fn,
+                             run.precision, ctx.num_classes))
     kept = "starting checkpoint" if p.best_epoch < 0 else f"epoch {p.best_epoch + 1}"
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "

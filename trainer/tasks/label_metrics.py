@@ -1,4 +1,4 @@
-"""Validation metrics in the field's words: top-1, confusion matrix, per-class precision/recall/F1,
+"""Classification and multi-label metrics in the field's words: top-1, confusion matrix, per-class precision/recall/F1,
 and for multi-label micro/macro F1 and mAP (mean average precision over classes).
 
 Plain numpy, so reports and tests can recompute them from saved predictions.
@@ -77,8 +77,3 @@ def multilabel_metrics(logits: np.ndarray, y_true: np.ndarray, threshold: float 
             "val_exact_match": float((pred == t).all(axis=1).mean()) if len(t) else 0.0,
             "per_class": {"precision": p.tolist(), "recall": r.tolist(), "f1": f.tolist(),
                           "support": t.sum(axis=0).tolist(), "ap": [None if np.isnan(a) else float(a) for a in aps]}}
-
-
-def primary_metric(task: str) -> str:
-    """The number the bake-off ranks on and early stopping watches."""
-    return "val_f1" if task == "multilabel" else "val_top1"

@@ -1,0 +1,124 @@
+"""Single-label classification: one class per image, from class folders (ImageFolder, or split
+under train/val/test). Softmax cross-entropy (optionally label-smoothed, or focal: seeds/003's
+alpha 0.25, gamma 2.0), ranked on validation top-1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hoot.advisor.dataset_scan import class_dirs, find_splits
+from hoot.advisor.errors import HootError
+from hoot.advisor.metric import Metric
+from hoot.trainer.data.dataset import DatasetScan, Sample, read_class_folders
+from hoot.trainer.tasks.base import (EvalResult, Evaluator, LayoutMatch, LossOptions, PredictOptions, ScanOptions,
+                                     Task)
+from hoot.trainer.tasks.label_metrics import classification_metrics
+
+if TYPE_CHECKING:
+    from hoot.advisor.catalog import Catalog
+
+
+class SoftmaxFocalLoss(nn.Module):
+    """Focal loss for single-label classification: (1 - p_t)^gamma down-weights easy examples."""
+
+    def __init__(self, gamma: float = 2.0, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.gamma, self.label_smoothing = gamma, label_smoothing
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logp = F.log_softmax(logits.float(), dim=1)
+        ce = F.nll_loss(logp, target, reduction="none")
+        if self.label_smoothing:
+            ce = (1 - self.label_smoothing) * ce - self.label_smoothing * logp.mean(dim=1)
+        pt = logp.gather(1, target.unsqueeze(1)).squeeze(1).exp()
+        return ((1 - pt) ** self.gamma * ce).mean()
+
+
+class LogitsEvaluator(Evaluator):
+    """Collects every logit (a classifier's outputs are small) and scores them at the end with
+    `metrics(logits, targets)`; also the loss and the logit spread (~0 when the network outputs
+    the same logits for every image, e.g. SqueezeNet's dead ReLU head)."""
+
+    def __init__(self, loss_fn: nn.Module, metrics) -> None:
+        self.loss_fn, self.metrics = loss_fn, metrics
+        self.outs: list[torch.Tensor] = []
+        self.ys: list[torch.Tensor] = []
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.outs.append(outputs.float())
+        self.ys.append(targets)
+
+    def compute(self) -> EvalResult:
+        logits, y = torch.cat(self.outs).cpu().numpy(), torch.cat(self.ys).cpu().numpy()  # one copy back
+        with torch.no_grad():
+            loss = float(self.loss_fn(torch.from_numpy(logits), torch.from_numpy(y)))
+        found = self.metrics(logits, y)
+        per_class = found.pop("per_class", {})
+        floats = {k: v for k, v in found.items() if isinstance(v, float)}
+        extra = {k: v for k, v in found.items() if k not in floats}
+        floats["val_loss"] = loss
+        floats["val_logit_spread"] = float(logits.std(axis=0).mean()) if len(logits) > 1 else 0.0
+        return EvalResult(floats, per_class, extra)
+
+
+def softmax_rows(probs: np.ndarray, images: Sequence[str], classes: Sequence[str], top_k: int,
+                 keep=lambda rank, p: True) -> list[dict[str, Any]]:
+    """One row per (image, class) in rank order: image, rank, class, probability."""
+    rows = []
+    for img, p in zip(images, probs):
+        order = np.argsort(-p)[: min(top_k, len(classes))]
+        for rank, c in enumerate(order, 1):
+            if not keep(rank, p[c]):
+                break
+            rows.append({"image": img, "rank": rank, "class": classes[c], "probability": float(p[c])})
+    return rows
+
+
+class ClassificationTask(Task):
+    name = "classification"
+    catalog_task = "classification"
+    metric = Metric("val_top1", "maximize")
+    losses = ("ce", "focal")
+
+    @classmethod
+    def detect(cls, root: Path) -> LayoutMatch | None:
+        """Any folder of folders reads as class folders: the generic fallback, never specific."""
+        base = find_splits(root).get("train", root)
+        return LayoutMatch(cls.name, "class folders", specific=False) if class_dirs(base) else None
+
+    def scan(self, root: Path, options: ScanOptions) -> DatasetScan:
+        return read_class_folders(root, options.val_fraction, options.seed, options.test_fraction)
+
+    def cache_targets(self, samples: Sequence[Sample], size: int, num_classes: int) -> np.ndarray:
+        return np.array([int(s.label) for s in samples], dtype=np.int64)
+
+    def build_model(self, variant: str, num_classes: int, pretrained: bool, catalog: "Catalog | None" = None) -> nn.Module:
+        from hoot.bench.models import build_model
+
+        return build_model(variant, task=self.catalog_task, num_classes=num_classes, pretrained=pretrained, catalog=catalog)
+
+    def make_loss(self, options: LossOptions) -> nn.Module:
+        name = options.name or ("focal" if options.focal else "ce")
+        if name not in self.losses:
+            raise HootError(f"--loss '{name}' is not one of {', '.join(self.losses)} for {self.name}")
+        if name == "focal":
+            return SoftmaxFocalLoss(gamma=options.focal_gamma, label_smoothing=options.label_smoothing)
+        return nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
+
+    def training_loss(self, model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss_fn: nn.Module) -> torch.Tensor:
+        return loss_fn(model(x).float(), targets)
+
+    def evaluator(self, num_classes: int | None, loss_fn: nn.Module) -> Evaluator:
+        return LogitsEvaluator(loss_fn, classification_metrics)
+
+    def predict(self, model: nn.Module, x: torch.Tensor, images: Sequence[str], classes: Sequence[str],
+                options: PredictOptions) -> list[dict[str, Any]]:
+        with torch.inference_mode():
+            probs = torch.softmax(model(x), dim=1).numpy()
+        return softmax_rows(probs, images, classes, options.top_k)
