@@ -164,7 +164,7 @@ def shortlist(data_dir, candidates, target, task, loss, max_latency_ms, max_para
 def final_line(result: dict) -> str:
     """The run's answer in one line: the kept model's accuracy on the held-out test split."""
     test = result.get("test") or {}
-    name = "test_f1" if "test_f1" in test else "test_top1"
+    name = "test_" + _metric(result)[len("val_"):]
     if name not in test:
         return f"winner {result['winner']}: no test figure (the fine-tune did not finish)"
     return (f"winner {result['winner']}: {name} {test[name]:.4f} on {result.get('test_images')} held-out test images "
@@ -178,9 +178,17 @@ def quiet_cuda_probe() -> None:
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
+def _metric(result: dict) -> str:
+    """The validation metric the run ranked on (the task's; recorded in finetune.json), else the
+    first validation metric of the table."""
+    if result.get("metric"):
+        return str(result["metric"])
+    row = result["table"][0] if result.get("table") else {}
+    return next((k for k in row if k.startswith("val_") and k != "val_loss"), "val_top1")
+
+
 def _columns(result: dict) -> list[str]:
-    metric = "val_f1" if result["table"] and "val_f1" in result["table"][0] else "val_top1"
-    return [c.format(metric=metric) for c in TABLE_COLUMNS]
+    return [c.format(metric=_metric(result)) for c in TABLE_COLUMNS]
 
 
 def check_weights_cached(candidates: list[str]) -> None:

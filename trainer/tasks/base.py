@@ -199,9 +199,9 @@ class Task(ABC):
         """Device-side augmentation of a float batch (N,3,S,S) and its targets, with every random draw
         from `g` (a CPU generator seeded by seed and step): the same crop and flip move masks and boxes
         with the image. The default crops and flips the image only (labels do not move)."""
-        from hoot.trainer.data.pipeline import augment
+        from hoot.trainer.data.pipeline import augment_images
 
-        return augment(x, g), targets
+        return augment_images(x, targets, g)
 
     def fake_targets(self, batch: int, size: int, num_classes: int, device: "torch.device") -> "torch.Tensor":
         """Targets of the right shape and type for probe steps (precision probe, compile warm-up)."""
@@ -226,9 +226,10 @@ class Task(ABC):
         tasks that write files (mask PNGs, overlays) write them under `options.out_dir` and name them."""
 
     def report_pictures(self, model: "nn.Module", images: np.ndarray, targets: np.ndarray, x: "torch.Tensor",
-                        classes: Sequence[str], result: EvalResult, out_dir: Path) -> list[Picture]:
-        """Pictures for the run's report from test images (uint8 `images`, their `targets`, the same
-        images normalised as `x`): e.g. ground truth beside prediction, per-class bars. Default: none."""
+                        classes: Sequence[str], metrics: dict, out_dir: Path) -> list[Picture]:
+        """Pictures for the run's report from a few test images (uint8 `images`, their cached `targets`,
+        the same images normalised as `x`) and the test `metrics` (with `per_class`): e.g. ground truth
+        beside prediction, per-class bars, written under `out_dir`. Default: none."""
         return []
 
     def export_outputs(self, model: "nn.Module", x: "torch.Tensor") -> "torch.Tensor":

@@ -1,7 +1,7 @@
 """The one dataset scanner: `scan_dataset` picks the task (`--task auto` reads the layout) and
 runs its layout reader; `run_splits` gives a run's splits back, the one way to rebuild them
 (from the run's splits.json; else rescanned with its config.json, which is deterministic).
-`hoot advise --dataset` summarises a folder with hoot.advisor.dataset_scan's rules, the same
+`hoot advise --dataset` summarises a folder (hoot.advisor.dataset_scan.summarize_dataset)'s rules, the same
 rules these readers walk by (extensions, split names, hidden files, symlinks)."""
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -252,7 +253,8 @@ class FinetuneRun:
                    disable=not (ctx.progress and self.is_main), file=sys.stderr)
         for i, idx in enumerate(bar):
             step = epoch * self.spe + i
-            x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, 1_000_003, step, self.rank), self.norm, ctx.device)
+            x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, 1_000_003, step, self.rank), self.norm, ctx.device,
+                               augment_fn=ctx.task_impl.augment)
             if i + 1 < len(batches):
                 prefetch(ctx.train, batches[i + 1], ctx.device)  # the next batch is gathered meanwhile
             torch.manual_seed(mix_seed(cfg.seed, 1_000_003, step, self.rank, 1))  # dropout: a function of the step
@@ -329,11 +331,12 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     final = run.validate()
     test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task_impl, run.loss_fn,
                              run.precision, ctx.num_classes))
+    pictures = test_pictures(ctx, run.model, run.norm, test) if run.is_main else []
     kept = "starting checkpoint" if p.best_epoch < 0 else f"epoch {p.best_epoch + 1}"
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "
                 f"{_test_name(ctx)} {test[_test_name(ctx)]:.4f} on the held-out test split ({len(ctx.test)} images)")
-    return {"winner": winner, "strategy": ctx.recipe.strategy, "strategy_reason": ctx.recipe.reason,
+    return {"winner": winner, "metric": ctx.metric, "strategy": ctx.recipe.strategy, "strategy_reason": ctx.recipe.reason,
             "lr": ctx.recipe.lr, "lr_range": list(ctx.recipe.lr_range), "lr_groups": ctx.recipe.group_rates(),
             "head_lr_range": list(ctx.recipe.head_lr_range or ctx.recipe.lr_range), "optimizer": ctx.config.optimizer,
             "batch_size": p.batch_size, "autobatch": p.autobatch, "epochs_planned": run.epochs,
@@ -342,8 +345,22 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
             "seconds": round(time.perf_counter() - t_start, 2),
             "autocast": run.precision.autocast,  # the measured (or asked) choice
             "world_size": world_size, "history": p.history, "final": final, "test": test,
-            "test_images": len(ctx.test), "selected_on": "validation", "reported_on": "test",
+            "test_images": len(ctx.test), "selected_on": "validation", "reported_on": "test", "pictures": pictures,
             **run.precision.as_dict(), **run.compiled.as_dict()}
+
+
+def test_pictures(ctx: RunContext, model: nn.Module, norm, test_metrics: dict, n: int = 6) -> list[dict]:
+    """The task's report pictures from the first `n` test images (files in the run folder; their names
+    go to finetune.json, so `hoot report` re-renders without the model)."""
+    n = min(n, len(ctx.test))
+    if n == 0:
+        return []
+    images, targets = np.array(ctx.test.images[:n]), np.array(ctx.test.labels[:n])
+    model = unwrap(model)
+    model.eval()
+    x = norm(torch.from_numpy(images).to(ctx.device))
+    pictures = ctx.task_impl.report_pictures(model, images, targets, x, ctx.classes, test_metrics, ctx.run_dir)
+    return [{"path": pic.path.name, "title": pic.title} for pic in pictures]
 
 
 def _test_name(ctx: RunContext) -> str:

@@ -81,7 +81,8 @@ class BakeoffStream:
         loss also goes to `stepper.meter`, read once per log interval)."""
         seed, dev = self.ctx.config.seed, self.ctx.device
         idx = self.indices(step)
-        x, y = train_batch(self.ctx.train, idx, mix_seed(seed, step), self.norm, dev)
+        x, y = train_batch(self.ctx.train, idx, mix_seed(seed, step), self.norm, dev,
+                           augment_fn=self.ctx.task_impl.augment)
         prefetch(self.ctx.train, self.indices(step + 1), dev)  # the next batch is gathered meanwhile
         torch.manual_seed(mix_seed(seed, step, 1))  # dropout too depends on the step only
         return stepper.step(x, y, step), len(idx)
