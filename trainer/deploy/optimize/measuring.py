@@ -100,17 +100,20 @@ class PeakRss:
         return max(0, self.peak - self.base) / 2**20
 
 
-def top1(predict: Predict, images: np.ndarray, labels: np.ndarray, batch_size: int = 32,
-         transform: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
-    """Top-1 accuracy of `predict` over `images` in batches of exactly `batch_size` (the last one padded,
-    so a compiled variant sees one shape), each passed through `transform` (e.g. uint8 -> normalised float32)."""
-    correct = 0
+def held_out_score(predict: Predict, images: np.ndarray, targets: np.ndarray, evaluator, metric: str,
+                   batch_size: int = 32, transform: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
+    """The task's `metric` (e.g. val_top1, val_miou) of `predict` over `images` and their cached `targets`,
+    fed to the task's `evaluator` in batches of exactly `batch_size` (the last one padded, so a compiled
+    variant sees one shape; the padding is not scored), each passed through `transform` (uint8 ->
+    normalised float32)."""
+    import torch
+
     for i in range(0, len(images), batch_size):
         chunk = np.asarray(images[i:i + batch_size])
         n = len(chunk)
         if n < batch_size:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - n, axis=0)])
         x = transform(chunk) if transform else chunk
-        logits = np.asarray(predict(np.ascontiguousarray(x, dtype=np.float32)))[:n]
-        correct += int((logits.argmax(1) == labels[i:i + n]).sum())
-    return correct / max(1, len(images))
+        outputs = np.asarray(predict(np.ascontiguousarray(x, dtype=np.float32)))[:n]
+        evaluator.update(torch.from_numpy(np.ascontiguousarray(outputs)), torch.from_numpy(np.asarray(targets[i:i + n])))
+    return float(evaluator.compute().metrics[metric])
