@@ -146,7 +146,7 @@ def test_kill_during_a_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp
 
 
 def test_run_splits_gives_the_run_its_three_splits_back(shapes, tmp_path):
-    from hoot.trainer.tasks.scanning import run_splits
+    from hoot.trainer.training.context import run_splits
 
     ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
     splits = run_splits(ctx.run_dir)

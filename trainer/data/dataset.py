@@ -1,21 +1,15 @@
-"""Find the user's images and labels, check them, and split them — before any training.
+"""The records every task's layout reader fills (`Sample`, `DatasetScan`, `Splits`) and the checks
+they share, before any training.
 
-Layouts (what people already have):
-- ImageFolder: `DATA/<class>/<image>`; the validation and test splits are drawn here, stratified
-  and seeded.
-- Pre-split: `DATA/train/<class>/...` with `DATA/val/<class>/...` and/or `DATA/test/<class>/...`
-  (the split folder names of hoot.advisor.dataset_scan); a split that is not given is drawn
-  from train, stratified and seeded.
-- Multi-label: a per-image `.txt` tag sidecar (`cat.jpg` + `cat.txt` = "cat, indoor", as
-  HootSight does, seeds/000) or `DATA/labels.csv` (columns `image,labels`, labels separated
-  by `;`, `,`, `|` or spaces).
+Layouts live with their task (hoot.trainer.tasks: class folders, tags, masks, boxes);
+`hoot.trainer.tasks.scanning.scan_dataset` is the one entry and picks the task.
 
 Three splits: the bake-off ranks on validation, the fine-tune selects on validation, and the
 figure a run reports is on the held-out test split, which nothing else looks at. The rule for
 small classes: per class, round(fraction x n) images go to validation and to test, at least one
 each, and at least one stays for training; a class with fewer images than that (3 in an
-ImageFolder) is a one-line error naming it. `hoot.trainer.tasks.scanning` is the one entry
-(`scan_dataset`, `run_splits`): it picks the task, whose layout reader is here or in its module.
+ImageFolder) is a one-line error naming it. A run's splits are written as splits.json
+(`splits_document`) and read back by `read_splits_file`.
 
 The folder rules (extensions, split names, hidden files, symlinks walked once, names that are
 not UTF-8, the header probe) are hoot.advisor.dataset_scan's: `hoot advise --dataset` and
@@ -27,27 +21,18 @@ empty class) is a one-line HootError that says how many files were unreadable.
 
 from __future__ import annotations
 
-import csv
 import json
-import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 
-from hoot.advisor.dataset_scan import (IMAGE_EXTENSIONS, class_dirs, display_name, fence, find_splits, is_image_name,
-                                       probe_header, walk_images)
+from hoot.advisor.dataset_scan import is_image_name, probe_header, walk_images
 from hoot.advisor.errors import HootError
-from hoot.trainer.data.splits import (check_split_sizes, min_images_per_class, split_rule, stratified_split,  # noqa: F401
-                                 stratified_split3)
+from hoot.trainer.data.splits import stratified_split, stratified_split3  # noqa: F401 (tests import them here)
 
-IMG_EXTENSIONS = IMAGE_EXTENSIONS  # one list for advise and shortlist
-LABELS_CSV = "labels.csv"
 #: below this many training images in a class, warn with the seeds' small-data advice
 FEW_IMAGES_PER_CLASS = 10
-_TAG_SPLIT = re.compile(r"[;,|\n\r\t ]+")
 
 
 @dataclass
@@ -132,7 +117,7 @@ def probe_image(path: Path) -> tuple[int, int] | str:
     return probe_header(path)
 
 
-def _list_images(folder: Path, seen: set[tuple[int, int]] | None = None) -> list[Path]:
+def list_images(folder: Path, seen: set[tuple[int, int]] | None = None) -> list[Path]:
     return [Path(p) for p in walk_images(folder, seen)]
 
 
@@ -143,15 +128,7 @@ def check_root(root: Path) -> None:
         raise HootError(f"data folder '{root}' is a file; pass the folder that holds one sub-folder of images per class")
 
 
-def _has_sidecars(images: Sequence[Path]) -> bool:
-    return any(p.with_suffix(".txt").is_file() for p in images)
-
-
-def _read_tags(text: str) -> list[str]:
-    return [t.strip() for t in _TAG_SPLIT.split(text) if t.strip()]
-
-
-def _probe_all(pairs: list[tuple[Path, object]], skipped: list[dict[str, str]]) -> list[tuple[Path, object, int, int]]:
+def probe_all(pairs: list[tuple[Path, object]], skipped: list[dict[str, str]]) -> list[tuple[Path, object, int, int]]:
     good = []
     for path, label in pairs:
         probed = probe_image(path)
@@ -162,160 +139,13 @@ def _probe_all(pairs: list[tuple[Path, object]], skipped: list[dict[str, str]]) 
     return good
 
 
-def _folder_pairs(folder: Path, classes: list[str] | None, train_dir: Path | None = None,
-                  fenced: set[tuple[int, int]] | None = None) -> tuple[list[str], list[tuple[Path, object]]]:
-    dirs = class_dirs(folder)
-    names = [display_name(d.name) for d in dirs]
-    if classes is None:
-        classes = names
-    seen = (fenced or set()) | fence(folder, *dirs)
-    pairs = []
-    for d, name in zip(dirs, names):
-        if name not in classes:
-            raise HootError(f"'{display_name(str(d))}' is a class that '{train_dir or folder}' does not have; give every "
-                            "split folder the same class folders")
-        for p in _list_images(d, seen):
-            pairs.append((p, name))
-    return classes, pairs
-
-
-def _multilabel_pairs(root: Path, skipped: list[dict[str, str]]) -> tuple[str, list[tuple[Path, object]]]:
-    csv_path = root / LABELS_CSV
-    pairs: list[tuple[Path, object]] = []
-    if csv_path.is_file():
-        with csv_path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            fields = {f.lower().strip(): f for f in (reader.fieldnames or [])}
-            img_col = next((fields[k] for k in ("image", "filename", "file", "path") if k in fields), None)
-            lab_col = next((fields[k] for k in ("labels", "tags", "label") if k in fields), None)
-            if img_col is None or lab_col is None:
-                raise HootError(f"'{csv_path}' needs a header with columns 'image' and 'labels' (labels separated by ';')")
-            for row in reader:
-                rel = (row.get(img_col) or "").strip()
-                if not rel:
-                    continue
-                path = root / rel
-                if not path.is_file():
-                    skipped.append({"path": str(path), "reason": f"listed in {LABELS_CSV} but missing"})
-                    continue
-                pairs.append((path, tuple(_read_tags(row.get(lab_col) or ""))))
-        return LABELS_CSV, pairs
-    for p in _list_images(root):
-        side = p.with_suffix(".txt")
-        if not side.is_file():
-            skipped.append({"path": str(p), "reason": "no .txt tag sidecar"})
-            continue
-        pairs.append((p, tuple(_read_tags(side.read_text(encoding="utf-8", errors="replace")))))
-    return "sidecars", pairs
-
-
-def has_tags(root: Path) -> bool:
-    """Does `root` hold the multi-label layout (labels.csv, or .txt tag sidecars beside images)?"""
-    root = Path(root)
-    if (root / LABELS_CSV).is_file():
-        return True
-    top_images = [p for p in root.iterdir() if p.is_file() and is_image(p)]
-    return _has_sidecars(top_images if top_images else _list_images(root)[:2000])
-
-
-def read_class_folders(data_dir: str | Path, val_fraction: float = 0.2, seed: int = 0,
-                       test_fraction: float = 0.2) -> DatasetScan:
-    """The ImageFolder layouts (DATA/<class>/, or DATA/train|val|test/<class>/): probe every image's
-    header and split into train/val/test. Raises HootError when nothing trainable is there."""
-    root = Path(data_dir)
-    check_root(root)
-    skipped: list[dict[str, str]] = []
-    splits = find_splits(root)
-    fenced = fence(root, *splits.values())
-    if splits:
-        classes, train_pairs = _folder_pairs(splits["train"], None, fenced=fenced)
-        given = {name: _folder_pairs(splits[name], classes, splits["train"], fenced)[1] for name in ("val", "test") if name in splits}
-        layout = "train-" + "-".join(given) if given else "train"
-    else:
-        classes, train_pairs = _folder_pairs(root, None, fenced=fenced)
-        given, layout = {}, "imagefolder"
-    if not classes:
-        raise HootError(f"data folder '{root}' has no class folders; put each class's images in DATA/<class>/ (or DATA/train, "
-                        "DATA/val and DATA/test); hoot also reads images/ + masks/ or VOC (--task segmentation), COCO or "
-                        "YOLO (--task detection), .txt tags or labels.csv (--task multilabel)")
-    if not train_pairs and not any(given.values()):
-        raise HootError(f"data folder '{root}' has no images ({', '.join(IMG_EXTENSIONS[:5])}, ...) in its class folders")
-    index = {c: i for i, c in enumerate(classes)}
-
-    def samples(pairs):
-        return [Sample(str(p), index[c], w, h) for p, c, w, h in _probe_all(pairs, skipped)]
-
-    train = samples(train_pairs)
-    val, test = samples(given.get("val", [])), samples(given.get("test", []))
-    draw_val, draw_test = "val" not in given, "test" not in given
-    _check_usable(root, classes, train, skipped)
-    check_split_sizes(classes, [s.label for s in train], draw_val, draw_test, str(root), len(skipped))
-    tr_idx, va_idx, te_idx = stratified_split3([s.label for s in train], val_fraction if draw_val else 0.0,
-                                               test_fraction if draw_test else 0.0, seed)
-    if draw_val:
-        val = [train[i] for i in va_idx]
-    if draw_test:
-        test = [train[i] for i in te_idx]
-    train = [train[i] for i in tr_idx]
-    rule = split_rule(draw_val, draw_test, val_fraction, test_fraction, seed)
-    scan = DatasetScan(str(root), "classification", layout, classes, train, val, skipped, test=test, split_rule=rule)
-    check_trainable(scan)
-    return scan
-
-
-def _check_usable(root: Path, classes: list[str], train: list[Sample], skipped: list[dict[str, str]]) -> None:
+def check_usable(root: Path, classes: list[str], train: list[Sample], skipped: list[dict[str, str]]) -> None:
     """No usable image at all: say the files were unreadable (not that a split is empty)."""
     if train or not skipped:
         return
     reasons = sorted({s["reason"].split(":")[0].split(" (")[0] for s in skipped})
     raise HootError(f"data folder '{root}' has no usable images: all {len(skipped)} image file(s) were unreadable "
                     f"({', '.join(reasons)}); replace them with real images")
-
-
-def read_tagged(data_dir: str | Path, val_fraction: float = 0.2, seed: int = 0, test_fraction: float = 0.2) -> DatasetScan:
-    """The multi-label layouts (.txt tag sidecars or labels.csv, optionally under train/val/test)."""
-    root = Path(data_dir)
-    check_root(root)
-    skipped: list[dict[str, str]] = []
-    splits = find_splits(root)
-    layout, train_pairs = _multilabel_pairs(splits.get("train", root), skipped)
-    given = {name: _multilabel_pairs(splits[name], skipped)[1] for name in ("val", "test") if name in splits}
-    if splits:
-        layout += " (train-" + "-".join(given) + ")" if given else " (train)"
-    if not train_pairs:
-        raise HootError(f"data folder '{root}' has no tagged images; give each image a .txt sidecar of tags or add {LABELS_CSV}")
-    train_ok = _probe_all(train_pairs, skipped)
-    val_ok, test_ok = _probe_all(given.get("val", []), skipped), _probe_all(given.get("test", []), skipped)
-    draw_val, draw_test = "val" not in given, "test" not in given
-    need = min_images_per_class(draw_val, draw_test)
-    if len(train_ok) < need:
-        raise HootError(f"data folder '{root}' has {len(train_ok)} usable tagged image(s) ({len(skipped)} skipped); "
-                        f"training, validation and test need at least {need}: add images")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(train_ok))
-    n_test = max(1, round(test_fraction * len(train_ok))) if draw_test else 0
-    n_val = max(1, round(val_fraction * len(train_ok))) if draw_val else 0
-    n_test, n_val = (n_test, n_val) if n_test + n_val < len(train_ok) else (int(draw_test), int(draw_val))
-    if draw_test:
-        test_ok = [train_ok[i] for i in sorted(order[:n_test])]
-    if draw_val:
-        val_ok = [train_ok[i] for i in sorted(order[n_test:n_test + n_val])]
-    train_ok = [train_ok[i] for i in sorted(order[n_test + n_val:])]
-    classes = sorted({t for _, tags, _, _ in train_ok for t in tags})
-    index = {c: i for i, c in enumerate(classes)}
-    warn = []
-    unseen = sorted({t for _, tags, _, _ in val_ok + test_ok for t in tags} - set(classes))
-    if unseen:
-        warn.append(f"tags only in the validation or test split are ignored: {', '.join(unseen[:10])}")
-
-    def to_samples(rows):
-        return [Sample(str(p), tuple(sorted({index[t] for t in tags if t in index})), w, h) for p, tags, w, h in rows]
-
-    rule = split_rule(draw_val, draw_test, val_fraction, test_fraction, seed).replace("per class", "of the images")
-    scan = DatasetScan(str(root), "multilabel", layout, classes, to_samples(train_ok), to_samples(val_ok), skipped, warn,
-                       test=to_samples(test_ok), split_rule=rule)
-    check_trainable(scan)
-    return scan
 
 
 def check_trainable(scan: DatasetScan) -> None:

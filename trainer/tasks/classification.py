@@ -1,5 +1,6 @@
-"""Single-label classification: one class per image, from class folders (ImageFolder, or split
-under train/val/test). Softmax cross-entropy (optionally label-smoothed, or focal: seeds/003's
+"""Single-label classification: one class per image, from class folders (ImageFolder:
+`DATA/<class>/<image>`; or pre-split `DATA/train/<class>/...` with `DATA/val/` and/or `DATA/test/`,
+a split not given drawn from train, stratified and seeded). Softmax cross-entropy (optionally label-smoothed, or focal: seeds/003's
 alpha 0.25, gamma 2.0), ranked on validation top-1."""
 
 from __future__ import annotations
@@ -12,16 +13,80 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hoot.advisor.dataset_scan import class_dirs, find_splits
+from hoot.advisor.dataset_scan import IMAGE_EXTENSIONS, class_dirs, display_name, fence, find_splits
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
-from hoot.trainer.data.dataset import DatasetScan, Sample, read_class_folders
+from hoot.trainer.data.dataset import (DatasetScan, Sample, check_root, check_trainable, check_usable, list_images,
+                                       probe_all)
+from hoot.trainer.data.splits import check_split_sizes, split_rule, stratified_split3
 from hoot.trainer.tasks.base import (EvalResult, Evaluator, LayoutMatch, LossOptions, PredictOptions, ScanOptions,
                                      Task)
 from hoot.trainer.tasks.label_metrics import classification_metrics
 
 if TYPE_CHECKING:
     from hoot.advisor.catalog import Catalog
+
+
+def _folder_pairs(folder: Path, classes: list[str] | None, train_dir: Path | None = None,
+                  fenced: set[tuple[int, int]] | None = None) -> tuple[list[str], list[tuple[Path, object]]]:
+    dirs = class_dirs(folder)
+    names = [display_name(d.name) for d in dirs]
+    if classes is None:
+        classes = names
+    seen = (fenced or set()) | fence(folder, *dirs)
+    pairs = []
+    for d, name in zip(dirs, names):
+        if name not in classes:
+            raise HootError(f"'{display_name(str(d))}' is a class that '{train_dir or folder}' does not have; give every "
+                            "split folder the same class folders")
+        for p in list_images(d, seen):
+            pairs.append((p, name))
+    return classes, pairs
+
+
+def read_class_folders(data_dir: str | Path, val_fraction: float = 0.2, seed: int = 0,
+                       test_fraction: float = 0.2) -> DatasetScan:
+    """The ImageFolder layouts (DATA/<class>/, or DATA/train|val|test/<class>/): probe every image's
+    header and split into train/val/test. Raises HootError when nothing trainable is there."""
+    root = Path(data_dir)
+    check_root(root)
+    skipped: list[dict[str, str]] = []
+    splits = find_splits(root)
+    fenced = fence(root, *splits.values())
+    if splits:
+        classes, train_pairs = _folder_pairs(splits["train"], None, fenced=fenced)
+        given = {name: _folder_pairs(splits[name], classes, splits["train"], fenced)[1] for name in ("val", "test") if name in splits}
+        layout = "train-" + "-".join(given) if given else "train"
+    else:
+        classes, train_pairs = _folder_pairs(root, None, fenced=fenced)
+        given, layout = {}, "imagefolder"
+    if not classes:
+        raise HootError(f"data folder '{root}' has no class folders; put each class's images in DATA/<class>/ (or DATA/train, "
+                        "DATA/val and DATA/test); hoot also reads images/ + masks/ or VOC (--task segmentation), COCO or "
+                        "YOLO (--task detection), .txt tags or labels.csv (--task multilabel)")
+    if not train_pairs and not any(given.values()):
+        raise HootError(f"data folder '{root}' has no images ({', '.join(IMAGE_EXTENSIONS[:5])}, ...) in its class folders")
+    index = {c: i for i, c in enumerate(classes)}
+
+    def samples(pairs):
+        return [Sample(str(p), index[c], w, h) for p, c, w, h in probe_all(pairs, skipped)]
+
+    train = samples(train_pairs)
+    val, test = samples(given.get("val", [])), samples(given.get("test", []))
+    draw_val, draw_test = "val" not in given, "test" not in given
+    check_usable(root, classes, train, skipped)
+    check_split_sizes(classes, [s.label for s in train], draw_val, draw_test, str(root), len(skipped))
+    tr_idx, va_idx, te_idx = stratified_split3([s.label for s in train], val_fraction if draw_val else 0.0,
+                                               test_fraction if draw_test else 0.0, seed)
+    if draw_val:
+        val = [train[i] for i in va_idx]
+    if draw_test:
+        test = [train[i] for i in te_idx]
+    train = [train[i] for i in tr_idx]
+    rule = split_rule(draw_val, draw_test, val_fraction, test_fraction, seed)
+    scan = DatasetScan(str(root), "classification", layout, classes, train, val, skipped, test=test, split_rule=rule)
+    check_trainable(scan)
+    return scan
 
 
 class SoftmaxFocalLoss(nn.Module):

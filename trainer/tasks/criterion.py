@@ -7,19 +7,24 @@ signature, so it never asks which task it is; evaluation uses `output_loss` on e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from hoot.trainer.tasks.base import Task
+
+class HasTrainingLoss(Protocol):
+    """The part of hoot.trainer.tasks.base.Task a training step needs (named here so this module
+    does not import base, which builds TaskLoss)."""
+
+    def training_loss(self, model: nn.Module, x: torch.Tensor, targets: torch.Tensor,
+                      loss_fn: nn.Module) -> torch.Tensor: ...
 
 
 class TaskLoss(nn.Module):
     """`task.training_loss(model, x, targets, output_loss)`; `output_loss(outputs, targets)` for evaluation."""
 
-    def __init__(self, task: "Task", output_loss: nn.Module) -> None:
+    def __init__(self, task: HasTrainingLoss, output_loss: nn.Module) -> None:
         super().__init__()
         self.task, self.output_loss = task, output_loss
 

@@ -22,7 +22,7 @@ from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
 from hoot.trainer.data.cache import SplitCache, build_cache, build_split
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.data.dataset import DatasetScan, Splits, splits_document, SPLITS_FILE
+from hoot.trainer.data.dataset import DatasetScan, Splits, read_splits_file, splits_document, SPLITS_FILE
 from hoot.trainer.tasks import get_task
 from hoot.trainer.tasks.base import LossOptions, Task
 from hoot.trainer.tasks.scanning import scan_dataset
@@ -146,6 +146,19 @@ def build_caches(scan: DatasetScan, size: int, folder: Path,
         return task.cache_targets(samples, px, scan.num_classes)
 
     return build_cache(scan, size, folder, targets, f"{task.name}:{scan.num_classes}", progress=progress)
+
+
+def run_splits(run_dir: str | Path) -> Splits:
+    """The train/val/test splits of a run folder, the one way to rebuild them: from its splits.json,
+    else rescanned with its config.json (the scan and split are deterministic given data and config)."""
+    run_dir = Path(run_dir)
+    if (run_dir / SPLITS_FILE).is_file():
+        return read_splits_file(run_dir / SPLITS_FILE)
+    if not (run_dir / "config.json").is_file():
+        raise HootError(f"'{run_dir}' is not a hoot run folder (no config.json); pass a folder made by hoot shortlist")
+    cfg = ShortlistConfig.load(run_dir / "config.json")
+    scan = scan_dataset(cfg.data_dir, cfg.task, cfg.val_fraction, cfg.seed, cfg.test_fraction)
+    return Splits(tuple(scan.train), tuple(scan.val), tuple(scan.test), tuple(scan.classes), scan.task)
 
 
 def split_caches(splits: Splits, size: int, folder: Path,

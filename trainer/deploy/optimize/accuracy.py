@@ -3,7 +3,7 @@
 `held_out_split` is the ONE place that decides which split accuracy is measured on: the run's
 held-out TEST split, which chose neither the bake-off winner (validation) nor the kept epoch
 (validation). The splits are the run's own (its splits.json, through the one way to rebuild a
-run's splits, `hoot.trainer.tasks.scanning.run_splits`), and the run's decode cache is reused
+run's splits, `hoot.trainer.training.context.run_splits`), and the run's decode cache is reused
 when it still matches (nothing is re-decoded then). Calibration images come from the TRAINING split only, never from
 the split accuracy is read on.
 """
@@ -50,8 +50,7 @@ def _image_size(run_dir: Path, config) -> int:
 def _rescan(run_dir: Path):
     """(train, val, test) SplitCaches of the run's stored splits (its decode cache reused)."""
     from hoot.trainer.config import ShortlistConfig
-    from hoot.trainer.tasks.scanning import run_splits
-    from hoot.trainer.training.context import split_caches
+    from hoot.trainer.training.context import run_splits, split_caches
 
     config_path = run_dir / "config.json"
     if not config_path.is_file():
