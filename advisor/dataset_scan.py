@@ -7,8 +7,8 @@ come from PIL's header read (no pixel decode), sampled when the dataset is large
 scan of thousands of files stays fast. The trainer validates images fully before it
 trains; this scan only reports what it can read cheaply.
 
-The rules for what counts live here once, for this scan and the trainer's (hoot.trainer.data.dataset
-builds on them): image extensions, split folder names, hidden files skipped, folders walked
+The rules for what counts live here once, for this summary and the trainer's one scanner (its
+layout readers in hoot.trainer.data.dataset and hoot.trainer.tasks build on them): image extensions, split folder names, hidden files skipped, folders walked
 once even through symlinks (a link back to the root is not a second copy of the data), class
 folder names that are not valid UTF-8 shown escaped, and the header probe that refuses
 zero-byte files and decompression bombs before any pixel is decoded.
@@ -214,8 +214,10 @@ def _measure_sizes(summary: DatasetSummary, files: list[str], sample: int, seed:
         summary.short_side_p90_px = round(_percentile(shorts, 90), 1)
 
 
-def scan_dataset(path: str | os.PathLike[str], sample: int = DEFAULT_SIZE_SAMPLE, seed: int = 0) -> DatasetSummary:
-    """Count images per class and measure the image-size distribution of an ImageFolder.
+def summarize_dataset(path: str | os.PathLike[str], sample: int = DEFAULT_SIZE_SAMPLE, seed: int = 0) -> DatasetSummary:
+    """Count images per class and measure the image-size distribution of an ImageFolder (what
+    `hoot advise --dataset` needs; the trainer's one scanner, hoot.trainer.tasks.scanning, reads and
+    checks layouts fully with the same walking rules).
 
     Accepts root/<class>/<image> or root/<split>/<class>/<image> (train/val/test); with
     splits, counts and sizes describe the training split. Bad layouts raise HootError.

@@ -61,7 +61,7 @@ def model_only_img_s(name: str, device: str, batch: int, size: int, precision: d
 
     from hoot.bench.models import build_model
     from hoot.trainer.training.loop import Stepper
-    from hoot.trainer.training.losses import make_loss
+    from hoot.trainer.tasks import make_loss
     from hoot.trainer.training.precision import PrecisionChoice
     from hoot.trainer.training.strategy import make_optimizer
 

@@ -32,7 +32,7 @@ from hoot.trainer.training.bakeoff import BakeoffStream, build_candidate, prepar
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.training.device_run import resolve_precision
 from hoot.trainer.training.loop import Stepper
-from hoot.trainer.training.losses import make_loss
+from hoot.trainer.tasks import make_loss
 from hoot.trainer.training.strategy import make_optimizer
 
 CANDIDATES = ["mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezenet1_1", "resnet18"]

@@ -175,9 +175,9 @@ def parse_request(book, target, task, max_latency_ms, max_params, max_gmacs, max
     summary = None
     n_images = dataset_size
     if dataset_path is not None:
-        from hoot.advisor.dataset_scan import scan_dataset
+        from hoot.advisor.dataset_scan import summarize_dataset
 
-        summary = scan_dataset(dataset_path)
+        summary = summarize_dataset(dataset_path)
         n_images = summary.n_images
         if not n_images:
             raise HootError(f"--dataset '{dataset_path}' holds no readable images; give an ImageFolder "

@@ -35,7 +35,7 @@ def optimize(run, output, out_dir, variants, calibration_images, batch_size, thr
     from pathlib import Path
 
     from hoot.advisor.render import render
-    from hoot.trainer.deploy.optimize.report import TABLE_COLUMNS, table_rows, write_outputs
+    from hoot.trainer.deploy.optimize.report import columns, table_rows, write_outputs
     from hoot.trainer.deploy.optimize.run import OptimizeOptions, optimize_run
     from hoot.trainer.deploy.optimize.variants import parse_variants
     from hoot.trainer.runfiles import locate_run
@@ -54,7 +54,7 @@ def optimize(run, output, out_dir, variants, calibration_images, batch_size, thr
     result = optimize_run(run_dir, opts)
     doc = result.to_dict()
     paths = write_outputs(run_dir, doc, opts.out_dir)
-    click.echo(render(table_rows(doc), fmt, TABLE_COLUMNS, floatfmt=".4g", json_payload=doc))
+    click.echo(render(table_rows(doc), fmt, list(columns(doc)), floatfmt=".4g", json_payload=doc))
     click.echo(f"hoot: wrote {', '.join(str(p) for p in paths.values())}", err=True)
     busy = [r for r in result.rows if r.status == "ok" and r.contended]
     if busy:

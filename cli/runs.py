@@ -13,6 +13,7 @@ from hoot.advisor.errors import HootError
 from hoot.advisor.paths import existing_folder
 from hoot.advisor.render import FORMATS, render
 from hoot.cli.options import Number, Threads, advisor_limits, fraction, limits_given, non_negative_int, positive_float, positive_int
+from hoot.trainer.tasks import AUTO, TASKS
 
 SCALEOUT_FLAGS = ("storage", "study", "worker", "status", "nproc", "nnodes", "rdzv_endpoint", "sync_bn")
 TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_images_per_s", "latency_ms", "params", "winner")
@@ -23,8 +24,11 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 @click.option("--candidates", default=None, metavar="A,B,C", help="Models to compare (catalog names). Default: the advisor's top picks.")
 @click.option("--target", default=None, metavar="NAME", help="Advisor target for picking candidates (mobile, edge, cpu-server, ...); "
               "its budgets, like the limits below, also apply to --candidates.")
-@click.option("--task", default="auto", type=click.Choice(["auto", "classification", "multilabel"]),
-              help="auto: .txt tag sidecars or labels.csv switch to multi-label.")
+@click.option("--task", default="auto", type=click.Choice([AUTO, *TASKS]),
+              help="auto: the layout decides (class folders, tag sidecars/labels.csv, images/+masks/ or VOC, COCO/YOLO).")
+@click.option("--loss", default="", metavar="NAME",
+              help="Training loss (default: the task's). classification: ce, focal; multilabel: bce, focal; "
+                   "segmentation: ce, dice, dice_ce, tversky, jaccard, focal.")
 @advisor_limits
 @click.option("--top", "top_k", default=4, type=positive_int(64), help="How many advisor picks become candidates.")
 @click.option("--val-fraction", default=0.2, type=fraction(), help="Validation share drawn from train when DATA_DIR has no val/ (stratified, seeded).")
@@ -71,7 +75,7 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 @click.option("--nnodes", default=None, type=positive_int(4096, "2"), help="Scale-out: machines for the fine-tune.")
 @click.option("--rdzv-endpoint", default=None, metavar="HOST:PORT", help="Scale-out: torchrun rendezvous.")
 @click.option("--sync-bn", is_flag=True, default=None, help="Scale-out: SyncBatchNorm in the DDP fine-tune.")
-def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
+def shortlist(data_dir, candidates, target, task, loss, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
               pretrained, strategy, similarity, full_epochs, optimizer, lr, weight_decay, label_smoothing, focal,
               focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, precision, compile_mode, output, run_id,
               resume, fmt, allow_leakage,
@@ -79,7 +83,8 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
     """Bake-off of candidate models on the images in DATA_DIR, then fine-tune the winner.
 
     DATA_DIR holds one folder per class (or train/ and val/ with class folders; .txt tag
-    sidecars or labels.csv for multi-label). Everything lands in OUTPUT/<run-id>/.
+    sidecars or labels.csv for multi-label; images/ + masks/ or Pascal VOC for segmentation).
+    Everything lands in OUTPUT/<run-id>/.
     """
     quiet_cuda_probe()
     from hoot.trainer.orchestration.candidates import parse_candidates
@@ -105,7 +110,7 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
         elif not names:
             names = _advised(data_dir, task, top_k, target, limits)
         config = ShortlistConfig(
-            data_dir=data_dir, candidates=names, task=task, val_fraction=val_fraction, test_fraction=test_fraction,
+            data_dir=data_dir, candidates=names, task=task, loss=loss, val_fraction=val_fraction, test_fraction=test_fraction,
             image_size=image_size,
             batch_size=batch_size, seed=seed, epochs=epochs, steps=steps, budget_seconds=budget_seconds, rungs=rungs,
             eta=eta, pretrained=pretrained, strategy=strategy, full_epochs=full_epochs, optimizer=optimizer, lr=lr,
@@ -129,7 +134,7 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
         if scaleout_opts.get("status"):
             click.echo(render(answer, fmt))
         elif isinstance(answer, ShortlistResult) and answer.table:
-            click.echo(render(answer.table, fmt, _columns(answer.table)))
+            click.echo(render(answer.table, fmt, _columns({"table": answer.table})))
         return
     from pathlib import Path
 
@@ -159,17 +164,17 @@ def shortlist(data_dir, candidates, target, task, top_k, val_fraction, test_frac
                                     f"`hoot shortlist --resume {config.run_id} --output {config.output}`") from None
         raise
     payload = {**result.to_dict(), **answer}
-    click.echo(render(result.table, fmt, _columns(result.table), json_payload=payload))
+    click.echo(render(result.table, fmt, _columns(payload), json_payload=payload))
     if fmt == "table":
         click.echo(final_line(payload))
         click.echo(f"run id: {config.run_id}")  # on its own line, last: what report/export/predict take
 
 
 def final_line(payload: dict) -> str:
-    """The run's answer in one line: the kept model's accuracy on the held-out test split
+    """The run's answer in one line: the kept model's figure on the held-out test split
     (`payload`: the command's JSON answer, the result with hoot.trainer.report.run_answer's figures)."""
     test = payload.get("test") or {}
-    name = "test_f1" if "test_f1" in test else "test_top1"
+    name = "test_" + _metric(payload)[len("val_"):]
     if name not in test:
         return f"winner {payload['winner']}: no test figure (the fine-tune did not finish)"
     return (f"winner {payload['winner']}: {name} {test[name]:.4f} on {payload.get('test_images')} held-out test images "
@@ -183,14 +188,22 @@ def quiet_cuda_probe() -> None:
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
-def _columns(table: list[dict]) -> list[str]:
-    metric = "val_f1" if table and "val_f1" in table[0] else "val_top1"
-    return [c.format(metric=metric) for c in TABLE_COLUMNS]
+def _metric(result: dict) -> str:
+    """The validation metric the run ranked on (the task's; recorded in finetune.json), else the
+    first validation metric of the table."""
+    if result.get("metric"):
+        return str(result["metric"])
+    row = result["table"][0] if result.get("table") else {}
+    return next((k for k in row if k.startswith("val_") and k != "val_loss"), "val_top1")
+
+
+def _columns(result: dict) -> list[str]:
+    return [c.format(metric=_metric(result)) for c in TABLE_COLUMNS]
 
 
 def _advised(data_dir, task, top_k, target, limits: dict) -> list[str]:
     from hoot.trainer.orchestration.candidates import HOW_PICKED, advised_candidates
-    from hoot.trainer.data.dataset import scan_dataset
+    from hoot.trainer.tasks.scanning import scan_dataset
 
     scan = scan_dataset(data_dir, task)
     names, reasons = advised_candidates(scan.task, top_k, len(scan.train) + len(scan.val), scan.median_size() or None,
@@ -234,21 +247,24 @@ def export(run, export_format, out, output) -> None:
 @click.argument("images", nargs=-1)
 @click.option("--top", "top_k", default=5, show_default=True, type=positive_int(1000, "5"), help="Classes per image.")
 @click.option("--threshold", default=None, type=Number(minimum=0, maximum=1, example="0.5"),
-              help="Multi-label: probability at which a tag is given (default: the run's, else 0.5).")
+              help="Multi-label: probability at which a tag is given (default: the run's, selected on validation, else 0.5).")
+@click.option("--score-threshold", default=0.5, show_default=True, type=fraction(), help="Detection: boxes at or above this score.")
+@click.option("--out-dir", default=None, help="Segmentation: where mask PNGs and overlays go (default: RUN/predictions).")
 @click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(FORMATS))
 @click.option("--output", default="reports", show_default=True,
               help="Where run folders are (runs made with another --output are found by id from hoot's index).")
-def predict(run, images, top_k, threshold, fmt, output) -> None:
-    """Classify IMAGES (files, folders of images, or quoted globs) with a trained run: top-k classes with
-    probabilities (multi-label: each with whether it is tagged at the threshold)."""
+def predict(run, images, top_k, threshold, score_threshold, out_dir, fmt, output) -> None:
+    """Answer for IMAGES (files, folders of images, or quoted globs) with a trained run: top-k classes,
+    tags (each with whether it is given at the threshold), mask files or boxes (the run's task)."""
     if not images:  # answered before torch is imported (no wait)
         raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
     quiet_cuda_probe()
     from hoot.trainer.deploy.predict import predict_images
     from hoot.trainer.runfiles import locate_run
 
-    rows = predict_images(locate_run(run, output, trained=True), list(images), top_k, threshold)
-    columns = ["image", "rank", "class", "probability"] + (["tagged"] if rows and "tagged" in rows[0] else [])
+    rows = predict_images(locate_run(run, output, trained=True), list(images), top_k, threshold, score_threshold,
+                          Path(out_dir) if out_dir else None)
+    columns = list(dict.fromkeys(k for r in rows for k in r)) or ["image"]
     click.echo(render(rows, fmt, columns, floatfmt=".4f"))
 
 

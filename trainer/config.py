@@ -21,6 +21,7 @@ from typing import Any
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.units import check_number
+from hoot.trainer.tasks import AUTO, TASKS as TASK_NAMES
 
 STRATEGIES = ("auto", "frozen", "top", "full")
 #: field -> check_number rules; the CLI's option types (hoot.cli.options) apply the same bounds
@@ -50,7 +51,8 @@ RESOLVED_KEY = "resolved"
 #: field -> option name where they differ
 _OPTION_NAMES = {"num_threads": "threads"}
 OPTIMIZERS = ("adamw", "sgd")
-TASKS = ("auto", "classification", "multilabel")
+#: --task values: auto (read the layout) and every task hoot.trainer.tasks registers
+TASKS = (AUTO, *TASK_NAMES)
 
 
 #: --precision values (a `+channels_last` suffix picks the memory layout too) and --compile modes
@@ -64,7 +66,8 @@ class ShortlistConfig:
 
     data_dir: str
     candidates: list[str] = field(default_factory=list)
-    task: str = "auto"  # auto | classification | multilabel (auto: sidecars/labels.csv switch to multilabel)
+    task: str = "auto"  # auto (the layout decides: hoot.trainer.tasks.detect_task) or a task name
+    loss: str = ""  # --loss: "" = the task's default (hoot.trainer.tasks.base.Task.losses)
     val_fraction: float = 0.2
     test_fraction: float = 0.2  # held-out test share when DATA_DIR has no test/ (stratified, seeded)
     image_size: int | None = None  # None: min(candidates' native size, dataset median size)

@@ -49,7 +49,8 @@ def run_answer(run_dir: Path) -> dict:
     with how many test images and which model was kept; {} before the fine-tune has finished."""
     ft = _read(Path(run_dir) / "finetune.json") or {}
     test = {k: v for k, v in (ft.get("test") or {}).items() if isinstance(v, float)}
-    return {"test": test, "test_images": ft.get("test_images"), "kept": ft.get("kept")} if test else {}
+    return {"test": test, "test_images": ft.get("test_images"), "kept": ft.get("kept"),
+            **({"metric": ft["metric"]} if ft.get("metric") else {})} if test else {}
 
 
 def write_metrics(run_dir: Path, run: dict) -> dict:
@@ -146,14 +147,9 @@ def _per_class_rows(run: dict) -> list[dict]:
     classes = run["dataset"].get("classes", [])
     if not per:
         return []
-    rows = []
-    for i, c in enumerate(classes):
-        row = {"class": c, "precision": per["precision"][i], "recall": per["recall"][i], "f1": per["f1"][i],
-               "support": per["support"][i]}
-        if "ap" in per:
-            row["ap"] = per["ap"][i]
-        rows.append(row)
-    return rows
+    # whatever the task reports per class (precision/recall/F1/support, AP, IoU/Dice/pixels), in its order
+    return [{"class": c, **{k: v[i] for k, v in per.items() if isinstance(v, list) and i < len(v)}}
+            for i, c in enumerate(classes)]
 
 
 def deployment_notes(variant_name: str | None) -> list[str]:
@@ -285,7 +281,13 @@ def _finetune_sections(run: dict, plots: dict[str, str], out: list) -> list:
         cls_items.append(("table", (pc, list(pc[0].keys()))))
     if "confusion_matrix" in plots:
         cls_items.append(("image", plots["confusion_matrix"]))
-    out.append((f"Per-class precision, recall, F1 ({per_class_source(run)[1]} split)", cls_items or [("text", "n/a")]))
+    names = ", ".join(k for k in (pc[0] if pc else {}) if k != "class") or "n/a"
+    out.append((f"Per-class {names} ({per_class_source(run)[1]} split)".replace("precision, recall, f1", "precision, recall, F1"),
+                cls_items or [("text", "n/a")]))
+    pictures = [("image", p["path"]) for p in ft.get("pictures") or []]
+    if pictures:
+        titles = "; ".join(p["title"] for p in ft["pictures"])
+        out.append(("Pictures (held-out test split)", [("text", titles)] + pictures))
     return out
 
 

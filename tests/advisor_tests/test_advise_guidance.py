@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from hoot.advisor.dataset_scan import scan_dataset
+from hoot.advisor.dataset_scan import summarize_dataset as scan_dataset
 from hoot.advisor.errors import HootError
 from hoot.advisor.guidance import (
     build_guidance,

@@ -311,6 +311,61 @@ RUN_CASES = [
     Case("report on an unknown run id", ("report", "nope", "--output", "{tmp}"), 2, r"run 'nope' not found"),
 ]
 
+# -- segmentation data (issue 18): refused before any training ---------------------------------
+def _seg(tmp: Path) -> Path:
+    from hoot.testing.images import make_segmentation
+
+    return make_segmentation(tmp / "seg", n=6, size=32)
+
+
+def _seg_mask_size(tmp: Path) -> None:
+    from PIL import Image
+
+    Image.new("L", (20, 32)).save(_seg(tmp) / "masks" / "img_0002.png")
+
+
+def _seg_class_beyond(tmp: Path) -> None:
+    from PIL import Image
+
+    Image.new("L", (32, 32), 9).save(_seg(tmp) / "masks" / "img_0003.png")
+
+
+def _seg_image_without_mask(tmp: Path) -> None:
+    (_seg(tmp) / "masks" / "img_0001.png").unlink()
+
+
+def _seg_mask_without_image(tmp: Path) -> None:
+    (_seg(tmp) / "images" / "img_0004.png").unlink()
+
+
+def _seg_rgb_mask(tmp: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (32, 32)).save(_seg(tmp) / "masks" / "img_0000.png")
+
+
+def _seg_and_tags(tmp: Path) -> None:
+    (_seg(tmp) / "labels.csv").write_text("image,labels\nimages/img_0000.png,a\n")
+
+
+SEG = ("--candidates", "lraspp_mobilenet_v3_large", "--no-pretrained", "--output", "{tmp}/out")
+SEGMENTATION_CASES = [
+    Case("segmentation mask size differs from its image", ("shortlist", "{tmp}/seg", *SEG), 2,
+         r"mask '.*img_0002.png' is 20x32 but its image .* is 32x32; save the mask at the image's size", _seg_mask_size),
+    Case("segmentation class index beyond the classes", ("shortlist", "{tmp}/seg", *SEG), 2,
+         r"mask '.*img_0003.png' holds class index 9, beyond the 4 classes of .*classes.txt", _seg_class_beyond),
+    Case("segmentation image without mask", ("shortlist", "{tmp}/seg", *SEG), 2,
+         r"image '.*img_0001.png' has no mask in .*add masks/img_0001.png", _seg_image_without_mask),
+    Case("segmentation mask without image", ("shortlist", "{tmp}/seg", *SEG), 2,
+         r"mask '.*img_0004.png' has no image in .*add the image", _seg_mask_without_image),
+    Case("segmentation RGB mask", ("shortlist", "{tmp}/seg", *SEG), 2, r"mask '.*img_0000.png' is RGB; save class indices",
+         _seg_rgb_mask),
+    Case("ambiguous layout", ("shortlist", "{tmp}/seg", *SEG), 2,
+         r"matches more than one layout: .*--task multilabel.*--task segmentation.*pass --task", _seg_and_tags),
+    Case("unknown --loss for the task", ("shortlist", "{tmp}/seg", "--loss", "hinge", *SEG), 2,
+         r"--loss 'hinge' is not one of ce, dice, dice_ce, tversky, jaccard, focal for segmentation", _seg),
+]
+
 # -- scale-out options of hoot shortlist -------------------------------------------------------
 def _class_folders(tmp: Path) -> None:
     """A data folder the shortlist accepts up to the scale-out checks (two class folders)."""
@@ -391,7 +446,7 @@ HEALTH_CASES = [
     Case("explain bad method", ("explain", "{tmp}/run1", "a.png", "--method", "saliency"), 2, r"--method"),
 ]
 
-CASES = CLI_CASES + ADVISE_CASES + BENCH_CASES + RUN_CASES + SCALEOUT_CASES + OPTIMIZE_CASES + HEALTH_CASES
+CASES = CLI_CASES + ADVISE_CASES + BENCH_CASES + RUN_CASES + SEGMENTATION_CASES + SCALEOUT_CASES + OPTIMIZE_CASES + HEALTH_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

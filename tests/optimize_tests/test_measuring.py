@@ -45,10 +45,10 @@ def test_top1_pads_the_last_batch_and_ignores_the_padding():
 
 
 def test_comparison_with_the_reference():
-    rows = [VariantRow("eager", "ok", latency_ms=10.0, top1=0.90), VariantRow("int8", "ok", latency_ms=4.0, top1=0.895),
+    rows = [VariantRow("eager", "ok", latency_ms=10.0, score=0.90), VariantRow("int8", "ok", latency_ms=4.0, score=0.895),
             VariantRow("tensorrt", "skipped", reason="no GPU")]
     out = compare_to_reference(rows)
-    assert out[1].speedup == 2.5 and out[1].top1_delta_pts == pytest.approx(-0.5)
+    assert out[1].speedup == 2.5 and out[1].score_delta_pts == pytest.approx(-0.5)
     assert out[2].speedup is None and out[2].reason == "no GPU"
 
 

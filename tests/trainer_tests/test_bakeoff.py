@@ -173,7 +173,7 @@ def test_constant_output_is_flagged_by_logit_spread(shapes, tmp_path):
     import torch
 
     from hoot.trainer.training.loop import evaluate
-    from hoot.trainer.training.losses import make_loss
+    from hoot.trainer.tasks import make_loss
 
     ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
 

@@ -9,7 +9,8 @@ from PIL import Image
 from hoot.advisor.errors import HootError
 from hoot.testing.images import CLASSES, make_imagefolder
 from hoot.trainer.training.context import build_caches
-from hoot.trainer.data.dataset import scan_dataset, stratified_split, stratified_split3
+from hoot.trainer.data.dataset import stratified_split, stratified_split3
+from hoot.trainer.tasks.scanning import scan_dataset
 
 
 def test_imagefolder_counts_and_stratified_split(shapes):
@@ -147,7 +148,7 @@ def test_symlink_back_to_the_root_is_not_counted_twice(tmp_path):
     (root / CLASSES[0] / "loop").symlink_to(root, target_is_directory=True)
     scan = scan_dataset(root)
     assert len(scan.train) + len(scan.val) + len(scan.test) == 15
-    from hoot.advisor.dataset_scan import scan_dataset as advise_scan
+    from hoot.advisor.dataset_scan import summarize_dataset as advise_scan
 
     assert advise_scan(root).n_images == 15
 
@@ -174,7 +175,7 @@ def test_class_folder_name_that_is_not_utf8_gets_a_safe_name(tmp_path):
 
 def test_advise_scan_skips_a_decompression_bomb_with_a_note(shapes, monkeypatch):
     """The advisor's scan (advise --dataset) and the trainer's refuse the same bomb the same way."""
-    from hoot.advisor.dataset_scan import scan_dataset as advise_scan
+    from hoot.advisor.dataset_scan import summarize_dataset as advise_scan
 
     Image.new("RGB", (200, 200)).save(shapes / CLASSES[0] / "bomb.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100 // 3)  # 200x200 is over twice the limit: Pillow's error

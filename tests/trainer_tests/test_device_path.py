@@ -288,7 +288,7 @@ def test_bakeoff_stream_reads_the_loss_once_per_interval(shapes, tmp_path, count
     from hoot.trainer.training.bakeoff import BakeoffStream, build_candidate, prepare
     from hoot.trainer.config import ShortlistConfig
     from hoot.trainer.training.loop import Stepper
-    from hoot.trainer.training.losses import make_loss
+    from hoot.trainer.tasks import make_loss
     from hoot.trainer.training.strategy import make_optimizer
 
     cfg = ShortlistConfig(data_dir=str(shapes), candidates=["squeezenet1_1"], pretrained=False, image_size=32,

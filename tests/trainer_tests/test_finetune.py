@@ -11,7 +11,8 @@ import hoot.trainer.training.finetune as ft
 from hoot.testing.images import tiny_config
 from hoot.trainer.training.bakeoff import prepare
 from hoot.trainer.training.finetune import finetune, warmup_cosine
-from hoot.trainer.training.losses import SoftmaxFocalLoss, make_loss
+from hoot.trainer.tasks import make_loss
+from hoot.trainer.tasks.classification import SoftmaxFocalLoss
 
 
 def test_warmup_then_cosine():
@@ -145,7 +146,7 @@ def test_kill_during_a_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp
 
 
 def test_run_splits_gives_the_run_its_three_splits_back(shapes, tmp_path):
-    from hoot.trainer.data.dataset import run_splits
+    from hoot.trainer.training.context import run_splits
 
     ctx = prepare(tiny_config(shapes, tmp_path), progress=False)
     splits = run_splits(ctx.run_dir)

@@ -53,7 +53,7 @@ def test_step_loop_does_not_synchronise(shapes, tmp_path, optimizer, precision):
     """Not even fp16 with a GradScaler: the fused optimiser takes its inf check on the device."""
     from hoot.trainer.training.bakeoff import BakeoffStream, build_candidate, prepare
     from hoot.trainer.training.loop import Stepper
-    from hoot.trainer.training.losses import make_loss
+    from hoot.trainer.tasks import make_loss
     from hoot.trainer.training.precision import PrecisionChoice
     from hoot.trainer.training.strategy import make_optimizer
 

@@ -17,7 +17,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class SplitCache:
     """One split's decoded images (N,3,S,S uint8, memory-mapped) and labels."""
 
     images: np.ndarray
-    labels: np.ndarray  # (N,) int64 class index, or (N, C) uint8 multi-hot
+    labels: np.ndarray  # the task's targets, one row per image (hoot.trainer.tasks.base: the cached sample format)
     _placed: dict = field(default_factory=dict, repr=False, compare=False)
 
     def on(self, device: "torch.device | str") -> "PlacedSplit":
@@ -62,6 +62,33 @@ class SplitCache:
         return int(self.images.nbytes)
 
 
+#: a task's targets for the kept samples at the cache size (hoot.trainer.tasks.base.Task.cache_targets)
+TargetsFn = Callable[[Sequence[Sample], int], np.ndarray]
+
+
+def crop_geometry(width: int, height: int, size: int) -> tuple[float, int, int, int, int]:
+    """The cache's geometry for an image of `width` x `height`: (scale, resized width, resized height,
+    left, top) of "shorter side to `size`, centre crop". Masks and boxes follow the image with it."""
+    scale = size / min(width, height)
+    nw, nh = max(size, round(width * scale)), max(size, round(height * scale))
+    return scale, nw, nh, (nw - size) // 2, (nh - size) // 2
+
+
+def decode_mask_resized(path: str, size: int) -> np.ndarray:
+    """A class-index mask as (size, size) uint8 in the images' geometry, resized with nearest (a class
+    index is never blended into another)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode not in ("L", "P", "I;16", "I"):
+            im = im.convert("L")
+        arr = np.asarray(im)
+        im = Image.fromarray(arr.astype(np.uint8)) if arr.dtype != np.uint8 else Image.fromarray(arr)
+        _, nw, nh, left, top = crop_geometry(im.size[0], im.size[1], size)
+        im = im.resize((nw, nh), Image.NEAREST).crop((left, top, left + size, top + size))
+        return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+
+
 def decode_resized(path: str, size: int) -> np.ndarray:
     """One image as a (3, size, size) uint8 array: shorter side to `size` (antialiased), centre crop.
 
@@ -75,42 +102,36 @@ def decode_resized(path: str, size: int) -> np.ndarray:
         with Image.open(path) as im:
             im.draft("RGB", (size, size))
             im = to_rgb8(im)
-            w, h = im.size
-            scale = size / min(w, h)
-            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+            _, nw, nh, left, top = crop_geometry(im.size[0], im.size[1], size)
             im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=3.0)
-            left, top = (nw - size) // 2, (nh - size) // 2
             im = im.crop((left, top, left + size, top + size))
             arr = np.asarray(im, dtype=np.uint8)
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
-def _fingerprint(samples: list[Sample], size: int, num_classes: int) -> str:
-    h = hashlib.sha256(f"{size}:{num_classes}".encode())
+def _fingerprint(samples: list[Sample], size: int, kind: str) -> str:
+    h = hashlib.sha256(f"{size}:{kind}".encode())
     for s in samples:
         st = os.stat(s.path)
-        h.update(f"{s.path}|{st.st_size}|{st.st_mtime_ns}|{s.label}".encode("utf-8", "surrogateescape"))
+        extra = ""
+        if isinstance(s.target, str) and s.target:  # a mask file: its edits invalidate the cache too
+            mt = os.stat(s.target)
+            extra = f"|{mt.st_size}|{mt.st_mtime_ns}"
+        h.update(f"{s.path}|{st.st_size}|{st.st_mtime_ns}|{s.label}|{s.target}{extra}".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:16]
 
 
-def _labels_array(samples: list[Sample], task: str, num_classes: int) -> np.ndarray:
-    if task == "multilabel":
-        out = np.zeros((len(samples), num_classes), dtype=np.uint8)
-        for i, s in enumerate(samples):
-            out[i, list(s.label)] = 1
-        return out
-    return np.array([int(s.label) for s in samples], dtype=np.int64)
-
-
-def build_split(samples: list[Sample], size: int, folder: Path, name: str, task: str, num_classes: int,
+def build_split(samples: list[Sample], size: int, folder: Path, name: str, targets: TargetsFn, kind: str,
                 workers: int | None = None, progress: bool = True) -> tuple[SplitCache, list[Sample], list[dict]]:
-    """Decode `samples` into `folder/<name>_images.npy` (reused when the files and size are unchanged).
+    """Decode `samples` into `folder/<name>_images.npy` (reused when the files and size are unchanged),
+    and their targets (`targets(kept, size)`, the task's cached format; `kind` names the format
+    and the class count, so a change of either rebuilds).
 
     Returns the cache, the samples kept (in cache order) and the files that failed to decode.
     """
     folder.mkdir(parents=True, exist_ok=True)
     img_path, lab_path, meta_path = (folder / f"{name}_images.npy", folder / f"{name}_labels.npy", folder / f"{name}_meta.json")
-    fp = _fingerprint(samples, size, num_classes)
+    fp = _fingerprint(samples, size, kind)
     if meta_path.is_file() and img_path.is_file() and lab_path.is_file():
         meta = json.loads(meta_path.read_text())
         if meta.get("fingerprint") == fp:
@@ -179,7 +200,7 @@ def _write_split(samples: list[Sample], size: int, folder: Path, name: str, task
         del arr
         tmp_path.replace(img_path)
     kept = [samples[i] for i in kept_idx]
-    np.save(lab_path, _labels_array(kept, task, num_classes))
+    np.save(lab_path, targets(kept, size))
     failed.sort(key=lambda r: r["path"])
     meta_path.write_text(json.dumps({"fingerprint": fp, "size": size, "kept": kept_idx.tolist(), "failed": failed}))
     return load_split(folder, name), kept, failed
@@ -190,11 +211,16 @@ def load_split(folder: Path, name: str) -> SplitCache:
     return SplitCache(np.load(folder / f"{name}_images.npy", mmap_mode="r"), np.load(folder / f"{name}_labels.npy"))
 
 
-def build_cache(scan: DatasetScan, size: int, folder: Path, progress: bool = True) -> tuple[SplitCache, SplitCache]:
-    """Decode train and val once; drop files that fail from `scan` (recorded in `scan.skipped`), re-check."""
-    train, scan.train, failed_tr = build_split(scan.train, size, folder, "train", scan.task, scan.num_classes, progress=progress)
-    val, scan.val, failed_va = build_split(scan.val, size, folder, "val", scan.task, scan.num_classes, progress=progress)
-    known = {s["path"] for s in scan.skipped}
-    scan.skipped.extend(f for f in failed_tr + failed_va if f["path"] not in known)
+def build_cache(scan: DatasetScan, size: int, folder: Path, targets: TargetsFn, kind: str,
+                progress: bool = True) -> tuple[SplitCache, SplitCache, SplitCache]:
+    """Decode train, val and test once; files that fail are dropped from `scan` (recorded in
+    `scan.skipped`), then the scan is checked again (a decode failure can empty a class)."""
+    caches = []
+    for name, samples in scan.split_items():
+        cache, kept, failed = build_split(samples, size, folder, name, targets, kind, progress=progress)
+        setattr(scan, name, kept)
+        known = {s["path"] for s in scan.skipped}
+        scan.skipped.extend(f for f in failed if f["path"] not in known)
+        caches.append(cache)
     check_trainable(scan)
-    return train, val
+    return caches[0], caches[1], caches[2]

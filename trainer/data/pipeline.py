@@ -16,7 +16,7 @@ with prefetch, or the CPU memmap; trainer.data.device_data). Nothing here waits 
 from __future__ import annotations
 
 import math
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -113,21 +113,46 @@ def random_crop_boxes(n: int, size: int, g: torch.Generator) -> torch.Tensor:
     return torch.stack([x1, y1, x1 + w, y1 + h], dim=1)
 
 
-def augment(x: torch.Tensor, g: torch.Generator, out_size: int | None = None) -> torch.Tensor:
+def crop_rois(n: int, size: int, g: torch.Generator) -> torch.Tensor:
+    """(n, 4) crop boxes with the flip folded in (x1 > x2: mirrored), drawn from `g` in a fixed order:
+    the one draw that moves an image and its masks or boxes together."""
+    boxes = random_crop_boxes(n, size, g)
+    flip = torch.rand(n, generator=g) < 0.5
+    boxes[flip] = boxes[flip][:, [2, 1, 0, 3]]
+    return boxes
+
+
+def augment(x: torch.Tensor, g: torch.Generator, out_size: int | None = None,
+            boxes: torch.Tensor | None = None) -> torch.Tensor:
     """Random resized crop + horizontal flip on a float batch (N,3,S,S) in ONE roi_align call.
 
     The flip is free: with aligned=True roi_align accepts a box whose x1 > x2 and samples it
     right to left, which is the mirrored crop (exactly; a test holds it). One bilinear sample
     per output pixel (sampling_ratio=1) is exact here because a crop is never larger than the
-    image, so the output only ever upsamples.
+    image, so the output only ever upsamples. `boxes`: crops already drawn (`crop_rois`).
     """
     n, _, s, _ = x.shape
     out_size = out_size or s
-    boxes = random_crop_boxes(n, s, g)
-    flip = torch.rand(n, generator=g) < 0.5
-    boxes[flip] = boxes[flip][:, [2, 1, 0, 3]]
+    boxes = crop_rois(n, s, g) if boxes is None else boxes
     rois = to_device(torch.cat([torch.arange(n, dtype=torch.float32).unsqueeze(1), boxes], dim=1), x.device)
     return roi_align(x, rois, output_size=(out_size, out_size), spatial_scale=1.0, sampling_ratio=1, aligned=True)
+
+
+def crop_masks(masks: torch.Tensor, boxes: torch.Tensor, out_size: int | None = None) -> torch.Tensor:
+    """The crops `boxes` (from `crop_rois`) of class-index masks (N,H,W) uint8, nearest-sampled at
+    the pixel centres roi_align(aligned=True) samples the image at, so a mask pixel stays on its
+    image pixel; on the masks' device."""
+    n, h, w = masks.shape
+    out = out_size or w
+    b = to_device(boxes, masks.device)
+    steps = (torch.arange(out, dtype=torch.float32, device=masks.device) + 0.5) / out  # bin centres, 0..1
+    px = b[:, 0:1] - 0.5 + steps[None, :] * (b[:, 2:3] - b[:, 0:1])  # (N, out) pixel coordinates
+    py = b[:, 1:2] - 0.5 + steps[None, :] * (b[:, 3:4] - b[:, 1:2])
+    gx, gy = (2 * px + 1) / w - 1, (2 * py + 1) / h - 1  # align_corners=False normalised
+    grid = torch.stack([gx[:, None, :].expand(n, out, out), gy[:, :, None].expand(n, out, out)], dim=-1)
+    sampled = torch.nn.functional.grid_sample(masks[:, None].float(), grid, mode="nearest", padding_mode="border",
+                                              align_corners=False)
+    return sampled[:, 0].round().to(torch.uint8)
 
 
 def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -142,15 +167,26 @@ def to_tensor_batch(split: SplitCache, idx: np.ndarray) -> tuple[torch.Tensor, t
     return host_gather(split.images, split.labels, idx)
 
 
+#: a task's device-side augmentation: (float images, targets, generator) -> both moved together
+AugmentFn = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+def augment_images(x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crop and flip the images only (labels do not move): the classifier's augmentation."""
+    return augment(x, g), y
+
+
 def train_batch(split: SplitCache, idx: np.ndarray, step_seed: int, norm: Normalizer,
-                device: torch.device, augment_on: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                device: torch.device, augment_on: bool = True,
+                augment_fn: AugmentFn = augment_images) -> tuple[torch.Tensor, torch.Tensor]:
     """One augmented, normalised training batch on `device`; randomness from `step_seed` only
-    (drawn on the CPU, so the same on every device); the pixel work runs on `device`."""
+    (drawn on the CPU, so the same on every device); the pixel work runs on `device`, and
+    `augment_fn` (the task's) moves masks or boxes with the images."""
     x, y = split.on(device).gather(idx)
     x = x.float()
     if augment_on:
         g = torch.Generator().manual_seed(step_seed)
-        x = augment(x, g)
+        x, y = augment_fn(x, y, g)
     return norm(x), y
 
 

@@ -113,3 +113,21 @@ def split_rule(draw_val: bool, draw_test: bool, val_fraction: float, test_fracti
              f"test {'drawn from train: ' + format(test_fraction, 'g') + ' per class' if draw_test else 'from DATA/test/'}"]
     drawn = " (stratified, seed %d, at least one image each)" % seed if (draw_val or draw_test) else ""
     return "; ".join(parts) + drawn
+
+
+def split_by_classes_present(label_sets: Sequence[Sequence[int]], val_fraction: float, test_fraction: float,
+                             seed: int) -> tuple[list[int], list[int], list[int]]:
+    """Indices (train, val, test) for images that hold several classes (masks, boxes): each image is
+    stratified by the rarest class it holds (so a rare class reaches every split when it can), strata
+    too small to give each split an image pooled together; then `stratified_split3`'s rule. Seeded."""
+    counts: dict[int, int] = {}
+    for labels in label_sets:
+        for c in set(labels):
+            counts[c] = counts.get(c, 0) + 1
+    need = min_images_per_class(val_fraction > 0, test_fraction > 0)
+    strata = [min(set(labels), key=lambda c: (counts[c], c)) if labels else -1 for labels in label_sets]
+    size: dict[int, int] = {}
+    for s in strata:
+        size[s] = size.get(s, 0) + 1
+    pooled = [s if size[s] >= need else -1 for s in strata]
+    return stratified_split3(pooled, val_fraction, test_fraction, seed)

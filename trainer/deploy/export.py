@@ -18,6 +18,8 @@ from hoot.advisor.errors import HootError
 from hoot.bench.runtimes import INPUT_NAME, OPSET, export_onnx
 from hoot.trainer.runfiles import ensure_writable_dir
 from hoot.trainer.deploy.trained import load_trained
+from hoot.trainer.tasks import get_task
+from hoot.trainer.tasks.base import ExportNames
 
 FORMATS = ("onnx", "torchscript")
 ONNX_OPSET = OPSET
@@ -33,15 +35,16 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None, atol: float = 1
         ensure_writable_dir(Path(out).parent, "--out folder")
     model, meta = load_trained(run_dir)
     size = int(meta["image_size"])
+    task = get_task(meta["task"])
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        expected = model(x).numpy()
+        expected = task.export_outputs(model, x).numpy()
     path = Path(out) if out else run_dir / f"model.{'onnx' if fmt == 'onnx' else 'torchscript.pt'}"
     result = {"format": fmt, "path": str(path), "variant": meta["variant"], "image_size": size,
               "mean": meta["mean"], "std": meta["std"], "classes": meta["classes"]}
     final, path = path, path.with_name(f".{path.name}.{os.getpid()}.tmp")  # renamed once checked
     try:
-        result["check"] = _export(model, fmt, path, x, expected, atol)
+        result["check"] = _export(model, fmt, path, x, expected, atol, task.export_names)
         os.replace(path, final)
     finally:
         path.unlink(missing_ok=True)
@@ -49,11 +52,12 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None, atol: float = 1
     return result
 
 
-def _export(model: torch.nn.Module, fmt: str, path: Path, x: torch.Tensor, expected: np.ndarray, atol: float) -> dict:
+def _export(model: torch.nn.Module, fmt: str, path: Path, x: torch.Tensor, expected: np.ndarray, atol: float,
+            names: ExportNames = ExportNames()) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporters' deprecation chatter is not the user's problem
         if fmt == "onnx":
-            export_onnx(model, x, path, dynamic_batch=True)
+            export_onnx(model, x, path, dynamic_batch=True, output_names=tuple(names.outputs))
             return _check_onnx(path, x.numpy(), expected, atol)
         traced = torch.jit.trace(model, x)
         traced.save(str(path))
@@ -61,7 +65,7 @@ def _export(model: torch.nn.Module, fmt: str, path: Path, x: torch.Tensor, expec
         return {"max_abs_diff": float(np.abs(got - expected).max()), "checked_with": "torch.jit.load"}
 
 
-def _check_onnx(path: Path, x: np.ndarray, expected: np.ndarray, atol: float) -> dict:
+def _check_onnx(path: Path, x: np.ndarray, expected: np.ndarray, atol: float, input_name: str = "image") -> dict:
     try:
         import onnxruntime as ort
     except ImportError:

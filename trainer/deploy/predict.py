@@ -1,9 +1,11 @@
-"""`hoot predict RUN IMAGE...`: top-k classes (softmax) or tags over a threshold (sigmoid, multi-label)
-with the run's own preprocessing (the cache's resize + centre crop, the weights' normalisation)."""
+"""`hoot predict RUN IMAGE...`: the run's task answers for each image (top-k classes, tags over a
+threshold, mask PNGs and overlays, boxes), with the run's own preprocessing (the cache's resize +
+centre crop, the weights' normalisation)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,6 +14,8 @@ from hoot.advisor.errors import HootError
 from hoot.trainer.data.inputs import load_images
 from hoot.trainer.data.pipeline import Normalizer
 from hoot.trainer.deploy.trained import load_trained
+from hoot.trainer.tasks import get_task
+from hoot.trainer.tasks.base import PredictOptions
 
 
 def expand_images(args: list[str]) -> list[str]:
@@ -39,31 +43,19 @@ def expand_images(args: list[str]) -> list[str]:
     return out
 
 
-def predict_images(run_dir: Path, images: list[str], top_k: int = 5, threshold: float | None = None) -> list[dict]:
-    """One row per (image, class) in rank order: image, rank, class, probability; multi-label rows
-    also say whether the tag is given (`tagged`: probability at or over the threshold: `threshold`,
-    else the one the run recorded, else 0.5), and --top rows are shown whether tagged or not."""
+def predict_images(run_dir: Path, images: list[str], top_k: int = 5, threshold: float | None = None,
+                   score_threshold: float = 0.5, out_dir: Path | None = None) -> list[dict[str, Any]]:
+    """The task's rows (one table row each); files the task writes go to `out_dir` (default
+    `<run>/predictions`). Multi-label: `threshold`, else the one the run selected on validation, else 0.5."""
     if not images:
         raise HootError("no images given; pass one or more image files: hoot predict RUN a.jpg b.png")
     if top_k < 1:
         raise HootError(f"--top {top_k} must be at least 1")
     images = expand_images(images)
     model, meta = load_trained(run_dir)
-    size = int(meta["image_size"])
-    pixels = load_images(images, size)
+    pixels = load_images(images, int(meta["image_size"]))
     norm = Normalizer(meta["mean"], meta["std"])
-    with torch.inference_mode():
-        logits = model(norm(torch.from_numpy(pixels)))
-    multilabel = meta["task"] == "multilabel"
-    probs = (torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=1)).numpy()
-    classes = meta["classes"]
+    x = norm(torch.from_numpy(pixels))
     cut = float(threshold if threshold is not None else meta.get("threshold", 0.5))
-    rows = []
-    for img, p in zip(images, probs):
-        order = np.argsort(-p)[: min(top_k, len(classes))]
-        for rank, c in enumerate(order, 1):
-            row = {"image": img, "rank": rank, "class": classes[c], "probability": float(p[c])}
-            if multilabel:
-                row["tagged"] = bool(p[c] >= cut)
-            rows.append(row)
-    return rows
+    options = PredictOptions(top_k, cut, score_threshold, Path(out_dir) if out_dir else Path(run_dir) / "predictions")
+    return get_task(meta["task"]).predict(model, x, images, meta["classes"], options)

@@ -15,14 +15,14 @@ from hoot.trainer.runfiles import load_checkpoint
 
 def load_trained(run_dir: Path) -> tuple[nn.Module, dict]:
     """(model in eval mode on the CPU, checkpoint metadata). weights_only=True: a checkpoint is data, not code."""
-    from hoot.bench.models import build_model
+    from hoot.trainer.tasks import get_task
 
     ckpt = load_checkpoint(run_dir / "best.pt")
     if ckpt.get("hoot_checkpoint") is None:
         raise HootError(f"'{run_dir / 'best.pt'}' is not a hoot checkpoint")
     check_belongs(run_dir, ckpt)
-    model = build_model(ckpt["variant"], task=ckpt["task"], num_classes=len(ckpt["classes"]), pretrained=False,
-                        image_size=int(ckpt["image_size"]) if ckpt.get("image_size") else None)
+    model = get_task(ckpt["task"]).build_model(ckpt["variant"], len(ckpt["classes"]), pretrained=False,
+                                               image_size=int(ckpt["image_size"]) if ckpt.get("image_size") else None)
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, KeyError) as exc:

@@ -1,7 +1,7 @@
 """`hoot doctor`: the dataset's problems before the bake-off, and the cheap checks `hoot shortlist`
 runs first (`preflight`).
 
-The scan is hoot's one scanner (hoot.trainer.data.dataset.scan_dataset), run with the near-
+The scan is hoot's one scanner (hoot.trainer.tasks.scanning.scan_dataset), run with the near-
 duplicate groups so the splits it draws are the ones `hoot shortlist` trains on. Everything
 after the scan works on ImageRecord rows (path, labels, split), so a layout that produces rows
 (detection and segmentation, once their readers land behind the task interface) is checked
@@ -21,7 +21,8 @@ import numpy as np
 
 from hoot.advisor.dataset_scan import find_splits
 from hoot.advisor.errors import HootError
-from hoot.trainer.data.dataset import DatasetScan, scan_dataset
+from hoot.trainer.data.dataset import DatasetScan
+from hoot.trainer.tasks.scanning import scan_dataset
 from hoot.trainer.health.balance import balance_findings, class_counts
 from hoot.trainer.health.duplicates import pair_findings, test_leaks_from_folder
 from hoot.trainer.health.findings import CheckTiming, DoctorReport, Finding, ImageRecord, LabelCheckSummary

@@ -31,7 +31,7 @@ def _advice(task: str, top_k: int, dataset_size: int | None, median_px: float | 
     from hoot.bench.advice_inputs import advice_inputs
 
     book = load_targets()
-    request = Request(task="multilabel" if task == "multilabel" else "classification", target=target,
+    request = Request(task=task, target=target,
                       dataset_size=dataset_size, median_short_side_px=median_px, top_k=top_k, **limits)
     inputs = advice_inputs(None, "this", SettingWish(), book, target, request.task)
     return recommend(request, book=book, measurements=inputs.costs, hardware=inputs.hardware,

@@ -81,10 +81,10 @@ class Engine:
         metric = getattr(ctx, "metric", None)
         if metric:
             return metric if isinstance(metric, Metric) else Metric.named(str(metric))
-        from hoot.trainer.training.metrics import primary_metric
+        from hoot.trainer.tasks import get_task
 
         task = getattr(ctx, "task", None) or getattr(getattr(ctx, "config", None), "task", "classification")
-        return Metric.named(primary_metric(task))
+        return get_task(task).metric
 
 
 def default_engine() -> Engine:

@@ -24,8 +24,10 @@ from hoot.advisor.metric import Metric
 from hoot.bench.sources import source_of
 from hoot.trainer.data.cache import SplitCache, build_cache, build_split
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.data.dataset import DatasetScan, check_trainable, scan_dataset, splits_document, SPLITS_FILE
-from hoot.trainer.training.metrics import primary_metric
+from hoot.trainer.data.dataset import DatasetScan, Splits, read_splits_file, splits_document, SPLITS_FILE
+from hoot.trainer.tasks import get_task
+from hoot.trainer.tasks.base import LossOptions, Task
+from hoot.trainer.tasks.scanning import scan_dataset
 from hoot.trainer.data.pipeline import Normalizer
 from hoot.trainer.runfiles import (atomic_write_json, check_free_space, ensure_writable_dir, remember_run,
                                   remove_stale_temporaries)
@@ -61,7 +63,18 @@ class RunContext:
 
     @property
     def task(self) -> str:
+        """The task's name (what run files record)."""
         return self.scan.task
+
+    @property
+    def task_impl(self) -> Task:
+        """The task behind the interface: data format, model head, loss, metric, pictures."""
+        return get_task(self.scan.task)
+
+    def make_loss(self) -> torch.nn.Module:
+        """The run's training loss (--loss, label smoothing, focal), as the task defines it."""
+        cfg = self.config
+        return self.task_impl.criterion(LossOptions(cfg.loss, cfg.label_smoothing, cfg.focal, cfg.focal_gamma))
 
     @property
     def num_classes(self) -> int:
@@ -73,13 +86,13 @@ class RunContext:
 
     @property
     def metric(self) -> str:
-        """The validation metric's name (`val_top1`, or `val_f1` for multi-label)."""
-        return primary_metric(self.task)
+        """The validation metric's name (the task's: `val_top1`, `val_f1`, `val_miou`, `val_map50_95`)."""
+        return self.task_impl.metric.name
 
     @property
     def objective(self) -> Metric:
         """The validation metric with its direction: what "better" means for ranking and selection."""
-        return Metric.named(self.metric)
+        return self.task_impl.metric
 
     def normalizer(self, candidate: str) -> Normalizer:
         """Mean/std of the candidate's pretrained weights' transforms (ImageNet's when it has none)."""
@@ -105,15 +118,16 @@ def weights_mean_std(catalog: Catalog, candidate: str) -> tuple[tuple[float, ...
     return IMAGENET_MEAN, IMAGENET_STD
 
 
-def check_candidates(catalog: Catalog, candidates: list[str], task: str) -> None:
+def check_candidates(catalog: Catalog, candidates: list[str], task: Task) -> None:
     if not candidates:
         raise HootError("no candidates: pass --candidates a,b,c or advisor options (--target, --top K)")
     for name in candidates:
         v = catalog.get(name)
         if not v.provided:
             raise HootError(f"candidate '{name}' is not provided by torchvision; pick another with `hoot catalog`")
-        if not v.supports(task):
-            raise HootError(f"candidate '{name}' does not support task '{task}'; pick a classification model")
+        if not v.supports(task.catalog_task):
+            raise HootError(f"candidate '{name}' does not support task '{task.name}'; pick a {task.catalog_task} model "
+                            f"(`hoot catalog --task {task.catalog_task}`)")
 
 
 def check_batch_fits_batchnorm(candidates: list[str], task: str, num_classes: int, batch_size: int) -> None:
@@ -141,15 +155,43 @@ def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetS
 
 def build_caches(scan: DatasetScan, size: int, folder: Path,
                  progress: bool = True) -> tuple[SplitCache, SplitCache, SplitCache]:
-    """Decode train, val and test once; files that fail are dropped from `scan` (and listed), re-checked.
-    The cache's size is known before the first image is decoded: a disk that cannot hold it is said now."""
+    """Decode train, val and test once with the task's targets; files that fail are dropped from
+    `scan` (and listed), which is checked again. The cache's size is known before the first image is
+    decoded: a disk that cannot hold it is said now."""
+    task = get_task(scan.task)
     images = len(scan.train) + len(scan.val) + len(scan.test)
     check_free_space(folder, images * 3 * size * size, f"the image cache ({images} images at {size} px)")
-    train, val = build_cache(scan, size, folder, progress=progress)
-    test, scan.test, failed = build_split(scan.test, size, folder, "test", scan.task, scan.num_classes, progress=progress)
-    known = {s["path"] for s in scan.skipped}
-    scan.skipped.extend(f for f in failed if f["path"] not in known)
-    check_trainable(scan)
+
+    def targets(samples, px):
+        return task.cache_targets(samples, px, scan.num_classes)
+
+    return build_cache(scan, size, folder, targets, f"{task.name}:{scan.num_classes}", progress=progress)
+
+
+def run_splits(run_dir: str | Path) -> Splits:
+    """The train/val/test splits of a run folder, the one way to rebuild them: from its splits.json,
+    else rescanned with its config.json (the scan and split are deterministic given data and config)."""
+    run_dir = Path(run_dir)
+    if (run_dir / SPLITS_FILE).is_file():
+        return read_splits_file(run_dir / SPLITS_FILE)
+    if not (run_dir / "config.json").is_file():
+        raise HootError(f"'{run_dir}' is not a hoot run folder (no config.json); pass a folder made by hoot shortlist")
+    cfg = ShortlistConfig.load(run_dir / "config.json")
+    scan = scan_dataset(cfg.data_dir, cfg.task, cfg.val_fraction, cfg.seed, cfg.test_fraction)
+    return Splits(tuple(scan.train), tuple(scan.val), tuple(scan.test), tuple(scan.classes), scan.task)
+
+
+def split_caches(splits: Splits, size: int, folder: Path,
+                 progress: bool = False) -> tuple[SplitCache, SplitCache, SplitCache]:
+    """A finished run's caches of its stored splits (reused when the files are unchanged: no decode)."""
+    task = get_task(splits.task)
+
+    def targets(samples, px):
+        return task.cache_targets(samples, px, len(splits.classes))
+
+    kind = f"{task.name}:{len(splits.classes)}"
+    train, val, test = (build_split(list(samples), size, folder, name, targets, kind, progress=progress)[0]
+                        for name, samples in (("train", splits.train), ("val", splits.val), ("test", splits.test)))
     return train, val, test
 
 
@@ -161,8 +203,10 @@ def prepare(config: ShortlistConfig, progress: bool = True,
     catalog = load_catalog()
     scan = preflight(config) if preflight else scan_dataset(config.data_dir, config.task, config.val_fraction,
                                                             config.seed, config.test_fraction)
-    check_candidates(catalog, config.candidates, scan.task)
-    check_batch_fits_batchnorm(config.candidates, scan.task, scan.num_classes, config.batch_size)
+    task = get_task(scan.task)
+    check_candidates(catalog, config.candidates, task)
+    task.make_loss(LossOptions(config.loss, config.label_smoothing, config.focal, config.focal_gamma))  # a bad --loss: now
+    check_batch_fits_batchnorm(config.candidates, task.catalog_task, scan.num_classes, config.batch_size)
     image_size = resolve_image_size(config, catalog, scan)
     if config.num_threads:  # a resumed config may come from a machine with more cores: the one rule again
         torch.set_num_threads(check_threads(config.num_threads))

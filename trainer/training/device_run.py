@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hoot.trainer.tasks.base import Task
 from hoot.trainer.training.compiled import CompileDecision, compile_benefit, compile_model
-from hoot.trainer.training.loop import Stepper, choose_precision, unwrap
+from hoot.trainer.training.loop import Stepper, as_task, choose_precision, unwrap
 from hoot.trainer.training.precision import PrecisionChoice, agree, default_choice, fixed_choice, from_dict
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def _device_name(device: torch.device) -> str:
 
 
 def resolve_precision(name: str, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
-                      device: torch.device, batch_size: int, image_size: int, num_classes: int, task: str,
+                      device: torch.device, batch_size: int, image_size: int, num_classes: int, task: "str | Task",
                       memo: Path | None = None) -> PrecisionChoice:
     """The step's precision and layout for this job (see the module doc); never changes `model`."""
     fixed = fixed_choice(name, device)
@@ -69,7 +70,7 @@ def resolve_precision(name: str, model: nn.Module, optimizer: torch.optim.Optimi
     return choice
 
 
-def resolve_compile(mode: str, stepper: Stepper, batch_size: int, image_size: int, num_classes: int, task: str,
+def resolve_compile(mode: str, stepper: Stepper, batch_size: int, image_size: int, num_classes: int, task: "str | Task",
                     run_steps: int) -> CompileDecision:
     """Apply `--compile` to `stepper` (its model is swapped for the compiled one; the caller keeps the
     original module for state dicts). 'auto' compiles only on CUDA and only when measured faster over
@@ -88,8 +89,7 @@ def resolve_compile(mode: str, stepper: Stepper, batch_size: int, image_size: in
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         x = torch.randn(batch_size, 3, image_size, image_size, device=device)
-        y = (torch.randint(0, 2, (batch_size, num_classes), device=device).float() if task == "multilabel"
-             else torch.randint(0, num_classes, (batch_size,), device=device))
+        y = as_task(task).fake_targets(batch_size, image_size, num_classes, device)
         decision = compile_benefit(lambda: eager.step(x, y, 0), lambda: comp.step(x, y, 0), run_steps, "default",
                                    sync=sync)
     del m, opt, eager, comp

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -37,10 +38,9 @@ from hoot.advisor.errors import HootError
 from hoot.trainer.training.context import RunContext
 from hoot.trainer.training.ddp import all_reduce_mean
 from hoot.trainer.training.device_run import resolve_compile, resolve_precision
+from hoot.trainer.tasks.label_metrics import best_threshold
 from hoot.trainer.training.finetune_result import FinetuneResult
 from hoot.trainer.training.loop import Stepper, evaluate, predict_logits, recalibrate_bn, unwrap
-from hoot.trainer.training.metrics import best_threshold
-from hoot.trainer.training.losses import make_loss
 from hoot.trainer.data.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, prefetch, train_batch
 from hoot.trainer.training.precision import PrecisionChoice, autocast_context, default_choice
 from hoot.trainer.training.rung import build_candidate, checkpoint_path
@@ -95,11 +95,10 @@ def pick_batch_size(ctx: RunContext, model: nn.Module, loss_fn: nn.Module,
 
     def step(b: int) -> None:
         x = torch.randn(b, 3, ctx.image_size, ctx.image_size, device=ctx.device)
-        y = (torch.randint(0, 2, (b, ctx.num_classes), device=ctx.device) if ctx.task == "multilabel"
-             else torch.randint(0, ctx.num_classes, (b,), device=ctx.device))
+        y = ctx.task_impl.fake_targets(b, ctx.image_size, ctx.num_classes, ctx.device)
         with autocast_context(precision or default_choice(ctx.device), ctx.device):
-            out = model(x)
-        loss_fn(out.float(), y).backward()
+            loss = loss_fn(model, x, y)
+        loss.float().backward()
         probe_opt.step()
         probe_opt.zero_grad(set_to_none=True)
 
@@ -154,7 +153,7 @@ def _precision(ctx: RunContext, winner: str, model: nn.Module, loss_fn: nn.Modul
     cfg = ctx.config
     probe_optimizer = make_optimizer(model, cfg.optimizer, ctx.recipe.lr, cfg.weight_decay)
     precision = resolve_precision(cfg.precision, model, probe_optimizer, loss_fn, ctx.device, cfg.batch_size,
-                                  ctx.image_size, ctx.num_classes, ctx.task,
+                                  ctx.image_size, ctx.num_classes, ctx.task_impl,
                                   ctx.run_dir / "bakeoff" / f"{winner}.precision.json")
     if precision.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -205,7 +204,7 @@ class FinetuneRun:
         self.ctx, self.winner, self.rank, self.world_size = ctx, winner, rank, world_size
         self.is_main = rank == 0
         self.epochs = cfg.full_epochs if cfg.full_epochs is not None else default_full_epochs(len(ctx.train))
-        self.loss_fn = make_loss(ctx.task, cfg.label_smoothing, cfg.focal, cfg.focal_gamma)
+        self.loss_fn = ctx.make_loss()
         self.norm = ctx.normalizer(winner)
         self.model, state, self.progress, self.precision = _start(ctx, winner, resume, self.loss_fn)
         self.sampler = sampler if sampler is not None else _sampler(ctx, rank, world_size)
@@ -219,7 +218,7 @@ class FinetuneRun:
         self.stepper = Stepper(self.train_model, self.optimizer, self.loss_fn, ctx.device,
                                warmup_cosine(ctx.recipe.lr, warmup, total_steps), self.precision)
         self.compiled = resolve_compile(cfg.compile, self.stepper, self.progress.batch_size, ctx.image_size,
-                                        ctx.num_classes, ctx.task, total_steps)
+                                        ctx.num_classes, ctx.task_impl, total_steps)
         self.best_file, self.last_file = ctx.run_dir / "best.pt", ctx.run_dir / "last.pt"
 
     def validate(self) -> dict:
@@ -227,8 +226,8 @@ class FinetuneRun:
         cfg, ctx = self.ctx.config, self.ctx
         recalibrate_bn(self.model, ctx.train, self.norm, ctx.device, self.progress.batch_size, cfg.bn_recalibration_images,
                        self.precision)
-        return evaluate(self.model, ctx.val, self.norm, ctx.device, self.progress.batch_size, ctx.task, self.loss_fn,
-                        self.precision)
+        return evaluate(self.model, ctx.val, self.norm, ctx.device, self.progress.batch_size, ctx.task_impl, self.loss_fn,
+                        self.precision, ctx.num_classes)
 
     def save_last(self, epoch: int) -> None:
         p = self.progress
@@ -262,7 +261,8 @@ class FinetuneRun:
                    disable=not (ctx.progress and self.is_main), file=sys.stderr)
         for i, idx in enumerate(bar):
             step = epoch * self.spe + i
-            x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, 1_000_003, step, self.rank), self.norm, ctx.device)
+            x, y = train_batch(ctx.train, idx, mix_seed(cfg.seed, 1_000_003, step, self.rank), self.norm, ctx.device,
+                               augment_fn=ctx.task_impl.augment)
             if i + 1 < len(batches):
                 prefetch(ctx.train, batches[i + 1], ctx.device)  # the next batch is gathered meanwhile
             torch.manual_seed(mix_seed(cfg.seed, 1_000_003, step, self.rank, 1))  # dropout: a function of the step
@@ -337,10 +337,11 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
     if run.best_file.is_file():  # rank 0 keeps best.pt; a rank on another machine has none and is not reported
         run.model.load_state_dict(load_checkpoint(run.best_file, ctx.device)["model"])
     final = run.validate()
-    test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task, run.loss_fn,
-                             run.precision))
+    test = _as_test(evaluate(run.model, ctx.test, run.norm, ctx.device, p.batch_size, ctx.task_impl, run.loss_fn,
+                             run.precision, ctx.num_classes))
+    pictures = test_pictures(ctx, run.model, run.norm, test) if run.is_main else []
     kept = "starting checkpoint" if p.best_epoch < 0 else f"epoch {p.best_epoch + 1}"
-    threshold = _select_threshold(run, ctx) if ctx.task == "multilabel" and run.is_main else None
+    threshold = _select_threshold(run, ctx) if ctx.task_impl.selects_threshold and run.is_main else None
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "
                 f"{_test_name(ctx)} {test[_test_name(ctx)]:.4f} on the held-out test split ({len(ctx.test)} images)")
@@ -355,7 +356,8 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
         autocast=run.precision.autocast,  # the measured (or asked) choice
         world_size=world_size, history=p.history, final=final, test=test,
         test_images=len(ctx.test), selected_on="validation", reported_on="test",
-        extra={**({"threshold": threshold, "threshold_selected_on": "validation"} if threshold is not None else {}),
+        extra={"metric": ctx.metric, "pictures": pictures,
+               **({"threshold": threshold, "threshold_selected_on": "validation"} if threshold is not None else {}),
                **run.precision.as_dict(), **run.compiled.as_dict()})
 
 
@@ -370,6 +372,20 @@ def _select_threshold(run: "FinetuneRun", ctx: RunContext) -> float | None:
     atomic_torch_save({**ckpt, "threshold": threshold}, run.best_file)
     ctx.log(f"multi-label threshold {threshold:.2f} selected on validation (best micro F1); hoot predict tags with it")
     return threshold
+
+
+def test_pictures(ctx: RunContext, model: nn.Module, norm, test_metrics: dict, n: int = 6) -> list[dict]:
+    """The task's report pictures from the first `n` test images (files in the run folder; their names
+    go to finetune.json, so `hoot report` re-renders without the model)."""
+    n = min(n, len(ctx.test))
+    if n == 0:
+        return []
+    images, targets = np.array(ctx.test.images[:n]), np.array(ctx.test.labels[:n])
+    model = unwrap(model)
+    model.eval()
+    x = norm(torch.from_numpy(images).to(ctx.device))
+    pictures = ctx.task_impl.report_pictures(model, images, targets, x, ctx.classes, test_metrics, ctx.run_dir)
+    return [{"path": pic.path.name, "title": pic.title} for pic in pictures]
 
 
 def _test_name(ctx: RunContext) -> str:

@@ -9,8 +9,8 @@
   never waits on the GPU: the loss is added to a `LossMeter` on the device, which the loops
   read once per log interval or epoch (one host synchronisation, not one per step).
 - `choose_precision`: the measured probe of trainer.training.precision on a copy of model and optimiser.
-- `evaluate`: loss and the task's metrics over the validation cache, in the precision and layout
-  the run's steps use (one `PrecisionChoice` decides both).
+- `evaluate`: loss and the task's metrics over the validation cache (the task's `Evaluator`, fed
+  batch by batch), in the precision and layout the run's steps use (one `PrecisionChoice`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ import torch
 from torch import nn
 
 from hoot.trainer.data.cache import SplitCache
-from hoot.trainer.training.metrics import classification_metrics, multilabel_metrics
+from hoot.trainer.tasks import get_task
+from hoot.trainer.tasks.base import Task
+from hoot.trainer.tasks.criterion import TaskLoss, output_loss
 from hoot.trainer.data.pipeline import Normalizer, eval_batches
 from hoot.trainer.training.precision import (PrecisionChoice, autocast_context, decide, default_choice, probe_settings,
                                     time_settings)
@@ -85,32 +87,36 @@ def _forward(model: nn.Module, x: torch.Tensor, precision: PrecisionChoice, devi
         return unwrap(model)(x)
 
 
+def as_task(task: "str | Task") -> Task:
+    """A task given by name or as itself."""
+    return get_task(task) if isinstance(task, str) else task
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, split: SplitCache, norm: Normalizer, device: torch.device,
                    batch_size: int, precision: PrecisionChoice | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels of `split` in order, evaluated in `precision` (None: the default choice)."""
+    """Outputs and cached targets of `split` in order, evaluated in `precision` (None: the default
+    choice); for a task's own post-selection on validation (multi-label's tagging threshold)."""
     model.eval()
     choice = precision or default_choice(device)
     outs, ys = [], []
     for x, y in eval_batches(split, batch_size, norm, device):
-        out = _forward(model, x, choice, device)
-        outs.append(out.float())
+        outs.append(_forward(model, x, choice, device).float())
         ys.append(y)
     return torch.cat(outs).cpu().numpy(), torch.cat(ys).cpu().numpy()  # one copy back, after the loop
 
 
 def evaluate(model: nn.Module, split: SplitCache, norm: Normalizer, device: torch.device, batch_size: int,
-             task: str, loss_fn: nn.Module, precision: PrecisionChoice | None = None) -> dict:
-    """Validation loss and metrics (top-1 etc. or F1/mAP), with the raw confusion matrix/per-class rows;
-    evaluated in the run's precision (the same `PrecisionChoice` its training steps use)."""
-    logits, y = predict_logits(model, split, norm, device, batch_size, precision)
-    with torch.no_grad():
-        loss = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(y)))
-    metrics = multilabel_metrics(logits, y) if task == "multilabel" else classification_metrics(logits, y)
-    metrics["val_loss"] = loss
-    # ~0 when the network outputs the same logits for every image (e.g. SqueezeNet's ReLU head died)
-    metrics["val_logit_spread"] = float(logits.std(axis=0).mean()) if len(logits) > 1 else 0.0
-    return metrics
+             task: "str | Task", loss_fn: nn.Module, precision: PrecisionChoice | None = None,
+             num_classes: int | None = None) -> dict:
+    """Validation loss and the task's metrics (top-1, F1/mAP, mIoU, ...) with its per-class rows, evaluated
+    in the run's precision (the same `PrecisionChoice` its training steps use), batch by batch."""
+    model.eval()
+    choice = precision or default_choice(device)
+    evaluator = as_task(task).evaluator(num_classes, output_loss(loss_fn))
+    for x, y in eval_batches(split, batch_size, norm, device):
+        evaluator.update(_forward(model, x, choice, device), y)
+    return evaluator.compute().as_dict()
 
 
 @dataclass(frozen=True)
@@ -180,8 +186,12 @@ class Stepper:
         if self.precision.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast_context(self.precision, self.device):
-            out = self.model(x)
-        loss = self.loss_fn(out.float(), y)
+            if isinstance(self.loss_fn, TaskLoss):  # the task computes it from (model, x, targets)
+                loss = self.loss_fn(self.model, x, y).float()
+            else:
+                out = self.model(x)
+        if not isinstance(self.loss_fn, TaskLoss):  # a plain loss on the model's outputs
+            loss = self.loss_fn(out.float(), y)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -203,7 +213,7 @@ class Stepper:
 
 
 def choose_precision(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, device: torch.device,
-                     batch_size: int, image_size: int, num_classes: int, task: str = "classification",
+                     batch_size: int, image_size: int, num_classes: int, task: "str | Task" = "classification",
                      probe: bool | None = None, timer: Callable[[], float] = time.perf_counter) -> PrecisionChoice:
     """Measure fp32/half x contiguous/channels-last for this model on `device` (on copies, RNG state
     restored, so the run itself is untouched) and return the fastest. `probe=None`: on CUDA only."""
@@ -221,8 +231,7 @@ def choose_precision(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn
     settings = probe_settings(device, force_half=None if device.type == "cuda" else "bf16")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         x = torch.randn(batch_size, 3, image_size, image_size, device=device)
-        y = (torch.randint(0, 2, (batch_size, num_classes), device=device).float() if task == "multilabel"
-             else torch.randint(0, num_classes, (batch_size,), device=device))
+        y = as_task(task).fake_targets(batch_size, image_size, num_classes, device)
         rates = time_settings(make_runner, settings, batch_size, timer=timer, sync=sync)
     choice = decide(rates, settings, source=f"probe ({device.type}, batch {batch_size}, {image_size} px)")
     if device.type == "cuda":

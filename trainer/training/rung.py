@@ -19,7 +19,6 @@ import torch
 
 from hoot.trainer.training.context import RunContext
 from hoot.trainer.training.loop import Stepper, evaluate, measure_latency, recalibrate_bn
-from hoot.trainer.training.losses import make_loss
 from hoot.trainer.training.device_run import log_interval, resolve_compile, resolve_precision
 from hoot.trainer.data.pipeline import (Normalizer, SeededSampler, epoch_batches, mix_seed, prefetch, steps_per_epoch,
                                    train_batch)
@@ -32,11 +31,8 @@ log = logging.getLogger(__name__)
 
 def build_candidate(ctx: RunContext, candidate: str) -> torch.nn.Module:
     """The candidate with the run's head and weights; its random init depends only on the seed."""
-    from hoot.bench.models import build_model
-
     torch.manual_seed(mix_seed(ctx.config.seed, 7))
-    model = build_model(candidate, task=ctx.task, num_classes=ctx.num_classes, pretrained=ctx.config.pretrained,
-                        catalog=ctx.catalog)
+    model = ctx.task_impl.build_model(candidate, ctx.num_classes, ctx.config.pretrained, ctx.catalog)
     apply_strategy(model, ctx.recipe.strategy)
     return model.to(ctx.device)
 
@@ -87,7 +83,8 @@ class BakeoffStream:
         loss also goes to `stepper.meter`, read once per log interval)."""
         seed, dev = self.ctx.config.seed, self.ctx.device
         idx = self.indices(step)
-        x, y = train_batch(self.ctx.train, idx, mix_seed(seed, step), self.norm, dev)
+        x, y = train_batch(self.ctx.train, idx, mix_seed(seed, step), self.norm, dev,
+                           augment_fn=self.ctx.task_impl.augment)
         prefetch(self.ctx.train, self.indices(step + 1), dev)  # the next batch is gathered meanwhile
         torch.manual_seed(mix_seed(seed, step, 1))  # dropout too depends on the step only
         return stepper.step(x, y, step), len(idx)
@@ -103,17 +100,17 @@ class RungTrainer:
         self.model = build_candidate(ctx, candidate)
         self.optimizer = make_optimizer(self.model, cfg.optimizer, ctx.recipe.lr, cfg.weight_decay,
                                         head_lr=ctx.recipe.head_lr)
-        self.loss_fn = make_loss(ctx.task, cfg.label_smoothing, cfg.focal, cfg.focal_gamma)
+        self.loss_fn = ctx.make_loss()
         self.norm = ctx.normalizer(candidate)
         lr = ctx.recipe.lr  # the head's groups carry lr_scale = head_lr / lr (trainer.training.strategy)
         # precision/layout measured (or as asked) and optional compile, recorded in the result (issue 10)
         self.precision = resolve_precision(cfg.precision, self.model, self.optimizer, self.loss_fn, ctx.device,
-                                           cfg.batch_size, ctx.image_size, ctx.num_classes, ctx.task,
+                                           cfg.batch_size, ctx.image_size, ctx.num_classes, ctx.task_impl,
                                            ctx.run_dir / "bakeoff" / f"{candidate}.precision.json")
         self.stepper = Stepper(self.model, self.optimizer, self.loss_fn, ctx.device,
                                lambda s: lr * min(1.0, (s + 1) / warmup), self.precision)
         self.compiled = resolve_compile(cfg.compile, self.stepper, cfg.batch_size, ctx.image_size, ctx.num_classes,
-                                        ctx.task, self.total_steps or 100)
+                                        ctx.task_impl, self.total_steps or 100)
         self.ckpt_file = checkpoint_path(ctx, candidate)
         self.step, self.train_seconds = 0, 0.0
         self.images, self.seg_seconds, self.last_loss = 0, 0.0, float("nan")
@@ -192,7 +189,8 @@ def train_rung(ctx: RunContext, candidate: str, rung: int) -> RungResult:
     model = job.model
     bn_images = recalibrate_bn(model, ctx.train, job.norm, ctx.device, cfg.batch_size, cfg.bn_recalibration_images,
                                job.precision)  # the step's precision and layout: one rule for both
-    metrics = evaluate(model, ctx.val, job.norm, ctx.device, cfg.batch_size, ctx.task, job.loss_fn, job.precision)
+    metrics = evaluate(model, ctx.val, job.norm, ctx.device, cfg.batch_size, ctx.task_impl, job.loss_fn, job.precision,
+                       ctx.num_classes)
     latency_ms, latency_source = latency(ctx, model)
     setting, extra = RungResult.split_known({**job.precision.as_dict(), **job.compiled.as_dict()})
     return RungResult(

@@ -2,9 +2,9 @@
 
 `held_out_split` is the ONE place that decides which split accuracy is measured on: the run's
 held-out TEST split, which chose neither the bake-off winner (validation) nor the kept epoch
-(validation). The run's data is re-scanned with its config.json exactly as
-`trainer.context.prepare` does (same scan, same seeded three-way split, the run's decode cache
-reused when it still matches). Calibration images come from the TRAINING split only, never from
+(validation). The splits are the run's own (its splits.json, through the one way to rebuild a
+run's splits, `hoot.trainer.training.context.run_splits`), and the run's decode cache is reused
+when it still matches (nothing is re-decoded then). Calibration images come from the TRAINING split only, never from
 the split accuracy is read on.
 """
 
@@ -48,19 +48,20 @@ def _image_size(run_dir: Path, config) -> int:
 
 
 def _rescan(run_dir: Path):
-    """(train, val, test) SplitCaches rebuilt from config.json the way prepare() builds them (cache reused)."""
+    """(train, val, test) SplitCaches of the run's stored splits (its decode cache reused)."""
     from hoot.trainer.config import ShortlistConfig
-    from hoot.trainer.training.context import build_caches
-    from hoot.trainer.data.dataset import scan_dataset
+    from hoot.trainer.training.context import run_splits, split_caches
 
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise HootError(f"'{run_dir}' has no config.json; pass a folder made by `hoot shortlist`")
     config = ShortlistConfig.load(config_path)
-    if not Path(config.data_dir).is_dir():
-        raise HootError(f"the run's data folder '{config.data_dir}' is gone; restore it to measure accuracy")
-    scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction)
-    return build_caches(scan, _image_size(run_dir, config), run_dir / "cache", progress=False)
+    splits = run_splits(run_dir)
+    missing = next((s.path for s in splits.train + splits.test if not Path(s.path).is_file()), None)
+    if missing is not None and not (run_dir / "cache").is_dir():
+        raise HootError(f"the run's image '{missing}' is gone and the run has no cache; restore the data folder "
+                        f"'{config.data_dir}' to measure accuracy")
+    return split_caches(splits, _image_size(run_dir, config), run_dir / "cache")
 
 
 def held_out_split(run_dir: Path, rescanned=None) -> Split:

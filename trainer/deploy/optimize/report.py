@@ -16,7 +16,7 @@ from hoot.advisor.render import render
 log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = ("variant", "status", "runtime", "precision", "device", "latency_ms", "latency_p10_ms", "latency_p90_ms",
-                 "speedup", "throughput_ips", "file_mb", "peak_mem_mb", "top1", "top1_delta_pts", "contended",
+                 "speedup", "throughput_ips", "file_mb", "peak_mem_mb", "score", "score_delta_pts", "contended",
                  "busy_other_cores", "reason")
 PLOT_NAME = "optimize.png"
 
@@ -27,8 +27,14 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def columns(doc: dict) -> tuple[str, ...]:
+    """The table's columns, the score named for what it is (test_top1, test_miou, ...)."""
+    metric = doc.get("metric", "test_top1")
+    return tuple(metric if c == "score" else f"{metric}_delta_pts" if c == "score_delta_pts" else c for c in TABLE_COLUMNS)
+
+
 def table_rows(doc: dict) -> list[dict]:
-    return [{c: r.get(c) for c in TABLE_COLUMNS} for r in doc.get("rows", [])]
+    return [{name: r.get(c) for c, name in zip(TABLE_COLUMNS, columns(doc))} for r in doc.get("rows", [])]
 
 
 def summary_lines(doc: dict) -> list[str]:
@@ -42,7 +48,8 @@ def summary_lines(doc: dict) -> list[str]:
     if ok:
         best = min(ok, key=lambda r: r["latency_ms"])
         lines.append(f"Fastest: {best['variant']} ({best['runtime']} {best['precision']}) at {best['latency_ms']:.2f} ms, "
-                     f"{best.get('speedup') or 1:.2f}x eager fp32, top-1 change {best.get('top1_delta_pts') or 0:+.2f} points.")
+                     f"{best.get('speedup') or 1:.2f}x eager fp32, {doc.get('metric', 'test_top1')} change "
+                     f"{best.get('score_delta_pts') or 0:+.2f} points.")
     ort = next((r for r in ok if r["variant"] == "onnxruntime"), None)
     for q in (r for r in ok if r["precision"] == "int8" and r["runtime"] == "onnxruntime"):
         if ort:
@@ -61,7 +68,7 @@ def summary_lines(doc: dict) -> list[str]:
 
 def render_markdown(doc: dict, plot: str | None) -> str:
     out = ["# hoot optimize", ""] + [line + "\n" for line in summary_lines(doc)]
-    out += [render(table_rows(doc), "markdown", TABLE_COLUMNS, floatfmt=".4g"), ""]
+    out += [render(table_rows(doc), "markdown", list(columns(doc)), floatfmt=".4g"), ""]
     if plot:
         out += [f"![accuracy against latency]({plot})", ""]
     files = [r["file"] for r in doc["rows"] if r.get("file")]
@@ -71,8 +78,8 @@ def render_markdown(doc: dict, plot: str | None) -> str:
 
 
 def write_plot(out_dir: Path, doc: dict) -> str | None:
-    """Top-1 against batch-1 latency, one point per variant that ran (log latency axis)."""
-    ok = [r for r in doc["rows"] if r["status"] == "ok" and r.get("latency_ms") and r.get("top1") is not None]
+    """The held-out score against batch-1 latency, one point per variant that ran (log latency axis)."""
+    ok = [r for r in doc["rows"] if r["status"] == "ok" and r.get("latency_ms") and r.get("score") is not None]
     if not ok:
         return None
     import matplotlib
@@ -82,12 +89,12 @@ def write_plot(out_dir: Path, doc: dict) -> str | None:
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for r in ok:
-        ax.errorbar(r["latency_ms"], r["top1"], xerr=[[r["latency_ms"] - r["latency_p10_ms"]], [r["latency_p90_ms"] - r["latency_ms"]]],
+        ax.errorbar(r["latency_ms"], r["score"], xerr=[[r["latency_ms"] - r["latency_p10_ms"]], [r["latency_p90_ms"] - r["latency_ms"]]],
                     fmt="o", color="tab:red" if r["variant"] == "eager" else "tab:blue", capsize=3)
-        ax.annotate(r["variant"], (r["latency_ms"], r["top1"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(r["variant"], (r["latency_ms"], r["score"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_xlabel(f"latency_ms (batch 1, {doc['timing_px']} px, {doc['threads']} threads)")
-    ax.set_ylabel("top1 (held-out)")
+    ax.set_ylabel(f"{doc.get('metric', 'test_top1')} (held-out)")
     ax.set_title(f"{doc['variant_name']}: deployment variants")
     fig.tight_layout()
     fig.savefig(out_dir / PLOT_NAME, dpi=110)
@@ -127,6 +134,6 @@ def write_outputs(run_dir: Path, doc: dict, out_dir: Path | None = None) -> dict
 def report_section(doc: dict) -> tuple[str, list[tuple[str, Any]]]:
     """(title, items) in trainer/report.py's section shape: summary, the table, the plot."""
     items: list[tuple[str, Any]] = [("text", line) for line in summary_lines(doc)]
-    items.append(("table", (table_rows(doc), list(TABLE_COLUMNS))))
+    items.append(("table", (table_rows(doc), list(columns(doc)))))
     items.append(("image", PLOT_NAME))
     return "Deployment variants (hoot optimize)", items

@@ -23,8 +23,9 @@ from hoot.advisor.errors import HootError
 from hoot.trainer.deploy.optimize import accuracy, ondevice_variants  # noqa: F401 - registers the on-device variants
 from hoot.bench.measure import FULL, QUICK, Budget, measure_call
 from hoot.bench.memory import CPUPeak, CUDAPeak
-from hoot.trainer.deploy.optimize.scoring import top1
+from hoot.trainer.deploy.optimize.scoring import held_out_score
 from hoot.trainer.deploy.optimize.variants import BUILDERS, DEFAULT_VARIANTS, REFERENCE, BuildContext, Built, Skip
+from hoot.trainer.tasks.base import LossOptions
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,8 @@ class VariantRow:
     converged: bool | None = None  # the batch-1 timing settled before its budget ran out
     contended: bool | None = None  # other processes held the cores or the GPU while it was timed
     busy_other_cores: float | None = None  # their CPU use during the batch-1 timing, in cores
-    top1: float | None = None
-    top1_delta_pts: float | None = None
+    score: float | None = None  # the task's metric on the held-out split (OptimizeResult.metric names it)
+    score_delta_pts: float | None = None
     speedup: float | None = None
     build_s: float | None = None
     details: dict = field(default_factory=dict)
@@ -95,6 +96,7 @@ class OptimizeResult:
     held_out_images: int
     calibration_images: int
     rows: list[VariantRow]
+    metric: str = "test_top1"  # what `score` is: the run's task metric on the held-out test split
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -180,7 +182,7 @@ def run_variant(name: str, ctx: BuildContext, timing_x: np.ndarray, batch_x: np.
         row = measure_variant(name, built, timing_x, batch_x, budget, ctx.threads)
         row.peak_mem_mb = round(gpu_peak.peaks_mb()[0] if gpu_peak is not None else cpu_peak.peak_mb(), 1)
         row.build_s = round(build_s, 2)
-        row.top1 = evaluate(built)
+        row.score = evaluate(built)
         return row
     except Skip as exc:
         log.info("%s skipped: %s", name, exc)
@@ -192,14 +194,14 @@ def run_variant(name: str, ctx: BuildContext, timing_x: np.ndarray, batch_x: np.
 
 
 def compare_to_reference(rows: list[VariantRow]) -> list[VariantRow]:
-    """Speed-up against eager fp32's batch-1 latency and top-1 change in points."""
+    """Speed-up against eager fp32's batch-1 latency and the score's change in points."""
     ref = next((r for r in rows if r.variant == REFERENCE and r.status == "ok"), None)
     out = []
     for r in rows:
         if ref is not None and r.status == "ok":
             r = replace(r, speedup=round(ref.latency_ms / r.latency_ms, 2) if r.latency_ms else None,
-                        top1_delta_pts=None if r.top1 is None or ref.top1 is None
-                        else round(100.0 * (r.top1 - ref.top1), 2))
+                        score_delta_pts=None if r.score is None or ref.score is None
+                        else round(100.0 * (r.score - ref.score), 2))
         out.append(r)
     return out
 
@@ -214,9 +216,10 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
     from hoot.advisor.devices import torch_device
     from hoot.trainer.deploy.trained import load_trained
 
+    from hoot.trainer.tasks import get_task
+
     model, meta = load_trained(run_dir)
-    if meta.get("task", "classification") != "classification":
-        raise HootError(f"'{run_dir}' is a {meta.get('task')} run; hoot optimize measures classification runs")
+    task = get_task(meta["task"])
     threads = opts.resolved_threads()
     device = torch_device(opts.device)
     out_dir = Path(opts.out_dir or run_dir)
@@ -230,8 +233,9 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
     eval_batch = opts.batch_size
 
     def evaluate(built: Built) -> float:
-        return round(top1(built.predict, held.images, held.labels, eval_batch,
-                          transform=lambda u8: accuracy.normalise(u8, mean, std)), 4)
+        evaluator = task.evaluator(len(meta["classes"]), task.make_loss(LossOptions()))
+        return round(held_out_score(built.predict, held.images, held.labels, evaluator, task.metric.name, eval_batch,
+                                    transform=lambda u8: accuracy.normalise(u8, mean, std)), 4)
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -244,4 +248,4 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
     finally:
         torch.set_num_threads(previous)
     return OptimizeResult(run_dir, meta["variant"], size, timing_px, threads, held.name, len(held),
-                          int(len(calibration)), compare_to_reference(rows))
+                          int(len(calibration)), compare_to_reference(rows), "test_" + task.metric.name[len("val_"):])

@@ -1,4 +1,4 @@
-"""Validation metrics in the field's words: top-1, confusion matrix, per-class precision/recall/F1,
+"""Classification and multi-label metrics in the field's words: top-1, confusion matrix, per-class precision/recall/F1,
 and for multi-label micro/macro F1 and mAP (mean average precision over classes).
 
 Plain numpy, so reports and tests can recompute them from saved predictions.
@@ -87,7 +87,3 @@ def best_threshold(logits: np.ndarray, y_true: np.ndarray) -> float:
     best = max(range(len(grid)), key=lambda i: (round(scores[i], 9), -abs(grid[i] - 0.5)))
     return float(grid[best])
 
-
-def primary_metric(task: str) -> str:
-    """The number the bake-off ranks on and early stopping watches."""
-    return "val_f1" if task == "multilabel" else "val_top1"
