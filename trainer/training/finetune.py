@@ -38,9 +38,9 @@ from hoot.advisor.errors import HootError
 from hoot.trainer.training.context import RunContext
 from hoot.trainer.training.ddp import all_reduce_mean
 from hoot.trainer.training.device_run import resolve_compile, resolve_precision
-from hoot.trainer.tasks.label_metrics import best_threshold
 from hoot.trainer.training.finetune_result import FinetuneResult
-from hoot.trainer.training.loop import Stepper, evaluate, predict_logits, recalibrate_bn, unwrap
+from hoot.trainer.training.loop import Stepper, evaluate, recalibrate_bn, unwrap
+from hoot.trainer.training.threshold import select_threshold
 from hoot.trainer.data.pipeline import EpochSampler, SeededSampler, epoch_batches, mix_seed, prefetch, train_batch
 from hoot.trainer.training.precision import PrecisionChoice, autocast_context, default_choice
 from hoot.trainer.training.rung import build_candidate, checkpoint_path
@@ -341,7 +341,7 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
                              run.precision, ctx.num_classes))
     pictures = test_pictures(ctx, run.model, run.norm, test) if run.is_main else []
     kept = "starting checkpoint" if p.best_epoch < 0 else f"epoch {p.best_epoch + 1}"
-    threshold = _select_threshold(run, ctx) if ctx.task_impl.selects_threshold and run.is_main else None
+    threshold = select_threshold(run, ctx) if ctx.task_impl.selects_threshold and run.is_main else None
     if run.is_main:
         ctx.log(f"kept {kept} ({ctx.metric} {p.best_value:.4f} on validation); "
                 f"{_test_name(ctx)} {test[_test_name(ctx)]:.4f} on the held-out test split ({len(ctx.test)} images)")
@@ -359,19 +359,6 @@ def finetune(ctx: RunContext, winner: str, *, rank: int = 0, world_size: int = 1
         extra={"metric": ctx.metric, "pictures": pictures,
                **({"threshold": threshold, "threshold_selected_on": "validation"} if threshold is not None else {}),
                **run.precision.as_dict(), **run.compiled.as_dict()})
-
-
-def _select_threshold(run: "FinetuneRun", ctx: RunContext) -> float | None:
-    """Multi-label: the tagging threshold with the best micro F1 on validation, recorded in best.pt for
-    `hoot predict` (the reported F1 figures stay at 0.5, comparable across runs)."""
-    if not run.best_file.is_file():
-        return None
-    logits, y = predict_logits(run.model, ctx.val, run.norm, ctx.device, run.progress.batch_size, run.precision)
-    threshold = best_threshold(logits, y)
-    ckpt = load_checkpoint(run.best_file, "cpu")
-    atomic_torch_save({**ckpt, "threshold": threshold}, run.best_file)
-    ctx.log(f"multi-label threshold {threshold:.2f} selected on validation (best micro F1); hoot predict tags with it")
-    return threshold
 
 
 def test_pictures(ctx: RunContext, model: nn.Module, norm, test_metrics: dict, n: int = 6) -> list[dict]:
