@@ -89,6 +89,20 @@ def _replace_classifier(model: nn.Module, num_classes: int, old_classes: int = I
     return replaced
 
 
+def load_except_head(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load COCO/VOC weights into a model built for the user's classes: every tensor whose shape
+    fits is loaded; the class-count-shaped ones (the head) keep their fresh initialisation.
+    Returns the modules left fresh (the replaced head); a state that fits nothing else is an error."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    fresh = sorted({k.rsplit(".", 1)[0] for k in own if k not in fitting and not k.endswith("num_batches_tracked")})
+    if len(fitting) < len(own) // 2:
+        raise HootError(f"the pretrained weights fit only {len(fitting)} of {len(own)} tensors of "
+                        f"{type(model).__name__}: they are for another model; pass --no-pretrained")
+    model.load_state_dict(fitting, strict=False)
+    return fresh
+
+
 def build_model(
     name: str,
     task: str = "classification",
@@ -102,7 +116,8 @@ def build_model(
     - classification / multilabel: torchvision's classifier, head resized to `num_classes`
       (pretrained weights are loaded first, so the backbone keeps them).
     - detection / segmentation: the builder the catalog names for the task; `num_classes`
-      goes to the builder (pretrained only at the weights' own class count).
+      goes to the builder; pretrained COCO/VOC weights load into everything but the
+      class-count-shaped head, which starts fresh (`hoot_head_names` lists it).
     The module gets `hoot_variant`, `hoot_task` and `hoot_head_names` attributes.
     """
     cat = catalog or load_catalog()
@@ -139,16 +154,11 @@ def build_model(
             weights = weights_enum(builder_variant)
             if weights is None:
                 raise HootError(f"'{builder_name}' has no pretrained weights in torchvision; pass --no-pretrained")
-            default_classes = len(weights.meta.get("categories", []))
-            if num_classes is not None and num_classes != default_classes:
-                raise HootError(f"pretrained '{builder_name}' has {default_classes} classes; pass --no-pretrained for {num_classes}")
         if num_classes is not None:
             kwargs["num_classes"] = num_classes
         # no backbone download: the backbone starts from scratch unless full weights are given
         model = builder(weights=None, weights_backbone=None, **kwargs)
-        if weights is not None:
-            model.load_state_dict(load_weights_state_dict(weights))
-        head = []
+        head = [] if weights is None else load_except_head(model, load_weights_state_dict(weights))
     model.hoot_variant = name
     model.hoot_task = task
     model.hoot_head_names = head
