@@ -46,6 +46,7 @@ class BoxMetric:
 
         self.classes = list(classes)
         self._metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", class_metrics=True, backend=_backend())
+        self._metric.warn_on_many_detections = False  # COCO's rule: the 100 best boxes per image count
         self._images = 0
 
     def update(self, predictions: list[BoxTarget], scores: list[torch.Tensor], truth: list[BoxTarget]) -> None:

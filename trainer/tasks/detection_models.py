@@ -81,6 +81,52 @@ def set_input_size(model: nn.Module, px: int) -> DetectorInput:
     return model.hoot_input
 
 
+class Detector(nn.Module):
+    """A torchvision detector behind hoot's tensor interface: a normalised batch (N,3,S,S) in;
+    in train mode with targets, torchvision's own loss dict; in eval mode one BoxOutput per image
+    (boxes in input pixels, hoot's class indices). The detector's transform runs at the batch's
+    size (SSD300 at least at 300) and does not normalise again (the pipeline did)."""
+
+    def __init__(self, detector: nn.Module) -> None:
+        super().__init__()
+        self.detector = detector
+        transform = detector.transform
+        transform.image_mean, transform.image_std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+        self.hoot_variant = getattr(detector, "hoot_variant", "")
+        self.hoot_task = "detection"
+        self.hoot_head_names = [f"detector.{n}" for n in getattr(detector, "hoot_head_names", [])]
+
+    @property
+    def runs_at(self) -> DetectorInput | None:
+        return getattr(self.detector, "hoot_input", None)
+
+    def forward(self, x: torch.Tensor, targets: list | None = None):  # noqa: ANN201 - loss dict or outputs
+        size = int(x.shape[-1])
+        if self.runs_at is None or self.runs_at.px != max(size, MIN_INPUT_PX.get(self.hoot_variant, 0)):
+            set_input_size(self.detector, size)
+        images = list(x.unbind(0))
+        if self.training:
+            if targets is None:
+                raise ValueError("a detector in train mode needs the batch's targets")
+            return self.detector(images, model_targets(targets))
+        return [BoxOutput(o["boxes"], from_model_labels(o["labels"]), o["scores"]) for o in self.detector(images)]
+
+    def export_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One image's (boxes, scores, labels) as plain tensors: what ONNX export traces."""
+        out = self.forward(x)[0]
+        return out.boxes, out.scores, out.labels
+
+
+@dataclass
+class BoxOutput:
+    """One image's detections: boxes float [M,4] xyxy in input pixels, labels int64 [M] (hoot's
+    indices), scores float [M], best first."""
+
+    boxes: torch.Tensor
+    labels: torch.Tensor
+    scores: torch.Tensor
+
+
 def build_detector(name: str, num_classes: int, pretrained: bool, image_size: int | None = None,
                    catalog: Catalog | None = None) -> nn.Module:
     """Catalog detector `name` for `num_classes` user classes (K + 1 outputs with the background),
