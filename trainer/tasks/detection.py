@@ -7,8 +7,8 @@ one adapts them to `Task`. Decisions a user sees:
 - images are cached like every task's (shorter side to S, centre crop); a box the crop cuts
   off is dropped and counted in the log, one partly cut is clipped;
 - the metric is validation mAP@[.5:.95] (`val_map50_95`, higher is better); `val_map50` and
-  per-class AP ride along. There is no `val_loss`: torchvision's detectors give losses only
-  in train mode, and a train-mode pass would move BatchNorm statistics during evaluation;
+  per-class AP ride along. `val_loss` is NaN (not measured): torchvision's detectors give losses
+  only in train mode, and a train-mode pass would move BatchNorm statistics during evaluation;
 - `--loss` has one choice, `default`: each detector's own losses, summed as torchvision's
   references do.
 """
@@ -101,14 +101,16 @@ class DetectionEvaluator(Evaluator):
     def compute(self) -> EvalResult:
         s = self._metric.compute()
         ap = [s.per_class_ap[c] for c in self.classes]
-        return EvalResult({"val_map50_95": s.map50_95, "val_map50": s.map50}, {"ap": ap}, {"images": s.images})
+        # val_loss is NaN by decision (module doc): the detectors give losses in train mode only
+        return EvalResult({"val_map50_95": s.map50_95, "val_map50": s.map50, "val_loss": math.nan}, {"ap": ap},
+                          {"images": s.images})
 
 
 class DetectionTask(Task):
     name: ClassVar[str] = "detection"
     metric: ClassVar[Metric] = Metric("val_map50_95", "maximize")
     losses: ClassVar[tuple[str, ...]] = ("default",)
-    export_names: ClassVar[ExportNames] = ExportNames(("image",), ("boxes", "scores", "labels"))
+    export_names: ClassVar[ExportNames] = ExportNames(("image",), ("detections",))
     catalog_task: ClassVar[str] = "detection"
 
     @classmethod
@@ -156,8 +158,8 @@ class DetectionTask(Task):
         row = torch.tensor([size * 0.25, size * 0.25, size * 0.75, size * 0.75, 0.0], device=device)
         return row.expand(batch, 1, 5).clone()
 
-    def evaluator(self, num_classes: int, loss_fn: nn.Module) -> Evaluator:
-        return DetectionEvaluator(num_classes)
+    def evaluator(self, num_classes: int | None, loss_fn: nn.Module) -> Evaluator:
+        return DetectionEvaluator(num_classes or 0)
 
     def predict(self, model: nn.Module, x: torch.Tensor, images: Sequence[str], classes: Sequence[str],
                 options: PredictOptions) -> list[dict[str, Any]]:
@@ -191,7 +193,6 @@ class DetectionTask(Task):
         return pictures
 
     def export_outputs(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """The first image's detections as (M, 6) rows x1, y1, x2, y2, score, class: what an exported
-        detector's outputs (boxes, scores, labels) are checked against."""
-        boxes, scores, labels = model.export_forward(x[:1])
-        return torch.cat([boxes, scores[:, None], labels[:, None].to(boxes.dtype)], dim=1)
+        """The first image's detections as (M, 6) rows x1, y1, x2, y2, score, class: what the exported
+        detector's one output (`detections`) is checked against."""
+        return model.eval().export_rows(x)

@@ -100,21 +100,35 @@ class Detector(nn.Module):
     def runs_at(self) -> DetectorInput | None:
         return getattr(self.detector, "hoot_input", None)
 
-    def forward(self, x: torch.Tensor, targets: list | None = None):  # noqa: ANN201 - loss dict or outputs
+    def forward(self, x: torch.Tensor, targets: list | None = None):  # noqa: ANN201 - loss dict, outputs or rows
         size = int(x.shape[-1])
         if self.runs_at is None or self.runs_at.px != max(size, MIN_INPUT_PX.get(self.hoot_variant, 0)):
             set_input_size(self.detector, size)
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            return self.export_rows(x)
         images = list(x.unbind(0))
-        if self.training:
-            if targets is None:
-                raise ValueError("a detector in train mode needs the batch's targets")
+        if self.training and targets is not None:
             return self.detector(images, model_targets(targets))
+        if self.training:  # BatchNorm re-estimation: the eval path, with BatchNorm layers collecting statistics
+            self.detector.eval()
+            for m in self.detector.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.train()
+            try:
+                return self._outputs(images)
+            finally:
+                self.detector.train()
+        return self._outputs(images)
+
+    def _outputs(self, images: list[torch.Tensor]) -> list["BoxOutput"]:
         return [BoxOutput(o["boxes"], from_model_labels(o["labels"]), o["scores"]) for o in self.detector(images)]
 
-    def export_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One image's (boxes, scores, labels) as plain tensors: what ONNX export traces."""
-        out = self.forward(x)[0]
-        return out.boxes, out.scores, out.labels
+    def export_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """The first image's detections as (M, 6) rows x1, y1, x2, y2, score, class (hoot's index):
+        one plain tensor, which is what ONNX export traces and checks (any batch: only x[0] is read)."""
+        out = self.detector([x[0]])[0]
+        labels = from_model_labels(out["labels"]).to(out["boxes"].dtype)
+        return torch.cat([out["boxes"], out["scores"][:, None], labels[:, None]], dim=1)
 
 
 @dataclass
