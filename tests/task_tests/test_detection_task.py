@@ -142,7 +142,8 @@ def test_report_pictures_and_export_outputs(tmp_path, task):
     ev = task.evaluator(3, task.make_loss(LossOptions()))
     with torch.no_grad():
         ev.update(model(x[:3]), targets[:3])
-    pictures = task.report_pictures(model, images, targets[:3].numpy(), x[:3], scan.classes, ev.compute(), tmp_path / "r")
+    pictures = task.report_pictures(model, images, targets[:3].numpy(), x[:3], scan.classes, ev.compute().as_dict(),
+                                    tmp_path / "r")
     assert pictures and all(p.path.is_file() and p.path.stat().st_size > 1000 for p in pictures)
     rows = task.export_outputs(model, x[:2])
     assert rows.ndim == 2 and rows.shape[1] == 6 and task.export_names.outputs == ("detections",)

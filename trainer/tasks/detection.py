@@ -180,14 +180,14 @@ class DetectionTask(Task):
         return rows
 
     def report_pictures(self, model: nn.Module, images: np.ndarray, targets: np.ndarray, x: torch.Tensor,
-                        classes: Sequence[str], result: EvalResult, out_dir: Path) -> list[Picture]:
+                        classes: Sequence[str], metrics: dict, out_dir: Path) -> list[Picture]:
         from hoot.trainer.tasks.detection_pictures import ap_bars, boxes_grid
 
         with torch.inference_mode():
             outputs = model.eval()(x)
         truth = to_box_targets(torch.as_tensor(targets))
         pictures = [boxes_grid(images, truth, outputs, list(classes), out_dir / "detections.png")]
-        ap = result.per_class.get("ap")
+        ap = (metrics.get("per_class") or {}).get("ap")
         if ap and any(v is not None and not math.isnan(v) for v in ap):
             pictures.append(ap_bars(list(classes), ap, out_dir / "per_class_ap.png"))
         return pictures

@@ -30,6 +30,8 @@ NOT_TRAINABLE = {
     "maskrcnn_resnet50_fpn_v2": "Mask R-CNN trains on instance masks, and COCO/YOLO boxes carry none; use fasterrcnn_resnet50_fpn_v2 (the same detector without the mask head)",
     "keypointrcnn_resnet50_fpn": "Keypoint R-CNN trains on keypoints, and COCO/YOLO boxes carry none; use fasterrcnn_resnet50_fpn",
 }
+#: the exported detector's score floor (torchvision's Faster R-CNN default box_score_thresh)
+EXPORT_MIN_SCORE = 0.05
 #: the smallest input a detector runs at (its last feature maps must keep their kernels' size)
 MIN_INPUT_PX = {"ssd300_vgg16": 300}
 
@@ -125,10 +127,13 @@ class Detector(nn.Module):
 
     def export_rows(self, x: torch.Tensor) -> torch.Tensor:
         """The first image's detections as (M, 6) rows x1, y1, x2, y2, score, class (hoot's index):
-        one plain tensor, which is what ONNX export traces and checks (any batch: only x[0] is read)."""
+        one plain tensor, which is what ONNX export traces and checks (any batch: only x[0] is read).
+        Rows scoring under EXPORT_MIN_SCORE are left out: SSD keeps boxes down to 0.001, where
+        float differences between runtimes reorder near-ties and no check could match them."""
         out = self.detector([x[0]])[0]
-        labels = from_model_labels(out["labels"]).to(out["boxes"].dtype)
-        return torch.cat([out["boxes"], out["scores"][:, None], labels[:, None]], dim=1)
+        keep = out["scores"] >= EXPORT_MIN_SCORE
+        labels = from_model_labels(out["labels"][keep]).to(out["boxes"].dtype)
+        return torch.cat([out["boxes"][keep], out["scores"][keep, None], labels[:, None]], dim=1)
 
 
 @dataclass
