@@ -123,7 +123,22 @@ class Variant:
     def native_input_px(self) -> int:
         """The input size the variant was trained and is measured at: its weights' eval crop,
         else its kind's usual size (torchvision's detection and segmentation references)."""
-        return self.crop_size or NATIVE_INPUT_PX_BY_KIND.get(self.kind, 224)
+        if self.crop_size:
+            return self.crop_size
+        return DETECTOR_INPUT_PX.get(self.name) or NATIVE_INPUT_PX_BY_KIND.get(self.kind, 224)
+
+    @property
+    def input_basis(self) -> str:
+        """Why `native_input_px` is that size, in words a bench row's note carries."""
+        if self.crop_size:
+            return f"{self.crop_size} px: the weights' eval crop"
+        if self.name in DETECTOR_INPUT_PX:
+            return f"{DETECTOR_INPUT_PX[self.name]} px: the size the model's transform resizes every image to"
+        if self.kind == "detection":
+            return "800 px: the model's transform resizes the short side to 800 (torchvision's min_size)"
+        if self.kind == "segmentation":
+            return "520 px: torchvision's segmentation reference size (the model runs at the size it is given)"
+        return f"{self.native_input_px} px: the usual size of its kind"
 
     def supports(self, task: str) -> bool:
         return bool(self.task_builders.get(task))
@@ -134,6 +149,9 @@ class Variant:
 
 #: input size when the weights name no crop: torchvision's detection (800) and segmentation (520) references
 NATIVE_INPUT_PX_BY_KIND = {"classification": 224, "detection": 800, "segmentation": 520}
+#: detectors whose transform resizes to another size than 800 (torchvision's builders' min_size /
+#: fixed size; tests/task_tests/test_detection_models.py builds each detector and holds this to it)
+DETECTOR_INPUT_PX = {"ssdlite320_mobilenet_v3_large": 320, "ssd300_vgg16": 300, "fasterrcnn_mobilenet_v3_large_320_fpn": 320}
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,),

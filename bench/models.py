@@ -17,6 +17,7 @@ from torch import nn
 from hoot.advisor.catalog import Catalog, Variant, load_catalog
 from hoot.advisor.errors import HootError
 from hoot.bench.sources import source_of
+from hoot.bench.sources.base import load_except_head  # noqa: F401 - the detection task's weights loading
 
 
 def build_model(
@@ -33,8 +34,8 @@ def build_model(
     - classification / multilabel: the source's classifier, head resized to `num_classes`
       (pretrained weights are loaded first, so the backbone keeps them).
     - detection / segmentation: the builder the catalog names for the task with `num_classes`
-      outputs (torchvision: pretrained only at the weights' own class count; smp: ImageNet
-      encoder weights, any class count).
+      outputs (torchvision: COCO/VOC weights load into everything but the class-count-shaped head,
+      which starts fresh; smp: ImageNet encoder weights, any class count).
     `image_size`: the input size it will run at, for models whose layers depend on it (ViT; None:
     the source's default; pretrained weights always fix it to theirs).
     The module gets `hoot_variant`, `hoot_task`, `hoot_head_names`, `hoot_source` (package)

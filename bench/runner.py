@@ -114,6 +114,8 @@ def plan_jobs(
     notes: list[str] = []
     for v in variants:
         size = settings.input_size or v.native_input_px
+        if settings.input_size is None and task_of(v) != "classification":
+            notes.append(f"{v.name}: measured at {v.input_basis}")
         figures = _known_figures(store, v.name, size)
         for runtime in settings.runtimes:
             pairs: list[tuple[str, int]] = [("inference", b) for b in settings.batch_sizes]

@@ -118,3 +118,17 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     return state
+
+
+def load_except_head(model: "nn.Module", state: dict) -> list[str]:
+    """Load COCO/VOC weights into a model built for the user's classes: every tensor whose shape
+    fits is loaded; the class-count-shaped ones (the head) keep their fresh initialisation.
+    Returns the modules left fresh (the replaced head); a state that fits nothing else is an error."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    fresh = sorted({k.rsplit(".", 1)[0] for k in own if k not in fitting and not k.endswith("num_batches_tracked")})
+    if len(fitting) < len(own) // 2:
+        raise HootError(f"the pretrained weights fit only {len(fitting)} of {len(own)} tensors of "
+                        f"{type(model).__name__}: they are for another model; pass --no-pretrained")
+    model.load_state_dict(fitting, strict=False)
+    return fresh

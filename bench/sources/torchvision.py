@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from hoot.advisor.errors import HootError
-from hoot.bench.sources.base import IMAGENET_CLASSES, BuiltModel, ModelSource, WeightsFile, read_state_dict
+from hoot.bench.sources.base import IMAGENET_CLASSES, BuiltModel, ModelSource, WeightsFile, read_state_dict, load_except_head
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -113,17 +113,12 @@ class TorchvisionSource(ModelSource):
         path = None
         if pretrained:
             path = self.cached_weights(weights_variant)
-            default_classes = len(torchvision.models.get_weight(weights_variant.weights).meta.get("categories", []))
-            if num_classes is not None and num_classes != default_classes:
-                raise HootError(f"pretrained '{builder_name}' has {default_classes} classes; "
-                                f"pass --no-pretrained for {num_classes}")
         if num_classes is not None:
             kwargs["num_classes"] = num_classes
         # no backbone download: the backbone starts from scratch unless full weights are given
         model = builder(weights=None, weights_backbone=None, **kwargs)
-        if path is not None:
-            model.load_state_dict(read_state_dict(path))
-        return BuiltModel(model, [])
+        # COCO/VOC weights at another class count: all but the class-count-shaped head, which starts fresh
+        return BuiltModel(model, [] if path is None else load_except_head(model, read_state_dict(path)))
 
 
 def _size(value: Any) -> int | None:

@@ -19,7 +19,7 @@ def test_segmentation_shortlist_predict_export(tmp_path, capsys):
                  "--output", str(tmp_path / "out"), "--run-id", "seg"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "test_miou" in out.splitlines()[-1] and "val_miou" in out
+    assert "test_miou" in out.splitlines()[-2] and out.splitlines()[-1].startswith("run id: ") and "val_miou" in out
     run = tmp_path / "out" / "seg"
     ft = json.loads((run / "finetune.json").read_text())
     assert ft["metric"] == "val_miou" and 0.0 <= ft["test"]["test_miou"] <= 1.0

@@ -141,7 +141,7 @@ def build_split(samples: list[Sample], size: int, folder: Path, name: str, targe
 
     tmp_path = folder / f"{name}_images.tmp.npy"
     try:
-        return _write_split(samples, size, folder, name, task, num_classes, workers, progress, tmp_path, fp)
+        return _write_split(samples, size, folder, name, targets, workers, progress, tmp_path, fp)
     except BaseException as exc:  # nothing half-written stays: a temporary the size of the cache filled the disk
         tmp_path.unlink(missing_ok=True)
         img_path.unlink(missing_ok=True)  # a half-compacted cache (its meta, if any, names an older fingerprint)
@@ -167,7 +167,7 @@ def _reserved_memmap(path: Path, shape: tuple[int, ...], what: str) -> np.memmap
     return arr
 
 
-def _write_split(samples: list[Sample], size: int, folder: Path, name: str, task: str, num_classes: int,
+def _write_split(samples: list[Sample], size: int, folder: Path, name: str, targets: TargetsFn,
                  workers: int | None, progress: bool, tmp_path: Path, fp: str) -> tuple[SplitCache, list[Sample], list[dict]]:
     img_path, lab_path, meta_path = (folder / f"{name}_images.npy", folder / f"{name}_labels.npy", folder / f"{name}_meta.json")
     arr = _reserved_memmap(tmp_path, (len(samples), 3, size, size), f"the {name} image cache")
