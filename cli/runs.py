@@ -261,6 +261,7 @@ def predict(run, images, top_k, threshold, score_threshold, out_dir, fmt, output
     quiet_cuda_probe()
     from hoot.trainer.deploy.predict import predict_images
     from hoot.trainer.runfiles import locate_run
+    from pathlib import Path
 
     rows = predict_images(locate_run(run, output, trained=True), list(images), top_k, threshold, score_threshold,
                           Path(out_dir) if out_dir else None)
