@@ -106,6 +106,7 @@ def predict_logits(model: nn.Module, split: SplitCache, norm: Normalizer, device
     return torch.cat(outs).cpu().numpy(), torch.cat(ys).cpu().numpy()  # one copy back, after the loop
 
 
+@torch.no_grad()
 def evaluate(model: nn.Module, split: SplitCache, norm: Normalizer, device: torch.device, batch_size: int,
              task: "str | Task", loss_fn: nn.Module, precision: PrecisionChoice | None = None,
              num_classes: int | None = None) -> dict:
