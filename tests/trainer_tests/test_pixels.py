@@ -9,6 +9,12 @@ import pytest
 from PIL import Image
 
 from hoot.trainer.data.cache import build_split, decode_resized
+
+
+def _labels(samples, size):
+    import numpy as np
+
+    return np.array([s.label for s in samples], dtype=np.int64)
 from hoot.trainer.data.dataset import Sample
 
 
@@ -60,8 +66,8 @@ def test_transparent_pixels_become_white_not_their_stored_colour(tmp_path: Path)
 
 def test_cache_means_agree_for_8_and_16_bit_versions(tmp_path: Path) -> None:
     files = _versions(tmp_path)
-    eight = build_split([Sample(files["L"], 0)], 32, tmp_path / "c8", "train", "classification", 2, progress=False)[0]
-    sixteen = build_split([Sample(files["I;16"], 0)], 32, tmp_path / "c16", "train", "classification", 2,
+    eight = build_split([Sample(files["L"], 0)], 32, tmp_path / "c8", "train", _labels, "classification:2", progress=False)[0]
+    sixteen = build_split([Sample(files["I;16"], 0)], 32, tmp_path / "c16", "train", _labels, "classification:2",
                           progress=False)[0]
     assert abs(float(np.asarray(eight.images).mean()) - float(np.asarray(sixteen.images).mean())) < 0.5
     assert 60 < float(np.asarray(sixteen.images).mean()) < 90  # not saturated towards 255

@@ -53,7 +53,7 @@ def test_a_glob_matching_nothing_is_one_error(run: Path) -> None:
 def test_the_threshold_is_selected_on_validation_labels() -> None:
     import numpy as np
 
-    from hoot.trainer.training.metrics import best_threshold
+    from hoot.trainer.tasks.label_metrics import best_threshold
 
     y = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
     probs = np.array([[0.3, 0.1], [0.25, 0.05], [0.1, 0.35], [0.05, 0.1]])  # positives sit near 0.3, not 0.5
