@@ -115,9 +115,9 @@ def test_sqlite_storage_coordinator_and_worker_processes(toy_data, tmp_path):
     env = toy_env(log, rung_s=0.2)
     coord = spawn_toy(config, {"storage": url, "study": "lab"}, env, "coord", tmp_path)
     deadline = time.monotonic() + 30
-    while not (tmp_path / "bakeoff.db").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)
+    while time.monotonic() < deadline and not ((tmp_path / "coord.err").is_file()
+                                               and "created in" in (tmp_path / "coord.err").read_text()):
+        time.sleep(0.1)  # the study exists (the coordinator says so), not just its file
     worker = spawn_toy(config, {"storage": url, "study": "lab", "worker": True}, env, "w1", tmp_path)
     assert wait_all([coord, worker]) == [0, 0], (tmp_path / "coord.err").read_text() + (tmp_path / "w1.err").read_text()
     result = json.loads((tmp_path / "coord.out").read_text())
