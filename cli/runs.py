@@ -106,7 +106,11 @@ def shortlist(data_dir, candidates, target, task, loss, top_k, val_fraction, tes
         existing_folder(data_dir, "data folder")
         names = parse_candidates(candidates)
         if names and (limits or target):
-            names = _limited(names, task, limits, target)
+            from pathlib import Path
+
+            from hoot.trainer.tasks import AUTO, detect_task
+
+            names = _limited(names, detect_task(Path(data_dir)) if task == AUTO else task, limits, target)
         elif not names:
             names = _advised(data_dir, task, top_k, target, limits)
         config = ShortlistConfig(

@@ -235,7 +235,7 @@ def heatmap_items(run_dir: Path, run: dict) -> list[tuple[str, Any]]:
     if not run.get("finetune") or not (run_dir / "best.pt").is_file():
         return []
     try:
-        from hoot.trainer.data.dataset import run_splits
+        from hoot.trainer.training.context import run_splits
         from hoot.trainer.deploy.trained import load_trained
         from hoot.trainer.health.explain import right_and_wrong
 
