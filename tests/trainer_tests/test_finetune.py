@@ -12,7 +12,7 @@ from hoot.testing.images import tiny_config
 from hoot.trainer.training.bakeoff import prepare
 from hoot.trainer.training.finetune import finetune, warmup_cosine
 from hoot.trainer.tasks import make_loss
-from hoot.trainer.tasks.classification import SoftmaxFocalLoss
+from hoot.trainer.tasks.losses import SoftmaxFocalLoss
 
 
 def test_warmup_then_cosine():

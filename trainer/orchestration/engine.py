@@ -81,13 +81,12 @@ class Engine:
         metric = getattr(ctx, "metric", None)
         if metric:
             return metric if isinstance(metric, Metric) else Metric.named(str(metric))
-        from pathlib import Path
-
         from hoot.trainer.tasks import AUTO, detect_task, get_task
 
-        task = getattr(ctx, "task", None) or getattr(getattr(ctx, "config", None), "task", "classification")
-        if task == AUTO:  # a config before its data is scanned: the layout decides, as the scan will
-            task = detect_task(Path(getattr(ctx, "data_dir", None) or ctx.config.data_dir))
+        config = getattr(ctx, "config", ctx)
+        task = getattr(ctx, "task", None) or getattr(config, "task", AUTO)
+        if task == AUTO:  # a config before prepare: the layout decides, as prepare will
+            task = detect_task(config.data_dir)
         return get_task(task).metric
 
 

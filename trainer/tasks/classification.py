@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from hoot.advisor.dataset_scan import IMAGE_EXTENSIONS, class_dirs, display_name, fence, find_splits
 from hoot.advisor.errors import HootError
@@ -23,7 +20,10 @@ from hoot.trainer.tasks.base import (EvalResult, Evaluator, LayoutMatch, LossOpt
                                      Task)
 from hoot.trainer.tasks.label_metrics import classification_metrics
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported where it is used: `--task auto` reads layouts without it
+    import torch
+    from torch import nn
+
     from hoot.advisor.catalog import Catalog
 
 
@@ -90,22 +90,6 @@ def read_class_folders(data_dir: str | Path, val_fraction: float = 0.2, seed: in
     return scan
 
 
-class SoftmaxFocalLoss(nn.Module):
-    """Focal loss for single-label classification: (1 - p_t)^gamma down-weights easy examples."""
-
-    def __init__(self, gamma: float = 2.0, label_smoothing: float = 0.0) -> None:
-        super().__init__()
-        self.gamma, self.label_smoothing = gamma, label_smoothing
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        logp = F.log_softmax(logits.float(), dim=1)
-        ce = F.nll_loss(logp, target, reduction="none")
-        if self.label_smoothing:
-            ce = (1 - self.label_smoothing) * ce - self.label_smoothing * logp.mean(dim=1)
-        pt = logp.gather(1, target.unsqueeze(1)).squeeze(1).exp()
-        return ((1 - pt) ** self.gamma * ce).mean()
-
-
 class LogitsEvaluator(Evaluator):
     """Collects every logit (a classifier's outputs are small) and scores them at the end with
     `metrics(logits, targets)`; also the loss and the logit spread (~0 when the network outputs
@@ -121,6 +105,8 @@ class LogitsEvaluator(Evaluator):
         self.ys.append(targets)
 
     def compute(self) -> EvalResult:
+        import torch
+
         logits, y = torch.cat(self.outs).cpu().numpy(), torch.cat(self.ys).cpu().numpy()  # one copy back
         with torch.no_grad():
             loss = float(self.loss_fn(torch.from_numpy(logits), torch.from_numpy(y)))
@@ -172,6 +158,10 @@ class ClassificationTask(Task):
                            image_size=image_size)
 
     def make_loss(self, options: LossOptions) -> nn.Module:
+        from torch import nn
+
+        from hoot.trainer.tasks.losses import SoftmaxFocalLoss
+
         name = options.name or ("focal" if options.focal else "ce")
         if name not in self.losses:
             raise HootError(f"--loss '{name}' is not one of {', '.join(self.losses)} for {self.name}")
@@ -187,6 +177,8 @@ class ClassificationTask(Task):
 
     def predict(self, model: nn.Module, x: torch.Tensor, images: Sequence[str], classes: Sequence[str],
                 options: PredictOptions) -> list[dict[str, Any]]:
+        import torch
+
         with torch.inference_mode():
             probs = torch.softmax(model(x), dim=1).numpy()
         return softmax_rows(probs, images, classes, options.top_k)

@@ -8,13 +8,9 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
-from torchvision.ops import sigmoid_focal_loss
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
@@ -24,6 +20,10 @@ from hoot.trainer.data.splits import min_images_per_class, shuffled_split3, spli
 from hoot.trainer.tasks.base import Evaluator, LayoutMatch, LossOptions, PredictOptions, ScanOptions
 from hoot.trainer.tasks.classification import ClassificationTask, LogitsEvaluator, softmax_rows
 from hoot.trainer.tasks.label_metrics import multilabel_metrics
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 LABELS_CSV = "labels.csv"
@@ -121,22 +121,6 @@ def read_tagged(data_dir: str | Path, val_fraction: float = 0.2, seed: int = 0, 
     return scan
 
 
-class MultiLabelLoss(nn.Module):
-    """Sigmoid + BCE per tag (or sigmoid focal loss); targets are multi-hot."""
-
-    def __init__(self, focal: bool = False, gamma: float = 2.0, alpha: float = 0.25, label_smoothing: float = 0.0) -> None:
-        super().__init__()
-        self.focal, self.gamma, self.alpha, self.label_smoothing = focal, gamma, alpha, label_smoothing
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        t = target.float()
-        if self.label_smoothing:
-            t = t * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
-        if self.focal:
-            return sigmoid_focal_loss(logits.float(), t, alpha=self.alpha, gamma=self.gamma, reduction="mean")
-        return F.binary_cross_entropy_with_logits(logits.float(), t)
-
-
 class MultiLabelTask(ClassificationTask):
     """A classifier's model and augmentation with multi-hot targets and sigmoid outputs."""
 
@@ -162,12 +146,16 @@ class MultiLabelTask(ClassificationTask):
         return out
 
     def make_loss(self, options: LossOptions) -> nn.Module:
+        from hoot.trainer.tasks.losses import MultiLabelLoss
+
         name = options.name or ("focal" if options.focal else "bce")
         if name not in self.losses:
             raise HootError(f"--loss '{name}' is not one of {', '.join(self.losses)} for {self.name}")
         return MultiLabelLoss(focal=name == "focal", gamma=options.focal_gamma, label_smoothing=options.label_smoothing)
 
     def fake_targets(self, batch: int, size: int, num_classes: int, device: torch.device) -> torch.Tensor:
+        import torch
+
         return torch.randint(0, 2, (batch, num_classes), device=device).float()
 
     def evaluator(self, num_classes: int | None, loss_fn: nn.Module) -> Evaluator:
@@ -177,6 +165,8 @@ class MultiLabelTask(ClassificationTask):
                 options: PredictOptions) -> list[dict[str, Any]]:
         """The `top_k` most likely tags of each image, each saying whether it is given (`tagged`: at or
         over `options.threshold`, the run's validation-selected threshold unless the user set one)."""
+        import torch
+
         with torch.inference_mode():
             probs = torch.sigmoid(model(x)).numpy()
         rows = softmax_rows(probs, images, classes, options.top_k)

@@ -30,20 +30,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from hoot.advisor.dataset_scan import find_splits, is_image_name, probe_header
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
 from hoot.trainer.data.cache import decode_mask_resized
 from hoot.trainer.data.dataset import DatasetScan, Sample, check_root, check_trainable
-from hoot.trainer.data.pipeline import augment, crop_masks, crop_rois
 from hoot.trainer.data.splits import split_by_classes_present, split_rule
 from hoot.trainer.tasks.base import (EvalResult, Evaluator, LayoutMatch, LossOptions, Picture, PredictOptions,
                                      ScanOptions, Task)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported where it is used: `--task auto` reads layouts without it
+    import torch
+    from torch import nn
+
     from hoot.advisor.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -106,62 +106,6 @@ def _class_names(root: Path, voc: bool, max_index: int) -> tuple[list[str], bool
     return [f"class_{i}" for i in range(max_index + 1)], False
 
 
-class SegmentationModel(nn.Module):
-    """A torchvision segmentation model that returns its `out` logits (N, C, H, W) as one tensor, so
-    training, evaluation and export take it like a classifier's logits."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        for attr in ("hoot_variant", "hoot_task", "hoot_head_names"):
-            setattr(self, attr, getattr(model, attr, None))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)["out"]
-
-
-def _replace_head(model: nn.Module, old_classes: int, num_classes: int) -> list[str]:
-    """Swap every classifier conv with `old_classes` outputs (FCN/DeepLab's last conv, LRASPP's two) for
-    one with `num_classes`; the auxiliary head is dropped (hoot trains on `out`)."""
-    if getattr(model, "aux_classifier", None) is not None:
-        model.aux_classifier = None
-    replaced = []
-    for name, module in list(model.classifier.named_modules()):
-        if isinstance(module, nn.Conv2d) and module.out_channels == old_classes:
-            new = nn.Conv2d(module.in_channels, num_classes, module.kernel_size, module.stride, module.padding,
-                            bias=module.bias is not None)
-            parent_name, _, child = name.rpartition(".")
-            parent = model.classifier.get_submodule(parent_name) if parent_name else model.classifier
-            setattr(parent, child, new)
-            replaced.append("classifier." + name)
-    return replaced
-
-
-class SoftmaxDiceCE(nn.Module):
-    """dice_ce: smp's multiclass Dice plus cross-entropy (seeds/003's combination), ignoring 255."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        from segmentation_models_pytorch.losses import DiceLoss
-
-        self.dice = DiceLoss("multiclass", ignore_index=IGNORE_INDEX)
-        self.ce = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.dice(logits, target) + self.ce(logits, target)
-
-
-class MaskLoss(nn.Module):
-    """A loss on (N,C,H,W) logits and uint8 masks: masks become int64 class indices first."""
-
-    def __init__(self, loss: nn.Module) -> None:
-        super().__init__()
-        self.loss = loss
-
-    def forward(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        return self.loss(logits.float(), masks.long())
-
-
 class MaskEvaluator(Evaluator):
     """torchmetrics' multiclass confusion matrix accumulated per batch (255 ignored), the loss beside it."""
 
@@ -189,8 +133,10 @@ class MaskEvaluator(Evaluator):
                           per_class_from_confusion(cm), {"confusion_matrix": cm.long().tolist()})
 
 
-def mask_metrics(cm: torch.Tensor) -> dict[str, float]:
+def mask_metrics(cm: "torch.Tensor") -> dict[str, float]:
     """mIoU and mean Dice over the classes present in the ground truth or the prediction, pixel accuracy."""
+    import torch
+
     tp = cm.diag()
     gt, pred = cm.sum(1), cm.sum(0)
     union = gt + pred - tp
@@ -332,18 +278,24 @@ class SegmentationTask(Task):
 
     def build_model(self, variant: str, num_classes: int, pretrained: bool, catalog: "Catalog | None" = None,
                     image_size: int | None = None) -> nn.Module:
+        from torch import nn
+
         from hoot.bench.models import build_model
+        from hoot.trainer.tasks.segmentation_model import SegmentationModel, replace_head
 
         if not pretrained:
             return SegmentationModel(build_model(variant, task=self.name, num_classes=num_classes, catalog=catalog))
         model = build_model(variant, task=self.name, num_classes=None, pretrained=True, catalog=catalog)
         old = next((m.out_channels for m in reversed(list(model.classifier.modules())) if isinstance(m, nn.Conv2d)), None)
         if old is not None and old != num_classes:
-            model.hoot_head_names = _replace_head(model, old, num_classes)
+            model.hoot_head_names = replace_head(model, old, num_classes)
         return SegmentationModel(model)
 
     def make_loss(self, options: LossOptions) -> nn.Module:
         from segmentation_models_pytorch import losses as smp_losses
+        from torch import nn
+
+        from hoot.trainer.tasks.losses import MaskLoss, SoftmaxDiceCE
 
         name = options.name or ("focal" if options.focal else "ce")
         if name not in self.losses:
@@ -351,7 +303,7 @@ class SegmentationTask(Task):
         made = {
             "ce": lambda: nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX, label_smoothing=options.label_smoothing),
             "dice": lambda: smp_losses.DiceLoss("multiclass", ignore_index=IGNORE_INDEX),
-            "dice_ce": SoftmaxDiceCE,
+            "dice_ce": lambda: SoftmaxDiceCE(IGNORE_INDEX),
             "tversky": lambda: smp_losses.TverskyLoss("multiclass", ignore_index=IGNORE_INDEX),
             "jaccard": lambda: smp_losses.JaccardLoss("multiclass", ignore_index=IGNORE_INDEX),
             "focal": lambda: smp_losses.FocalLoss("multiclass", gamma=options.focal_gamma, ignore_index=IGNORE_INDEX),
@@ -360,10 +312,14 @@ class SegmentationTask(Task):
 
     def augment(self, x: torch.Tensor, targets: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """The classifier's crop + flip, with the same boxes moving the masks (nearest)."""
+        from hoot.trainer.data.pipeline import augment, crop_masks, crop_rois
+
         boxes = crop_rois(x.shape[0], x.shape[-1], g)
         return augment(x, g, boxes=boxes), crop_masks(targets, boxes)
 
     def fake_targets(self, batch: int, size: int, num_classes: int, device: torch.device) -> torch.Tensor:
+        import torch
+
         return torch.randint(0, num_classes, (batch, size, size), device=device, dtype=torch.uint8)
 
     # -- metric, predictions, pictures ---------------------------------------------------------------
@@ -378,6 +334,8 @@ class SegmentationTask(Task):
         from PIL import Image
 
         from hoot.trainer.runfiles import ensure_writable_dir
+
+        import torch
 
         out_dir = options.out_dir or Path("predictions")
         ensure_writable_dir(out_dir, "--out-dir")
@@ -403,6 +361,7 @@ class SegmentationTask(Task):
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import torch
 
         with torch.inference_mode():
             pred = model(x).argmax(1).to(torch.uint8).cpu().numpy()
