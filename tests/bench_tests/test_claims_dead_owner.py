@@ -41,12 +41,15 @@ def test_a_live_process_keeps_its_claim(db, row) -> None:
         assert not store.claim(SettingsKey.from_row(row(batch_size=4)), f"{here}:{os.getpid()}", ttl_s=900)
 
 
-def test_a_model_another_process_measures_is_said_to_be_skipped(db, fake_builder, caplog) -> None:
+def test_a_model_another_process_measures_is_said_to_be_skipped(db, fake_builder, caplog, monkeypatch) -> None:
     settings = RunOptions(device="cpu", threads=1, quick=True, input_size=32)
     with ResultStore(db) as store:
         jobs, _, _ = plan_jobs([load_catalog().get("resnet18")], settings, HW, store, builder=fake_builder)
         for mode, batch in jobs[0].pairs:
             store.claim(jobs[0].key(mode, batch), "another-host:1", ttl_s=900)
+        hoot_log = logging.getLogger("hoot")  # an earlier CLI test may have left hoot's logger unpropagated
+        monkeypatch.setattr(hoot_log, "propagate", True)
+        monkeypatch.setattr(hoot_log, "disabled", False)
         with caplog.at_level(logging.INFO, logger="hoot"):
             rows = run_jobs(jobs, store, HW, progress=False)
     assert rows == []

@@ -193,11 +193,11 @@ def test_ondevice_variants_measure_write_and_reload(trained_run, tmp_path):
         # the shipped file, loaded afresh in the runtime's own API, gives the row's top-1
         runner = RUNTIMES[row.runtime].load(Path(row.file), threads=1)
         top1 = float((np.concatenate([runner(x[i:i + 1]) for i in range(len(x))]).argmax(1) == held.labels).mean())
-        assert abs(top1 - row.top1) <= 1e-4, name  # the row rounds to 4 decimals
+        assert abs(top1 - row.score) <= 1e-4, name  # the row rounds to 4 decimals
         if name.endswith("int8"):
             assert row.details["calibration_images"] == 16 and abs(row.top1_delta_pts) <= ONDEVICE_INT8_TOLERANCE_PTS
         else:
-            assert row.top1 == eager.top1, name  # fp32 in another runtime: the same predictions
+            assert row.score == eager.score, name  # fp32 in another runtime: the same predictions
     if "openvino" in available:
         assert _row(result, "openvino").file_mb > Path(_row(result, "openvino").file).stat().st_size / 2**20  # + .bin
 
