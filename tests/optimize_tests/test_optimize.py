@@ -195,7 +195,7 @@ def test_ondevice_variants_measure_write_and_reload(trained_run, tmp_path):
         top1 = float((np.concatenate([runner(x[i:i + 1]) for i in range(len(x))]).argmax(1) == held.labels).mean())
         assert abs(top1 - row.score) <= 1e-4, name  # the row rounds to 4 decimals
         if name.endswith("int8"):
-            assert row.details["calibration_images"] == 16 and abs(row.top1_delta_pts) <= ONDEVICE_INT8_TOLERANCE_PTS
+            assert row.details["calibration_images"] == 16 and abs(row.score_delta_pts) <= ONDEVICE_INT8_TOLERANCE_PTS
         else:
             assert row.score == eager.score, name  # fp32 in another runtime: the same predictions
     if "openvino" in available:
