@@ -8,6 +8,8 @@ matplotlib and others write caches under HOME.
 
 from __future__ import annotations
 
+import logging
+
 import os
 import shutil
 import tempfile
@@ -66,4 +68,16 @@ def _isolated_homes(tmp_path_factory, monkeypatch):
     """Point hoot's data dir, HOME and the caches at this test's own temporary folders; no downloads."""
     base = tmp_path_factory.mktemp("homes")
     _isolate(monkeypatch.setenv, lambda name: monkeypatch.delenv(name, raising=False), base)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _hoot_loggers_as_new(monkeypatch):
+    """A test starts with hoot's loggers as a fresh process has them: an earlier test's alembic
+    migration (logging.config.fileConfig) disables every logger that existed then, and a CLI test
+    stops `hoot` propagating; tests that read hoot's log lines must not depend on the order."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and (name == "hoot" or name.startswith("hoot.")):
+            monkeypatch.setattr(logger, "disabled", False)
+            monkeypatch.setattr(logger, "propagate", True)
     yield

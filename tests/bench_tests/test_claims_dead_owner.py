@@ -47,10 +47,7 @@ def test_a_model_another_process_measures_is_said_to_be_skipped(db, fake_builder
         jobs, _, _ = plan_jobs([load_catalog().get("resnet18")], settings, HW, store, builder=fake_builder)
         for mode, batch in jobs[0].pairs:
             store.claim(jobs[0].key(mode, batch), "another-host:1", ttl_s=900)
-        hoot_log = logging.getLogger("hoot")  # an earlier CLI test may have left hoot's logger unpropagated
-        monkeypatch.setattr(hoot_log, "propagate", True)
-        monkeypatch.setattr(hoot_log, "disabled", False)
-        with caplog.at_level(logging.INFO, logger="hoot"):
+        with caplog.at_level(logging.INFO, logger="hoot.bench.runner"):
             rows = run_jobs(jobs, store, HW, progress=False)
     assert rows == []
     assert any("resnet18 skipped: another hoot bench process is measuring it" in r.getMessage() for r in caplog.records)
