@@ -6,8 +6,7 @@ box targets already on the device; no data work. The bake-off: `BakeoffStream`, 
 inner loop (gather from the uint8 cache with its box rows, the task's augmentation that moves the
 boxes with the image, normalise, step). Target (issue 18): ratio >= 0.90 on CPU.
 
-Interleaved in short chunks (CHUNK steps of one, then CHUNK of the other, same model and optimiser)
-and the ratio is the median of the per-pair ratios, so a load spike hits both halves of a pair.
+The pairing (interleaved chunks, ratio = median of per-pair ratios) is benchmarks/paired_steps.py.
 Figures need a quiet machine; `--pairs 2 --chunk 1 --count 16` only checks that the script runs.
 
     .venv/bin/python benchmarks/detection_throughput.py [--candidate ssdlite320_mobilenet_v3_large]
@@ -18,68 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from paired_steps import paired_ratio
 
 from hoot.advisor.render import render
 from hoot.testing.detection_data import make_coco
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.training.bakeoff import BakeoffStream, build_candidate, prepare
-from hoot.trainer.training.device_run import resolve_precision
-from hoot.trainer.training.loop import Stepper
-from hoot.trainer.training.strategy import make_optimizer
+from hoot.trainer.training.bakeoff import prepare
 
 TARGET_CPU = 0.90
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def measure(ctx, name: str, pairs: int, chunk: int) -> dict:
-    dev, b = ctx.device, ctx.config.batch_size
-    model = build_candidate(ctx, name)
-    opt = make_optimizer(model, "adamw", 1e-3, 0.05)
-    loss_fn = ctx.make_loss()  # the task's loss: the detector's own losses, summed
-    precision = resolve_precision("auto", model, opt, loss_fn, dev, b, ctx.image_size, ctx.num_classes, ctx.task)
-    stepper = Stepper(model, opt, loss_fn, dev, lambda s: 1e-3, precision)
-    stream = BakeoffStream(ctx, ctx.normalizer(name))
-    x, y = stream_batch(ctx, name, b)  # pre-made, on the device: the bound does no data work
-    model.train()
-    step = 0
-    for _ in range(2):  # warm-up both paths
-        stepper.step(x, y, 0)
-        stream.step(stepper, step)
-        step += 1
-    stepper.meter.read()
-    bound, pipe, ratios = [], [], []
-    for _ in range(pairs):
-        _sync(dev)
-        t0 = time.perf_counter()
-        for _ in range(chunk):
-            stepper.step(x, y, 0)
-        stepper.meter.read()
-        tb = chunk * b / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        n = 0
-        for _ in range(chunk):
-            n += stream.step(stepper, step)[1]
-            step += 1
-        stepper.meter.read()
-        tp = n / (time.perf_counter() - t0)
-        bound.append(tb)
-        pipe.append(tp)
-        ratios.append(tp / tb)
-    ratios.sort()
-    return {"device": dev.type, "size_px": ctx.image_size, "batch": b, "candidate": name, "precision": precision.label,
-            "model_only_img_s": statistics.median(bound), "bakeoff_img_s": statistics.median(pipe),
-            "ratio": statistics.median(ratios), "ratio_p10": ratios[len(ratios) // 10],
-            "ratio_p90": ratios[(len(ratios) * 9) // 10]}
 
 
 def stream_batch(ctx, name: str, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,7 +57,7 @@ def main() -> None:
                           output=str(tmp / "runs"), run_id="tp", batch_size=args.batch, image_size=args.size,
                           full_epochs=0, device=args.device)
     ctx = prepare(cfg, progress=False)
-    row = measure(ctx, args.candidate, args.pairs, args.chunk)
+    row = paired_ratio(ctx, args.candidate, args.pairs, args.chunk, bound_batch=stream_batch)
     print(f"# {torch.get_num_threads()} CPU threads; {args.pairs} interleaved pairs of {args.chunk} steps; "
           "ratio = median of per-pair ratios (p10-p90)")
     print(render([row], "table", floatfmt=".3g"))

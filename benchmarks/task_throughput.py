@@ -5,8 +5,7 @@ Issue 18's target: ratio >= 0.90 on the CPU. The bound is the run's own `Stepper
 loss (hoot.trainer.tasks: `criterion`) on a random batch and `fake_targets` already on the device;
 the bake-off is `BakeoffStream`, the inner loop of `train_rung` (gather images AND masks from the
 uint8 cache, one roi_align crop + flip for the images, the same crops nearest-sampled for the
-masks, normalise, step). Interleaved in short chunks, ratio = median of per-pair ratios, so a
-load spike on a shared machine hits both halves of a pair alike. Figures need a quiet machine.
+masks, normalise, step). The pairing is benchmarks/paired_steps.py. Figures need a quiet machine.
 
     .venv/bin/python benchmarks/task_throughput.py [--task segmentation] [--candidates lraspp_mobilenet_v3_large]
         [--size 64] [--batch 16] [--images 96] [--pairs 10] [--chunk 3]
@@ -15,20 +14,16 @@ load spike on a shared machine hits both halves of a pair alike. Figures need a 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from paired_steps import paired_ratio
 
 from hoot.advisor.render import render
 from hoot.testing.images import make_segmentation
 from hoot.trainer.config import ShortlistConfig
-from hoot.trainer.training.bakeoff import BakeoffStream, build_candidate, prepare
-from hoot.trainer.training.device_run import resolve_precision
-from hoot.trainer.training.loop import Stepper
-from hoot.trainer.training.strategy import make_optimizer
+from hoot.trainer.training.bakeoff import prepare
 
 
 def make_data(task: str, root: Path, n: int, size: int) -> Path:
@@ -38,53 +33,6 @@ def make_data(task: str, root: Path, n: int, size: int) -> Path:
     from hoot.testing import detection_data  # the detection helper's generator (hoot.testing.detection_data)
 
     return detection_data.make_detection(root, n=n, size=size)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def measure(ctx, name: str, pairs: int, chunk: int) -> dict:
-    dev, b, task = ctx.device, ctx.config.batch_size, ctx.task_impl
-    model = build_candidate(ctx, name)
-    opt = make_optimizer(model, "adamw", 1e-3, 0.05)
-    loss_fn = ctx.make_loss()
-    precision = resolve_precision("auto", model, opt, loss_fn, dev, b, ctx.image_size, ctx.num_classes, task)
-    stepper = Stepper(model, opt, loss_fn, dev, lambda s: 1e-3, precision)
-    stream = BakeoffStream(ctx, ctx.normalizer(name))
-    x = torch.randn(b, 3, ctx.image_size, ctx.image_size, device=dev)
-    y = task.fake_targets(b, ctx.image_size, ctx.num_classes, dev)
-    model.train()
-    step = 0
-    for _ in range(2):  # warm-up both paths
-        stepper.step(x, y, 0)
-        stream.step(stepper, step)
-        step += 1
-    stepper.meter.read()
-    bound, pipe, ratios = [], [], []
-    for _ in range(pairs):
-        _sync(dev)
-        t0 = time.perf_counter()
-        for _ in range(chunk):
-            stepper.step(x, y, 0)
-        stepper.meter.read()
-        tb = chunk * b / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        n = 0
-        for _ in range(chunk):
-            n += stream.step(stepper, step)[1]
-            step += 1
-        stepper.meter.read()
-        tp = n / (time.perf_counter() - t0)
-        bound.append(tb)
-        pipe.append(tp)
-        ratios.append(tp / tb)
-    ratios.sort()
-    return {"task": task.name, "device": dev.type, "size_px": ctx.image_size, "batch": b, "candidate": name,
-            "precision": precision.label, "model_only_img_s": statistics.median(bound),
-            "bakeoff_img_s": statistics.median(pipe), "ratio": statistics.median(ratios),
-            "ratio_p10": ratios[len(ratios) // 10], "ratio_p90": ratios[(len(ratios) * 9) // 10]}
 
 
 def main() -> None:
@@ -105,7 +53,7 @@ def main() -> None:
                           output=str(tmp / "runs"), run_id="tp", batch_size=args.batch, image_size=args.size,
                           full_epochs=0, device=args.device)
     ctx = prepare(cfg, progress=False)
-    rows = [measure(ctx, name, args.pairs, args.chunk) for name in names]
+    rows = [paired_ratio(ctx, name, args.pairs, args.chunk) for name in names]
     print(f"# {torch.get_num_threads()} CPU threads; {args.pairs} interleaved pairs of {args.chunk} steps per candidate; "
           "ratio = median of per-pair ratios (p10-p90)")
     print(render(rows, "table", floatfmt=".3g"))
