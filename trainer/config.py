@@ -101,6 +101,7 @@ class ShortlistConfig:
     precision: str = "auto"  # auto | probe | fp32 | bf16 | fp16 [+channels_last]
     compile: str = "off"  # off | auto | default | reduce-overhead (CUDA graphs)
     allow_leakage: bool = False  # train even when DATA/test/ shares images with training (issue 20)
+    annotations: str | None = None  # --annotations FILE: detection's COCO json when not DATA_DIR/annotations.json
 
     def __post_init__(self) -> None:
         if not self.run_id:

@@ -57,6 +57,38 @@ def test_given_annotations_file_and_images_folder(tmp_path):
     assert len(data.images) == 3 and all("images" in im.path for im in data.images)
 
 
+def test_annotations_file_picks_detection_and_travels_with_the_run(tmp_path):
+    """--annotations FILE: `--task auto` reads detection from the file, and a run's config keeps it, so
+    a resume or a run rebuilt from config.json alone (run_splits) reads the same boxes."""
+    from hoot.trainer.config import ShortlistConfig
+    from hoot.trainer.tasks.scanning import scan_dataset, scan_for
+    from hoot.trainer.training.context import run_splits
+
+    root = tmp_path / "d"
+    make_coco(root / "images", count=12)
+    (root / "images" / "annotations.json").rename(tmp_path / "boxes.json")
+    scan = scan_dataset(root / "images", annotations=str(tmp_path / "boxes.json"))
+    assert scan.task == "detection" and len(scan.train) + len(scan.val) + len(scan.test) == 12
+    with pytest.raises(HootError, match="not a detection layout"):  # without the file, the folder says nothing
+        scan_dataset(root / "images", task="detection")
+    cfg = ShortlistConfig(data_dir=str(root / "images"), candidates=["ssdlite320_mobilenet_v3_large"],
+                          annotations=str(tmp_path / "boxes.json"), output=str(tmp_path / "runs"), run_id="r")
+    cfg.save()
+    assert ShortlistConfig.load(cfg.run_dir / "config.json").annotations == str(tmp_path / "boxes.json")
+    assert scan_for(cfg).train == scan.train
+    assert run_splits(cfg.run_dir).test == tuple(scan.test)
+
+
+def test_annotations_file_with_a_task_that_reads_none(tmp_path):
+    from hoot.testing.images import make_imagefolder
+    from hoot.trainer.tasks.scanning import scan_dataset
+
+    make_imagefolder(tmp_path / "cls", per_class=4)
+    with pytest.raises(HootError, match=r"--annotations '.*' is for --task detection, not --task classification") as err:
+        scan_dataset(tmp_path / "cls", task="classification", annotations=str(tmp_path / "boxes.json"))
+    assert "\n" not in str(err.value)
+
+
 def test_category_ids_map_in_sorted_order(tmp_path):
     root, _, doc = _coco(tmp_path, count=3)
     for c in doc["categories"]:

@@ -86,7 +86,7 @@ class Engine:
         config = getattr(ctx, "config", ctx)
         task = getattr(ctx, "task", None) or getattr(config, "task", AUTO)
         if task == AUTO:  # a config before prepare: the layout decides, as prepare will
-            task = detect_task(config.data_dir)
+            task = detect_task(config.data_dir, getattr(config, "annotations", None))
         return get_task(task).metric
 
 

@@ -52,6 +52,11 @@ def get_task(name: str) -> "Task":
     return cls()
 
 
+def annotation_readers() -> list[str]:
+    """The tasks that take an `--annotations FILE` (detection: a COCO json)."""
+    return [n for n in available() if _load(n).annotations_file]  # type: ignore[union-attr]
+
+
 def layout_matches(root: str | Path) -> list["LayoutMatch"]:
     """Every task's reading of `root` (what `--task auto` chooses from)."""
     root = Path(root)
@@ -63,15 +68,21 @@ def layout_matches(root: str | Path) -> list["LayoutMatch"]:
     return found
 
 
-def detect_task(root: str | Path) -> str:
+def detect_task(root: str | Path, annotations: str | Path | None = None) -> str:
     """The task whose layout `root` holds: the one task-specific layout (masks, COCO, YOLO, tags),
     else the generic one (class folders), which is also what an unknown layout is read as (its reader's
-    error lists every layout). Two specific layouts are ambiguous: a HootError names them."""
+    error lists every layout). Two specific layouts are ambiguous: a HootError names them. With an
+    `--annotations FILE`, the task that reads such a file (the layout is in the file, not the folder)."""
     root = Path(root)
     if not root.exists():
         raise HootError(f"data folder '{root}' does not exist; pass a folder of images")
     if not root.is_dir():
         raise HootError(f"data folder '{root}' is a file; pass the folder that holds the images")
+    if annotations is not None:
+        readers = annotation_readers()
+        if len(readers) == 1:
+            return readers[0]
+        raise HootError(f"--annotations '{annotations}' fits more than one task ({', '.join(readers)}); pass --task")
     matches = layout_matches(root)
     specific = [m for m in matches if m.specific]
     if len(specific) == 1:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import yaml
@@ -183,11 +183,14 @@ def _load_coco_json(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _coco_image_path(json_dir: Path, file_name: str) -> Path:
-    for base in (json_dir, json_dir / "images"):
-        if (base / file_name).is_file():
-            return base / file_name
-    return json_dir / file_name
+def _coco_image_path(bases: tuple[Path, ...], file_name: str) -> Path:
+    """Where a COCO `file_name` lives: the data folder first (COCO's own layout keeps train2017/ and
+    annotations/ apart), then beside the json, each with an images/ folder; None-found: the first."""
+    for base in bases:
+        for folder in (base, base / "images"):
+            if (folder / file_name).is_file():
+                return folder / file_name
+    return bases[0] / file_name
 
 
 def read_coco(root: str | Path, annotations: str | Path | None = None) -> DetectionData:
@@ -227,10 +230,12 @@ def read_coco(root: str | Path, annotations: str | Path | None = None) -> Detect
         per_image[image_id][1].append(index_of[category_id])
     records = []
     for image_id, im in sorted(images.items()):
-        file_path = _coco_image_path(path.parent, str(im.get("file_name", "")))
+        bases = tuple(dict.fromkeys((root, path.parent)))
+        file_path = _coco_image_path(bases, str(im.get("file_name", "")))
         if not file_path.is_file():
-            raise HootError(f"'{path}' names image '{im.get('file_name')}', which is not in {path.parent} (or its "
-                            "images/ folder): add the image or remove its entry")
+            where = " or ".join(str(b) for b in bases)
+            raise HootError(f"'{path}' names image '{im.get('file_name')}', which is not in {where} (or an images/ "
+                            "folder there): add the image or remove its entry")
         size = (int(im["width"]), int(im["height"])) if im.get("width") and im.get("height") else None
         boxes, labels = per_image[image_id]
         records.append(_image_record(file_path, size, boxes, labels, counts))
@@ -326,17 +331,21 @@ def stratum(image: BoxedImage, class_counts: np.ndarray) -> int:
     return int(present[np.argmin(class_counts[present])])
 
 
-def split_detection(data: DetectionData, val_fraction: float, test_fraction: float,
-                    seed: int) -> tuple[list[BoxedImage], list[BoxedImage], list[BoxedImage]]:
+def split_detection(data: DetectionData, val_fraction: float, test_fraction: float, seed: int,
+                    grouper: Callable[[list[str]], list[int]] | None = None
+                    ) -> tuple[list[BoxedImage], list[BoxedImage], list[BoxedImage]]:
     """(train, val, test): the layout's own split where it names one, else a seeded split stratified
-    by each image's rarest class (so rare classes reach validation and test)."""
+    by each image's rarest class (so rare classes reach validation and test); `grouper` (hoot
+    doctor's near-copy groups) keeps each group of copies on one side."""
     given = {s: [im for im in data.images if im.given_split == s] for s in ("train", "val", "test")}
     pool = [im for im in data.images if im.given_split in (None, "train")]
     draw_val, draw_test = not given["val"], not given["test"]
     counts = np.bincount(np.concatenate([im.labels for im in data.images] + [np.zeros(0, np.int64)]),
                          minlength=len(data.classes))
     strata = [stratum(im, counts) for im in pool]
-    tr, va, te = stratified_split3(strata, val_fraction if draw_val else 0.0, test_fraction if draw_test else 0.0, seed)
+    groups = grouper([im.path for im in pool]) if grouper is not None and (draw_val or draw_test) else None
+    tr, va, te = stratified_split3(strata, val_fraction if draw_val else 0.0, test_fraction if draw_test else 0.0, seed,
+                                   groups)
     train = [pool[i] for i in tr]
     val = [pool[i] for i in va] if draw_val else given["val"]
     test = [pool[i] for i in te] if draw_test else given["test"]

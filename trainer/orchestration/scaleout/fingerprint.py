@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hoot.advisor.errors import HootError
@@ -9,7 +10,7 @@ from hoot.advisor.paths import existing_folder
 from hoot.trainer.orchestration.scaleout import study as st
 
 #: settings that may differ between machines without changing the bake-off's result
-LOCAL_SETTINGS = ("data_dir", "output", "run_id", "device", "num_threads", "auto_batch")
+LOCAL_SETTINGS = ("data_dir", "annotations", "output", "run_id", "device", "num_threads", "auto_batch")
 
 
 def settings_of(config: Any) -> dict[str, Any]:
@@ -19,7 +20,9 @@ def settings_of(config: Any) -> dict[str, Any]:
 
 def fingerprint_of(config: Any) -> dict[str, str]:
     data_dir = existing_folder(config.data_dir, "data folder")
-    return {"data": st.data_fingerprint(data_dir), "settings": st.settings_fingerprint(settings_of(config))}
+    annotations = getattr(config, "annotations", None)
+    return {"data": st.data_fingerprint(data_dir, Path(annotations) if annotations else None),
+            "settings": st.settings_fingerprint(settings_of(config))}
 
 
 def study_name_for(study: str | None, fingerprint: dict[str, str]) -> str:

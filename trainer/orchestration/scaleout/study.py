@@ -109,11 +109,12 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def data_fingerprint(data_dir: Path) -> str:
+def data_fingerprint(data_dir: Path, annotations: Path | None = None) -> str:
     """sha256 over every file's relative path and size: same images on every machine, cheap to compute.
 
     Sizes rather than contents: hashing a large dataset on each worker would cost minutes,
     and a copy with different images almost always differs in some file's size or name.
+    An `--annotations` file outside the folder counts by its size (its path is each machine's own).
     """
     root = Path(data_dir)
     digest = hashlib.sha256()
@@ -122,6 +123,8 @@ def data_fingerprint(data_dir: Path) -> str:
         if rel.startswith(".") or "/." in rel:
             continue
         digest.update(f"{rel}\0{path.stat().st_size}\n".encode())
+    if annotations is not None and Path(annotations).is_file():
+        digest.update(f"--annotations\0{Path(annotations).stat().st_size}\n".encode())
     return digest.hexdigest()
 
 
