@@ -83,6 +83,10 @@ class ModelSource(ABC):
         """The network for `task` with `num_classes` outputs, pretrained weights loaded from the cache.
         `image_size`: the input size it will run at, for the models whose layers depend on it (ViT)."""
 
+    def input_multiple(self, builder_name: str) -> int:
+        """Input sides must be a multiple of this (1: any size the model's layers take)."""
+        return 1
+
     def cached_weights(self, variant: "Variant") -> Path:
         """The entry's weights file in the package's cache, or one HootError naming it and where to put it.
 

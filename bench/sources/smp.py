@@ -29,6 +29,7 @@ ENCODERS = ("resnet34", "resnet50")
 CATALOG_CLASSES = 21
 CATALOG_INPUT_PX = 512
 ENCODER_WEIGHTS = "imagenet"
+ENCODER_DEPTH = 5  # smp's default encoder_depth
 WEIGHTS_FILENAME = "model.safetensors"
 
 
@@ -49,6 +50,11 @@ class SmpSource(ModelSource):
     def facts(self, name: str, kind: str | None = None) -> dict[str, Any]:
         return dict(_facts(name))
 
+    def input_multiple(self, builder_name: str) -> int:
+        """smp's encoders halve the input ENCODER_DEPTH times and its decoders add the skips back: a
+        side that is not a multiple of 2**depth is refused at the first forward."""
+        return 2 ** ENCODER_DEPTH
+
     def weights_file(self, variant: "Variant") -> WeightsFile | None:
         _, encoder = split_name(variant.name)
         settings = _encoder_settings(encoder)
@@ -66,7 +72,8 @@ class SmpSource(ModelSource):
             except RuntimeError as exc:
                 raise HootError(f"the encoder weights of '{variant.name}' do not fit smp's {encoder} "
                                 f"({str(exc).splitlines()[0][:200]}); delete the file and download it again") from None
-        return BuiltModel(model, [n for n, _ in model.named_modules() if n == "segmentation_head"])
+        # everything but the encoder starts fresh (smp ships encoder weights only): decoder and head
+        return BuiltModel(model, [n for n, _ in model.named_children() if n != "encoder"])
 
     @staticmethod
     def _create(arch: str, encoder: str, classes: int, **kwargs: Any) -> Any:

@@ -5,7 +5,6 @@ its package and version on the built model."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +16,7 @@ from hoot.bench.sources import all_sources, source_of
 
 timm = pytest.importorskip("timm")
 smp = pytest.importorskip("segmentation_models_pytorch")
-from safetensors.torch import save_file  # noqa: E402
+from hoot.testing.weights import write_hub_file, write_smp_encoder_file  # noqa: E402
 
 CATALOG = """
 schema_version: 1
@@ -52,21 +51,10 @@ def catalog():
     return parse_catalog(CATALOG, "test.yaml")
 
 
-def _hub_file(repo_id: str, revision: str, state: dict) -> Path:
-    """Write `state` where the Hugging Face hub cache keeps repo_id's model.safetensors at `revision`."""
-    repo = Path(os.environ["HF_HUB_CACHE"]) / f"models--{repo_id.replace('/', '--')}"
-    path = repo / "snapshots" / revision / "model.safetensors"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / "main").write_text(revision)
-    return path
-
-
 def test_timm_weights_load_from_the_hub_cache_with_a_new_head(catalog):
     torch.manual_seed(7)
     state = timm.create_model("lcnet_050").state_dict()
-    _hub_file("timm/lcnet_050.ra2_in1k", "0123abcd", state)
+    write_hub_file("timm/lcnet_050.ra2_in1k", "0123abcd", state)
     require_cached_weights(["lcnet_050"], catalog)  # no error: the file is there
     model = build_model("lcnet_050", num_classes=3, pretrained=True, catalog=catalog)
     assert torch.equal(model.conv_stem.weight, state["conv_stem.weight"])  # backbone from the file
@@ -77,11 +65,8 @@ def test_timm_weights_load_from_the_hub_cache_with_a_new_head(catalog):
 
 def test_smp_encoder_weights_load_and_logits_are_per_pixel(catalog):
     torch.manual_seed(7)
-    from segmentation_models_pytorch.encoders import encoders
-
-    settings = encoders["resnet34"]["pretrained_settings"]["imagenet"]
     state = smp.create_model("unet", encoder_name="resnet34", encoder_weights=None).encoder.state_dict()
-    _hub_file(settings["repo_id"], settings["revision"], state)
+    write_smp_encoder_file("resnet34", state)
     model = build_model("unet_resnet34", task="segmentation", num_classes=4, pretrained=True, catalog=catalog)
     assert torch.equal(model.encoder.conv1.weight, state["conv1.weight"])
     assert model.eval()(torch.zeros(1, 3, 64, 64)).shape == (1, 4, 64, 64)  # logits N, C, H, W
@@ -133,3 +118,15 @@ def test_store_file_of_schema_2_gains_the_source_columns(tmp_path):
     ResultStore(db).close()
     cols = {row[1] for row in sqlite3.connect(db).execute("PRAGMA table_info(measurements)")}
     assert {"model_source", "model_source_version"} <= cols
+
+
+def test_bench_skips_an_smp_model_at_a_size_it_cannot_take(catalog):
+    """smp's encoders take sides that are multiples of 32: the plan says so instead of a failed row."""
+    from hoot.bench.runner import RunOptions, plan_jobs
+
+    unet = catalog.get("unet_resnet34")
+    jobs, _, notes = plan_jobs([unet], RunOptions(device="cpu", threads=1, input_size=100), "test-cpu-00000000")
+    assert jobs == [] and any("unet_resnet34: skipped: its input sides must be a multiple of 32 px; pass --input-size 96"
+                              in n for n in notes)
+    jobs, _, _ = plan_jobs([unet], RunOptions(device="cpu", threads=1, input_size=96), "test-cpu-00000000")
+    assert [j.input_size for j in jobs] == [96]

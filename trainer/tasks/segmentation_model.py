@@ -1,5 +1,5 @@
-"""torchvision's segmentation models as hoot trains them: `out` logits as one tensor, the head sized
-for the user's classes."""
+"""Segmentation models as hoot trains them: logits (N, C, H, W) as one tensor, whichever package
+built the network (torchvision's return a dict with `out` and maybe `aux`; smp's the tensor)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,18 @@ from torch import nn
 
 
 class SegmentationModel(nn.Module):
-    """A torchvision segmentation model that returns its `out` logits (N, C, H, W) as one tensor, so
-    training, evaluation and export take it like a classifier's logits."""
+    """A segmentation network that returns its per-pixel logits as one tensor, so training,
+    evaluation and export take it like a classifier's logits (torchvision's `aux` output, when a
+    model has one, is not trained: hoot trains on `out`)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        for attr in ("hoot_variant", "hoot_task", "hoot_head_names"):
+        for attr in ("hoot_variant", "hoot_task", "hoot_source", "hoot_source_version"):
             setattr(self, attr, getattr(model, attr, None))
+        # the parts that start fresh, named as this wrapper's parameters are (what strategies freeze around)
+        self.hoot_head_names = [f"model.{n}" for n in getattr(model, "hoot_head_names", None) or []]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)["out"]
-
-
-def replace_head(model: nn.Module, old_classes: int, num_classes: int) -> list[str]:
-    """Swap every classifier conv with `old_classes` outputs (FCN/DeepLab's last conv, LRASPP's two) for
-    one with `num_classes`; the auxiliary head is dropped (hoot trains on `out`)."""
-    if getattr(model, "aux_classifier", None) is not None:
-        model.aux_classifier = None
-    replaced = []
-    for name, module in list(model.classifier.named_modules()):
-        if isinstance(module, nn.Conv2d) and module.out_channels == old_classes:
-            new = nn.Conv2d(module.in_channels, num_classes, module.kernel_size, module.stride, module.padding,
-                            bias=module.bias is not None)
-            parent_name, _, child = name.rpartition(".")
-            parent = model.classifier.get_submodule(parent_name) if parent_name else model.classifier
-            setattr(parent, child, new)
-            replaced.append("classifier." + name)
-    return replaced
+        out = self.model(x)
+        return out["out"] if isinstance(out, dict) else out

@@ -10,6 +10,7 @@ cannot finish is removed again, so a failed start leaves nothing that looks like
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,13 +22,14 @@ from hoot.advisor.catalog import Catalog, load_catalog
 from hoot.advisor.devices import check_threads, torch_device
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
+from hoot.bench.models import input_multiple
 from hoot.bench.sources import source_of
 from hoot.trainer.data.cache import SplitCache, build_cache, build_split
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.data.dataset import DatasetScan, Splits, read_splits_file, splits_document, SPLITS_FILE
 from hoot.trainer.tasks import get_task
 from hoot.trainer.tasks.base import LossOptions, Task
-from hoot.trainer.tasks.scanning import scan_dataset
+from hoot.trainer.tasks.scanning import scan_for
 from hoot.trainer.data.pipeline import Normalizer
 from hoot.trainer.runfiles import (atomic_write_json, check_free_space, ensure_writable_dir, remember_run,
                                   remove_stale_temporaries)
@@ -124,7 +126,8 @@ def check_candidates(catalog: Catalog, candidates: list[str], task: Task) -> Non
     for name in candidates:
         v = catalog.get(name)
         if not v.provided:
-            raise HootError(f"candidate '{name}' is not provided by torchvision; pick another with `hoot catalog`")
+            raise HootError(f"candidate '{name}' is named in the catalog but no package hoot builds from provides it "
+                            f"(`hoot catalog show {name}` says why); pick one from `hoot catalog --provided-only`")
         if not v.supports(task.catalog_task):
             raise HootError(f"candidate '{name}' does not support task '{task.name}'; pick a {task.catalog_task} model "
                             f"(`hoot catalog --task {task.catalog_task}`)")
@@ -145,12 +148,22 @@ def check_batch_fits_batchnorm(candidates: list[str], task: str, num_classes: in
 
 
 def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetScan) -> int:
-    """--image-size, else min(the candidates' native size, the dataset's median short side), at least 32 px."""
+    """--image-size, else min(the candidates' native size, the dataset's median short side), at least 32 px;
+    a multiple of what every candidate's layers need (smp's encoders: 32), rounded down when hoot chooses."""
+    kind = get_task(scan.task).catalog_task
+    needs = {c: input_multiple(c, kind, catalog) for c in config.candidates}
+    step = math.lcm(*needs.values()) if needs else 1
     if config.image_size is not None:
+        if config.image_size % step:
+            who = ", ".join(c for c, m in needs.items() if config.image_size % m)
+            lower, upper = max(step, config.image_size // step * step), -(-config.image_size // step) * step
+            raise HootError(f"--image-size {config.image_size}: {who} take(s) only sides that are a multiple of {step} "
+                            f"px; pass --image-size {lower} or {upper}")
         return int(config.image_size)
     native = min(catalog.get(c).native_input_px for c in config.candidates)
     median = scan.median_size()
-    return max(MIN_IMAGE_SIZE, min(native, median or native))
+    size = max(MIN_IMAGE_SIZE, min(native, median or native))
+    return max(step, size // step * step)
 
 
 def build_caches(scan: DatasetScan, size: int, folder: Path,
@@ -177,7 +190,7 @@ def run_splits(run_dir: str | Path) -> Splits:
     if not (run_dir / "config.json").is_file():
         raise HootError(f"'{run_dir}' is not a hoot run folder (no config.json); pass a folder made by hoot shortlist")
     cfg = ShortlistConfig.load(run_dir / "config.json")
-    scan = scan_dataset(cfg.data_dir, cfg.task, cfg.val_fraction, cfg.seed, cfg.test_fraction)
+    scan = scan_for(cfg)
     return Splits(tuple(scan.train), tuple(scan.val), tuple(scan.test), tuple(scan.classes), scan.task)
 
 
@@ -201,8 +214,7 @@ def prepare(config: ShortlistConfig, progress: bool = True,
     `preflight` scans in place of the plain scan: the engine passes the health wing's cheap checks
     (hoot.trainer.health.doctor.preflight: near duplicates kept on one side, leaks refused)."""
     catalog = load_catalog()
-    scan = preflight(config) if preflight else scan_dataset(config.data_dir, config.task, config.val_fraction,
-                                                            config.seed, config.test_fraction)
+    scan = preflight(config) if preflight else scan_for(config)
     task = get_task(scan.task)
     check_candidates(catalog, config.candidates, task)
     task.make_loss(LossOptions(config.loss, config.label_smoothing, config.focal, config.focal_gamma))  # a bad --loss: now
