@@ -20,10 +20,13 @@ available (`fmt="qdq"`, optimize's `int8-qdq` variant). s8 activations were 2.7x
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,19 @@ def cpu_has_vnni() -> bool:
     except OSError:
         return False
     return "avx512_vnni" in flags or "avx_vnni" in flags or "amx_int8" in flags
+
+
+@contextlib.contextmanager
+def _scratch_cwd() -> Iterator[None]:
+    """onnxruntime's shape inference saves sym_shape_infer_temp.onnx and its external data into the
+    current folder when it fails: it runs in a scratch folder, never the user's (paths given absolute)."""
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="hoot-ort-") as scratch:
+        os.chdir(scratch)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
 
 
 def export_onnx(model: Any, example: Any, path: str | Path, opset: int = OPSET, dynamic: bool = False,
@@ -120,7 +136,7 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path, calibration: Any,
 
     if fmt not in INT8_FORMATS:
         raise ValueError(f"int8 format '{fmt}' is not one of {INT8_FORMATS}")
-    onnx_path, out_path = Path(onnx_path), Path(out_path)
+    onnx_path, out_path = Path(onnx_path).absolute(), Path(out_path).absolute()  # shape inference runs elsewhere
     reader = _calibration_reader(calibration)
     if reduce_range is None:
         reduce_range = not cpu_has_vnni()
@@ -135,7 +151,7 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path, calibration: Any,
     level = quant_logger.level
     quant_logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _scratch_cwd():
             warnings.simplefilter("ignore")
             quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=False)
         quantize_static(str(pre), str(out_path), reader,

@@ -6,6 +6,7 @@ bars, warnings and notes go to stderr. Every bad input is a one-line HootError.
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import click
 
@@ -67,6 +68,8 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 @click.option("--resume", default=None, metavar="RUN", help="Continue run RUN (id under --output, or its folder).")
 @click.option("--format", "fmt", default="table", type=click.Choice(FORMATS), help="Format of the ranking on stdout.")
 @click.option("--allow-leakage", is_flag=True, help="Train even when DATA/test/ shares images with training (hoot doctor lists them).")
+@click.option("--annotations", default=None, metavar="FILE", help="Detection: the COCO json of DATA_DIR's images when it is not "
+              "DATA_DIR/annotations.json (implies --task detection).")
 @click.option("--storage", default=None, metavar="URL", help="Scale-out: Optuna storage shared by workers.")
 @click.option("--study", default=None, metavar="NAME", help="Scale-out: study name.")
 @click.option("--worker", is_flag=True, default=None, help="Scale-out: run trials of an existing study.")
@@ -78,12 +81,13 @@ TABLE_COLUMNS = ("rank", "candidate", "rung", "{metric}", "val_loss", "train_ima
 def shortlist(data_dir, candidates, target, task, loss, top_k, val_fraction, test_fraction, image_size, batch_size, seed, epochs, steps, budget_seconds, rungs, eta,
               pretrained, strategy, similarity, full_epochs, optimizer, lr, weight_decay, label_smoothing, focal,
               focal_gamma, warmup_epochs, patience, device, threads, no_auto_batch, precision, compile_mode, output, run_id,
-              resume, fmt, allow_leakage,
+              resume, fmt, allow_leakage, annotations,
               **options) -> None:
     """Bake-off of candidate models on the images in DATA_DIR, then fine-tune the winner.
 
     DATA_DIR holds one folder per class (or train/ and val/ with class folders; .txt tag
-    sidecars or labels.csv for multi-label; images/ + masks/ or Pascal VOC for segmentation).
+    sidecars or labels.csv for multi-label; images/ + masks/ or Pascal VOC for segmentation;
+    COCO annotations.json or YOLO images/ + labels/ for detection).
     Everything lands in OUTPUT/<run-id>/.
     """
     quiet_cuda_probe()
@@ -104,15 +108,15 @@ def shortlist(data_dir, candidates, target, task, loss, top_k, val_fraction, tes
             raise HootError("missing DATA_DIR: pass the folder of images (one sub-folder per class), or --resume RUN")
     else:
         existing_folder(data_dir, "data folder")
+        if annotations is not None:  # absolute: a resumed run or a scale-out worker may start elsewhere
+            annotations = str(Path(annotations).expanduser().absolute())  # the reader says when it is missing
         names = parse_candidates(candidates)
         if names and (limits or target):
-            from pathlib import Path
-
             from hoot.trainer.tasks import AUTO, detect_task
 
-            names = _limited(names, detect_task(Path(data_dir)) if task == AUTO else task, limits, target)
+            names = _limited(names, detect_task(Path(data_dir), annotations) if task == AUTO else task, limits, target)
         elif not names:
-            names = _advised(data_dir, task, top_k, target, limits)
+            names = _advised(data_dir, task, top_k, target, limits, annotations)
         config = ShortlistConfig(
             data_dir=data_dir, candidates=names, task=task, loss=loss, val_fraction=val_fraction, test_fraction=test_fraction,
             image_size=image_size,
@@ -121,7 +125,7 @@ def shortlist(data_dir, candidates, target, task, loss, top_k, val_fraction, tes
             weight_decay=weight_decay, label_smoothing=label_smoothing, focal=focal, focal_gamma=focal_gamma,
             warmup_epochs=warmup_epochs, patience=patience, output=output, run_id=run_id, device=device,
             num_threads=threads, auto_batch=not no_auto_batch, similarity=similarity,
-            precision=precision, compile=compile_mode, allow_leakage=allow_leakage)
+            precision=precision, compile=compile_mode, allow_leakage=allow_leakage, annotations=annotations)
         if config.pretrained:
             from hoot.bench.models import require_cached_weights
 
@@ -134,27 +138,32 @@ def shortlist(data_dir, candidates, target, task, loss, top_k, val_fraction, tes
                             f"--{next(iter(scaleout_opts)).replace('_', '-')}") from None
         from hoot.trainer.orchestration.results import ShortlistResult
 
-        answer = run_shortlist(config, {**scaleout_opts, "format": fmt})
+        # a coordinator with a timestamp id claims its folder as a local run does (a chosen --run-id is
+        # how a coordinator is restarted into its study's folder, so that one is taken as given)
+        claimed = config is not None and not resume and not run_id and not (
+            scaleout_opts.get("worker") or scaleout_opts.get("status"))
+        if claimed:
+            config = _claim_new_run(config, chosen=False)
+        try:
+            answer = run_shortlist(config, {**scaleout_opts, "format": fmt})
+        except BaseException:
+            if claimed:
+                from hoot.trainer.runfiles import release_unused_run_dir
+
+                release_unused_run_dir(config.run_dir)  # failed before config.json: nothing to resume
+            raise
         if scaleout_opts.get("status"):
             click.echo(render(answer, fmt))
         elif isinstance(answer, ShortlistResult) and answer.table:
             click.echo(render(answer.table, fmt, _columns({"table": answer.table})))
         return
-    from pathlib import Path
-
     from hoot.trainer.orchestration.shortlist import run_local
 
     from hoot.trainer.report import run_answer
 
     claimed = not resume
-    if claimed:  # a new run gets a folder of its own, atomically (never another run's, issue 21)
-        import dataclasses
-
-        from hoot.trainer.runfiles import claim_run_dir
-
-        claimed_id = claim_run_dir(Path(config.output), config.run_id, chosen=bool(run_id))
-        if claimed_id != config.run_id:
-            config = dataclasses.replace(config, run_id=claimed_id)
+    if claimed:
+        config = _claim_new_run(config, chosen=bool(run_id))
     try:
         result = run_local(config)
         answer = run_answer(Path(str(result.run_dir)))  # the held-out test figure
@@ -205,11 +214,22 @@ def _columns(result: dict) -> list[str]:
     return [c.format(metric=_metric(result)) for c in TABLE_COLUMNS]
 
 
-def _advised(data_dir, task, top_k, target, limits: dict) -> list[str]:
+def _claim_new_run(config, chosen: bool):
+    """A new run gets a folder of its own, atomically: never another run's (issue 21); a timestamp
+    id taken in the same second moves on to ID-2, a chosen --run-id that exists is refused."""
+    import dataclasses
+
+    from hoot.trainer.runfiles import claim_run_dir
+
+    claimed_id = claim_run_dir(Path(config.output), config.run_id, chosen=chosen)
+    return config if claimed_id == config.run_id else dataclasses.replace(config, run_id=claimed_id)
+
+
+def _advised(data_dir, task, top_k, target, limits: dict, annotations: str | None = None) -> list[str]:
     from hoot.trainer.orchestration.candidates import HOW_PICKED, advised_candidates
     from hoot.trainer.tasks.scanning import scan_dataset
 
-    scan = scan_dataset(data_dir, task)
+    scan = scan_dataset(data_dir, task, annotations=annotations)
     names, reasons = advised_candidates(scan.task, top_k, len(scan.train) + len(scan.val), scan.median_size() or None,
                                         limits, target)
     click.echo(f"candidates {HOW_PICKED}:\n  " + "\n  ".join(reasons), err=True)
@@ -241,9 +261,18 @@ def export(run, export_format, out, output) -> None:
     from hoot.trainer.runfiles import locate_run
 
     result = export_run(locate_run(run, output, trained=True), export_format, Path(out) if out else None)
-    check = result["check"]
     click.echo(f"{result['path']}  ({result['size_mb']} MB, {result['variant']}, {result['image_size']} px; "
-               f"max abs diff vs PyTorch {check.get('max_abs_diff', 'n/a')} via {check.get('checked_with') or 'nothing'})")
+               f"{_check_words(result['check'])})")
+
+
+def _check_words(check: dict) -> str:
+    """The export check in one clause: what was compared with PyTorch, on what, with which runtime."""
+    if not check.get("checked_with"):
+        return f"not checked: {check.get('note', 'no runtime to load it')}"
+    figures = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+                        for k, v in check.items() if k not in ("checked_with", "input", "note"))
+    note = f"; {check['note']}" if check.get("note") else ""
+    return f"vs PyTorch on {check.get('input', 'the check input')} via {check['checked_with']}: {figures}{note}"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

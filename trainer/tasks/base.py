@@ -90,6 +90,10 @@ class ExportNames:
     outputs: tuple[str, ...] = ("logits",)
 
 
+class ExportMismatch(ValueError):
+    """An exported file's output disagrees with PyTorch's on the same input; the message says how."""
+
+
 @dataclass(frozen=True)
 class PredictOptions:
     """`hoot predict`'s knobs; each task reads the ones that apply to it."""
@@ -150,6 +154,17 @@ class Task(ABC):
     catalog_task: ClassVar[str] = ""
     #: multi-label: a tagging threshold is selected on validation after the fine-tune (for predict)
     selects_threshold: ClassVar[bool] = False
+    #: hoot doctor's label check scores each image's label(s) with an out-of-fold pixel probe: "single"
+    #: (one class per image), "multi" (tags), "" where what the user annotated is masks or boxes
+    label_check: ClassVar[str] = ""
+    #: the exported model answers one image per call (a detector's rows are its first image's), so
+    #: optimize times its throughput and scores it one image at a time
+    export_one_image: ClassVar[bool] = False
+    #: optimize variants known to refuse this task's models, and why in the user's words: a build that
+    #: fails for one of these is a skipped row with this reason (a build that succeeds is measured)
+    unsupported_variants: ClassVar[dict[str, str]] = {}
+    #: what `--annotations FILE` means to this task ("" = the task reads none; detection: a COCO json)
+    annotations_file: ClassVar[str] = ""
 
     # -- layout reader and validator ----------------------------------------------------------------
 
@@ -241,3 +256,25 @@ class Task(ABC):
     def export_outputs(self, model: "nn.Module", x: "torch.Tensor") -> "torch.Tensor":
         """The tensor export checks the exported file against (the model's real output)."""
         return model(x)
+
+    def outputs_from_export(self, arr: np.ndarray, n: int) -> Any:
+        """What the task's evaluator takes, from an exported model's (or any variant's) numpy output
+        for a batch whose first `n` images are real (the rest padding): the first n score maps."""
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(arr[:n]))
+
+    def check_export(self, model: "nn.Module", got: np.ndarray, expected: np.ndarray, atol: float) -> dict[str, Any]:
+        """Compare an exported `model`'s output (`got`) with PyTorch's (`expected`) on the same input:
+        the check's figures, or ExportMismatch saying how they differ. Default: score maps (logits),
+        the same shape, the max abs diff within `atol` relative to their scale (float32 kernels sum in
+        different orders), and the same best class everywhere (axis 1)."""
+        if got.shape != expected.shape:
+            raise ExportMismatch(f"gives output {got.shape} where PyTorch gives {expected.shape}")
+        diff = float(np.abs(got - expected).max()) if got.size else 0.0
+        limit = atol * max(1.0, float(np.abs(expected).max())) if expected.size else atol
+        flipped = int((got.argmax(1) != expected.argmax(1)).sum()) if got.ndim > 1 and got.size else 0
+        if diff > limit or flipped:
+            raise ExportMismatch(f"disagrees with PyTorch (max abs diff {diff:.2e}, tolerance {limit:.2e}; "
+                                 f"{flipped} predicted class(es) differ)")
+        return {"max_abs_diff": diff, "tolerance": limit}

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torchvision.ops import box_iou
 
 from hoot.advisor.dataset_scan import probe_header
 from hoot.advisor.errors import HootError
@@ -30,15 +31,25 @@ from hoot.advisor.metric import Metric
 from hoot.trainer.data.cache import crop_geometry
 from hoot.trainer.data.dataset import DatasetScan, Sample
 from hoot.trainer.data.splits import split_rule
-from hoot.trainer.tasks.base import (EvalResult, Evaluator, ExportNames, LayoutMatch, LossOptions, Picture,
-                                     PredictOptions, ScanOptions, Task)
+from hoot.trainer.tasks.base import (EvalResult, Evaluator, ExportMismatch, ExportNames, LayoutMatch, LossOptions,
+                                     Picture, PredictOptions, ScanOptions, Task)
 from hoot.trainer.tasks.detection_augment import MIN_BOX_PX, BoxTarget, augment
 from hoot.trainer.tasks.detection_layouts import BoxedImage, detection_layouts, read_detection, split_detection
 from hoot.trainer.tasks.detection_metrics import BoxMetric
-from hoot.trainer.tasks.detection_models import BoxOutput, Detector, build_detector
+from hoot.trainer.tasks.detection_models import EXPORT_MIN_SCORE, BoxOutput, Detector, build_detector
 
 log = logging.getLogger(__name__)
+#: export check: a confident box matches one of the same class at this IoU and within this score
+EXPORT_MATCH_IOU = 0.9
+EXPORT_SCORE_TOL = 0.01
+EXPORT_TIE = 1e-4  # two boxes of a class scoring within this are a tie (runtimes differ by ~1e-6)
 PAD_CLASS = -1.0
+
+
+def _tied(row: np.ndarray, rows: np.ndarray) -> bool:
+    """`row` has a twin in `rows`: another box of its class with (almost) the same score."""
+    same = rows[(rows[:, 5] == row[5]) & (np.abs(rows[:, 4] - row[4]) <= EXPORT_TIE)]
+    return len(same) > 1
 
 
 def _sample(im: BoxedImage) -> Sample:
@@ -112,6 +123,16 @@ class DetectionTask(Task):
     losses: ClassVar[tuple[str, ...]] = ("default",)
     export_names: ClassVar[ExportNames] = ExportNames(("image",), ("detections",))
     catalog_task: ClassVar[str] = "detection"
+    annotations_file: ClassVar[str] = "a COCO json"
+    export_one_image: ClassVar[bool] = True
+    unsupported_variants: ClassVar[dict[str, str]] = {
+        **{v: "onnxruntime's INT8 quantiser cannot infer the shapes of a detector's box selection (top-k, NMS); "
+              "ship the fp32 ONNX or OpenVINO file" for v in ("int8", "int8-qdq")},
+        **{v: "torch.export cannot trace a torchvision detector: how many boxes it keeps depends on the scores "
+              "(data-dependent shapes); ship the fp32 ONNX or OpenVINO file"
+           for v in ("int8-pt2e", "executorch-xnnpack", "executorch-xnnpack-int8", "litert", "litert-int8")},
+        "openvino-int8": "nncf cannot quantise a detector's traced graph; ship the fp32 OpenVINO file",
+    }
 
     @classmethod
     def detect(cls, root: Path) -> LayoutMatch | None:
@@ -122,12 +143,13 @@ class DetectionTask(Task):
         data = read_detection(root, options.annotations)
         for line in data.counts.log_lines():
             log.info("%s: %s", data.source, line)
-        train, val, test = split_detection(data, options.val_fraction, options.test_fraction, options.seed)
+        train, val, test = split_detection(data, options.val_fraction, options.test_fraction, options.seed, options.grouper)
         given = {im.given_split for im in data.images}
-        rule = split_rule("val" not in given, "test" not in given, options.val_fraction, options.test_fraction, options.seed)
+        rule = split_rule("val" not in given, "test" not in given, options.val_fraction, options.test_fraction,
+                          options.seed, share="of the images", method="stratified by each image's rarest class")
         return DatasetScan(str(root), self.name, data.layout, data.classes, [_sample(i) for i in train],
                            [_sample(i) for i in val], warnings=data.counts.log_lines(), test=[_sample(i) for i in test],
-                           split_rule=rule + "; stratified by each image's rarest class")
+                           split_rule=rule)
 
     def cache_targets(self, samples: Sequence[Sample], size: int, num_classes: int) -> np.ndarray:
         rows, cut = cache_rows(samples, size)
@@ -195,5 +217,45 @@ class DetectionTask(Task):
 
     def export_outputs(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """The first image's detections as (M, 6) rows x1, y1, x2, y2, score, class: what the exported
-        detector's one output (`detections`) is checked against."""
-        return model.eval().export_rows(x)
+        detector's one output (`detections`) gives. Through the model's forward, so a compiled or
+        quantised PyTorch variant runs as itself (the rows are `Detector.export_rows`' under tracing)."""
+        return model.eval()(x[:1])[0].rows()
+
+    def outputs_from_export(self, arr: np.ndarray, n: int) -> list[BoxOutput]:
+        return [BoxOutput.from_rows(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)))]
+
+    def check_export(self, model: nn.Module, got: np.ndarray, expected: np.ndarray, atol: float) -> dict[str, Any]:
+        """Detections compared as detections (rows x1, y1, x2, y2, score, class): every box scoring
+        above the floor in either output has a box of the same class in the other, IoU >= 0.9 and the
+        score within 0.01. The floor is the score cut, or the lowest score an output kept when it
+        filled the detector's per-image cap, plus that tolerance: near it a float difference between
+        runtimes reorders near-ties, NMS then keeps a different neighbour, and no row-by-row check
+        could match (the box counts differ; the confident boxes, the ones a user acts on, do not)."""
+        if got.ndim != 2 or got.shape[1:] != expected.shape[1:]:
+            raise ExportMismatch(f"gives output {got.shape} where PyTorch gives rows of {expected.shape[1:]}")
+        cap = getattr(model, "max_detections", None)
+        full = [float(a[:, 4].min()) for a in (got, expected) if cap and len(a) >= cap]
+        floor = max([EXPORT_MIN_SCORE, *full]) + EXPORT_SCORE_TOL
+        ious, score_diffs, tied = [], [], 0
+        for rows, other, verb in ((expected, got, "lacks"), (got, expected, "adds")):
+            for row in rows[rows[:, 4] > floor]:
+                if _tied(row, rows):  # NMS keeps either of two equal scores: which one is the runtime's choice
+                    tied += verb == "lacks"
+                    continue
+                same = other[(other[:, 5] == row[5]) & (other[:, 4] > floor - 2 * EXPORT_SCORE_TOL)]
+                iou = box_iou(torch.from_numpy(row[None, :4]), torch.from_numpy(same[:, :4]))[0].numpy()
+                fits = (iou >= EXPORT_MATCH_IOU) & (np.abs(same[:, 4] - row[4]) <= EXPORT_SCORE_TOL)
+                if not fits.any():
+                    raise ExportMismatch(f"disagrees with PyTorch: the export {verb} a box of class {int(row[5])} at "
+                                         f"{[round(float(v), 1) for v in row[:4]]} scoring {row[4]:.3f}")
+                best = int(np.argmax(np.where(fits, iou, -1.0)))
+                ious.append(float(iou[best]))
+                score_diffs.append(float(abs(same[best, 4] - row[4])))
+        out: dict[str, Any] = {"boxes_compared": int((expected[:, 4] > floor).sum()) - tied, "score_floor": round(floor, 4),
+                               "min_iou": min(ious, default=1.0), "max_score_diff": max(score_diffs, default=0.0)}
+        if tied:
+            out["tied_boxes_left_out"] = tied
+        if not ious:
+            out["note"] = (f"no box scored above {floor:.2f} apart from ties on the check images (an untrained "
+                           "detector scores every box alike): only the output's form was checked")
+        return out

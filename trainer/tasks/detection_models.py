@@ -99,13 +99,26 @@ class Detector(nn.Module):
         self.hoot_head_names = [f"detector.{n}" for n in getattr(detector, "hoot_head_names", [])]
 
     @property
+    def max_detections(self) -> int | None:
+        """The per-image cap on kept boxes (torchvision's `detections_per_img`), None if unknown."""
+        for owner in (self.detector, getattr(self.detector, "roi_heads", None)):
+            cap = getattr(owner, "detections_per_img", None)
+            if cap is not None:
+                return int(cap)
+        return None
+
+    @property
     def runs_at(self) -> DetectorInput | None:
         return getattr(self.detector, "hoot_input", None)
 
-    def forward(self, x: torch.Tensor, targets: list | None = None):  # noqa: ANN201 - loss dict, outputs or rows
+    def _run_at(self, x: torch.Tensor) -> None:
+        """The detector's transform at the batch's size (every path in: training, eval, export rows)."""
         size = int(x.shape[-1])
         if self.runs_at is None or self.runs_at.px != max(size, MIN_INPUT_PX.get(self.hoot_variant, 0)):
             set_input_size(self.detector, size)
+
+    def forward(self, x: torch.Tensor, targets: list | None = None):  # noqa: ANN201 - loss dict, outputs or rows
+        self._run_at(x)
         if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
             return self.export_rows(x)
         images = list(x.unbind(0))
@@ -130,10 +143,9 @@ class Detector(nn.Module):
         one plain tensor, which is what ONNX export traces and checks (any batch: only x[0] is read).
         Rows scoring under EXPORT_MIN_SCORE are left out: SSD keeps boxes down to 0.001, where
         float differences between runtimes reorder near-ties and no check could match them."""
+        self._run_at(x)
         out = self.detector([x[0]])[0]
-        keep = out["scores"] >= EXPORT_MIN_SCORE
-        labels = from_model_labels(out["labels"][keep]).to(out["boxes"].dtype)
-        return torch.cat([out["boxes"][keep], out["scores"][keep, None], labels[:, None]], dim=1)
+        return BoxOutput(out["boxes"], from_model_labels(out["labels"]), out["scores"]).rows()
 
 
 @dataclass
@@ -144,6 +156,19 @@ class BoxOutput:
     boxes: torch.Tensor
     labels: torch.Tensor
     scores: torch.Tensor
+
+    def rows(self, min_score: float = EXPORT_MIN_SCORE) -> torch.Tensor:
+        """(M, 6) rows x1, y1, x2, y2, score, class of the boxes scoring at least `min_score`: the
+        exported detector's one output (`detections`)."""
+        keep = self.scores >= min_score
+        labels = self.labels[keep].to(self.boxes.dtype)
+        return torch.cat([self.boxes[keep], self.scores[keep, None], labels[:, None]], dim=1)
+
+    @classmethod
+    def from_rows(cls, rows: torch.Tensor) -> "BoxOutput":
+        """The inverse of `rows`: what the evaluator takes, from an exported detector's output."""
+        rows = rows.reshape(-1, 6)
+        return cls(rows[:, :4], rows[:, 5].long(), rows[:, 4])
 
 
 def build_detector(name: str, num_classes: int, pretrained: bool, image_size: int | None = None,

@@ -22,6 +22,7 @@ import torch
 from hoot.advisor.errors import HootError
 from hoot.trainer.deploy.optimize import accuracy, ondevice_variants  # noqa: F401 - registers the on-device variants
 from hoot.bench.measure import FULL, QUICK, Budget, measure_call
+from hoot.bench.ondevice.base import python_output_to_debug_log
 from hoot.bench.memory import CPUPeak, CUDAPeak
 from hoot.trainer.deploy.optimize.scoring import held_out_score
 from hoot.trainer.deploy.optimize.variants import BUILDERS, DEFAULT_VARIANTS, REFERENCE, BuildContext, Built, Skip
@@ -164,7 +165,7 @@ def measure_variant(name: str, built: Built, timing_x: np.ndarray, batch_x: np.n
 
 
 def run_variant(name: str, ctx: BuildContext, timing_x: np.ndarray, batch_x: np.ndarray, budget: Budget,
-                evaluate) -> VariantRow:
+                evaluate, unsupported: dict[str, str] | None = None) -> VariantRow:
     """Build, time and score one variant; a Skip or any error becomes the row's status and reason.
 
     Peak memory: what the variant added while it was built and run (bench.memory's trackers:
@@ -177,7 +178,8 @@ def run_variant(name: str, ctx: BuildContext, timing_x: np.ndarray, batch_x: np.
         gpu_peak = CUDAPeak(torch, ctx.device) if ctx.device.type == "cuda" else None
         if gpu_peak is not None:
             gpu_peak.reset()
-        built = BUILDERS[name](ctx)
+        with python_output_to_debug_log(name):  # converters print graphs when they refuse a model
+            built = BUILDERS[name](ctx)
         build_s = time.perf_counter() - t0
         row = measure_variant(name, built, timing_x, batch_x, budget, ctx.threads)
         row.peak_mem_mb = round(gpu_peak.peaks_mb()[0] if gpu_peak is not None else cpu_peak.peak_mb(), 1)
@@ -188,6 +190,10 @@ def run_variant(name: str, ctx: BuildContext, timing_x: np.ndarray, batch_x: np.
         log.info("%s skipped: %s", name, exc)
         return VariantRow(name, "skipped", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a variant that fails is a row; the others go on
+        if unsupported and name in unsupported:  # the task says why this route cannot take its models
+            log.info("%s skipped: %s", name, unsupported[name])
+            log.debug("%s: %s: %s", name, type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
+            return VariantRow(name, "skipped", reason=unsupported[name], build_s=round(time.perf_counter() - t0, 2))
         log.warning("%s failed: %s: %s", name, type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
         return VariantRow(name, "error", reason=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
                           build_s=round(time.perf_counter() - t0, 2))
@@ -228,14 +234,18 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
     mean, std, size = meta["mean"], meta["std"], int(meta["image_size"])
     calibration = accuracy.normalise(accuracy.calibration_images(train, opts.calibration_images, opts.seed), mean, std)
     timing_px = int(opts.timing_px or size)
-    timing_batch = accuracy.resize_batch(_batch(calibration, opts.batch_size), timing_px)
-    ctx = BuildContext(model, out_dir, size, calibration, threads, device)
-    eval_batch = opts.batch_size
+    # a detector's file answers one image per call: its throughput and its score go image by image
+    eval_batch = 1 if task.export_one_image else opts.batch_size
+    if task.export_one_image and opts.batch_size != 1:
+        log.info("optimize: a %s model's file answers one image per call: throughput is measured at batch 1", task.name)
+    timing_batch = accuracy.resize_batch(_batch(calibration, eval_batch), timing_px)
+    ctx = BuildContext(model, out_dir, size, calibration, threads, device, task=task)
 
     def evaluate(built: Built) -> float:
         evaluator = task.evaluator(len(meta["classes"]), task.make_loss(LossOptions()))
         return round(held_out_score(built.predict, held.images, held.labels, evaluator, task.metric.name, eval_batch,
-                                    transform=lambda u8: accuracy.normalise(u8, mean, std)), 4)
+                                    transform=lambda u8: accuracy.normalise(u8, mean, std),
+                                    to_outputs=task.outputs_from_export), 4)
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -243,7 +253,7 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
         rows = []
         for name in opts.variants:
             log.info("optimize: building and measuring %s", name)
-            row = run_variant(name, ctx, timing_batch[:1], timing_batch, opts.budget, evaluate)
+            row = run_variant(name, ctx, timing_batch[:1], timing_batch, opts.budget, evaluate, task.unsupported_variants)
             rows.append(replace(row, threads=threads) if row.status == "ok" else row)
     finally:
         torch.set_num_threads(previous)

@@ -7,7 +7,7 @@ PyTorch, compiled PyTorch and ONNX Runtime pay the same (tiny) conversion costs,
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -15,12 +15,18 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def held_out_score(predict: Predict, images: np.ndarray, targets: np.ndarray, evaluator, metric: str,
-                   batch_size: int = 32, transform: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
+                   batch_size: int = 32, transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                   to_outputs: Callable[[np.ndarray, int], Any] | None = None) -> float:
     """The task's `metric` (e.g. val_top1, val_miou) of `predict` over `images` and their cached `targets`,
     fed to the task's `evaluator` in batches of exactly `batch_size` (the last one padded, so a compiled
     variant sees one shape; the padding is not scored), each passed through `transform` (uint8 ->
-    normalised float32)."""
+    normalised float32). `to_outputs(array, n)`: the evaluator's outputs from predict's array for n
+    real images (the task's `outputs_from_export`; default: the first n rows as a tensor)."""
     import torch
+
+    if to_outputs is None:
+        def to_outputs(arr: np.ndarray, n: int) -> Any:
+            return torch.from_numpy(np.ascontiguousarray(arr[:n]))
 
     for i in range(0, len(images), batch_size):
         chunk = np.asarray(images[i:i + batch_size])
@@ -28,8 +34,8 @@ def held_out_score(predict: Predict, images: np.ndarray, targets: np.ndarray, ev
         if n < batch_size:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - n, axis=0)])
         x = transform(chunk) if transform else chunk
-        outputs = np.asarray(predict(np.ascontiguousarray(x, dtype=np.float32)))[:n]
-        evaluator.update(torch.from_numpy(np.ascontiguousarray(outputs)), torch.from_numpy(np.asarray(targets[i:i + n])))
+        outputs = to_outputs(np.asarray(predict(np.ascontiguousarray(x, dtype=np.float32))), n)
+        evaluator.update(outputs, torch.from_numpy(np.asarray(targets[i:i + n])))
     return float(evaluator.compute().metrics[metric])
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -51,6 +51,16 @@ class BuildContext:
     threads: int
     device: torch.device
     onnx_path: Path | None = None  # set once the fp32 ONNX file exists (int8 builds on it)
+    task: Any = None  # the run's Task (hoot.trainer.tasks.base): what a variant returns and its file's output names
+
+    def torch_outputs(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """What a PyTorch variant returns: the task's exported form (a detector's rows), so every variant
+        of a run answers in the form its shipped file does."""
+        return self.task.export_outputs(model, x) if self.task is not None else model(x)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(self.task.export_names.outputs) if self.task is not None else (runtimes.OUTPUT_NAME,)
 
     @property
     def files_dir(self) -> Path:
@@ -80,10 +90,10 @@ def parse_variants(text: str) -> list[str]:
     return [REFERENCE] + [n for n in names if n != REFERENCE]
 
 
-def _torch_predict(model: nn.Module, device: torch.device, dtype: torch.dtype = torch.float32) -> Predict:
+def _torch_predict(model: nn.Module, ctx: BuildContext, dtype: torch.dtype = torch.float32) -> Predict:
     def predict(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            out = model(torch.from_numpy(x).to(device=device, dtype=dtype))
+            out = ctx.torch_outputs(model, torch.from_numpy(x).to(device=ctx.device, dtype=dtype))
         return out.float().cpu().numpy()
     return predict
 
@@ -94,21 +104,22 @@ def _sync(device: torch.device) -> Callable[[], None] | None:
 
 def build_eager(ctx: BuildContext) -> Built:
     model = ctx.model.to(ctx.device).eval()
-    return Built(_torch_predict(model, ctx.device), "pytorch", "fp32", str(ctx.device), sync=_sync(ctx.device))
+    return Built(_torch_predict(model, ctx), "pytorch", "fp32", str(ctx.device), sync=_sync(ctx.device))
 
 
 def build_compile(ctx: BuildContext) -> Built:
     model = ctx.model.to(ctx.device).eval()
     example = torch.from_numpy(ctx.calibration[:1]).to(ctx.device)
     compiled = building.compile_model(model, example)
-    return Built(_torch_predict(compiled, ctx.device), "pytorch-compile", "fp32", str(ctx.device), sync=_sync(ctx.device),
+    return Built(_torch_predict(compiled, ctx), "pytorch-compile", "fp32", str(ctx.device), sync=_sync(ctx.device),
                  details={"backend": "inductor"})
 
 
 def _ensure_onnx(ctx: BuildContext) -> Path:
     if ctx.onnx_path is None or not ctx.onnx_path.is_file():
         example = torch.randn(1, 3, ctx.image_size, ctx.image_size, generator=torch.Generator().manual_seed(0))
-        ctx.onnx_path = runtimes.export_onnx(ctx.model.cpu().eval(), example, ctx.files_dir / "model.onnx", dynamic=True)
+        ctx.onnx_path = runtimes.export_onnx(ctx.model.cpu().eval(), example, ctx.files_dir / "model.onnx", dynamic=True,
+                                             output_names=ctx.output_names)
     return ctx.onnx_path
 
 
@@ -152,7 +163,7 @@ def build_int8_pt2e(ctx: BuildContext) -> Built:
         compiled = building.pt2e_int8(model, torch.from_numpy(ctx.calibration), example)
     except ImportError as exc:
         raise Skip(f"PT2E quantisation needs torchao here ({exc}); pip install torchao") from None
-    return Built(_torch_predict(compiled, torch.device("cpu")), "pytorch-pt2e", "int8", "cpu",
+    return Built(_torch_predict(compiled, ctx), "pytorch-pt2e", "int8", "cpu",
                  details={"route": "PT2E X86InductorQuantizer + torch.compile", "per_channel": True,
                           "calibration_images": int(len(ctx.calibration))})
 
@@ -161,7 +172,7 @@ def _build_half(ctx: BuildContext, dtype: torch.dtype) -> Built:
     if ctx.device.type != "cuda":
         raise Skip("half precision is measured on a GPU only (no CUDA device here)")
     model = building.half_model(ctx.model, dtype, ctx.device)
-    return Built(_torch_predict(model, ctx.device, dtype), "pytorch", str(dtype).replace("torch.", ""), str(ctx.device),
+    return Built(_torch_predict(model, ctx, dtype), "pytorch", str(dtype).replace("torch.", ""), str(ctx.device),
                  sync=_sync(ctx.device))
 
 
@@ -182,7 +193,7 @@ def build_tensorrt(ctx: BuildContext) -> Built:
         raise Skip("torch-tensorrt is not installed (pip install torch-tensorrt)") from None
     example = torch.from_numpy(ctx.calibration[:1]).to(ctx.device)
     engine = building.tensorrt_engine(ctx.model, example)
-    return Built(_torch_predict(engine, ctx.device), "tensorrt", "fp16", str(ctx.device), sync=_sync(ctx.device))
+    return Built(_torch_predict(engine, ctx), "tensorrt", "fp16", str(ctx.device), sync=_sync(ctx.device))
 
 
 BUILDERS: dict[str, Callable[[BuildContext], Built]] = {
