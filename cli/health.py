@@ -11,6 +11,7 @@ import click
 
 from hoot.advisor.errors import HootError, NoAnswer
 from hoot.cli.options import Number, fraction, non_negative_int, positive_float, positive_int
+from hoot.trainer.tasks import AUTO, TASKS
 
 DOCTOR_FORMATS = ("table", "json", "markdown")
 
@@ -26,7 +27,8 @@ def _outside_data(out: Path, data: Path) -> Path:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.argument("data_dir")
-@click.option("--task", default="auto", type=click.Choice(["auto", "classification", "multilabel"]))
+@click.option("--task", default="auto", type=click.Choice([AUTO, *TASKS]), help="As hoot shortlist: auto reads the layout.")
+@click.option("--annotations", default=None, metavar="FILE", help="Detection: the COCO json when it is not DATA_DIR/annotations.json.")
 @click.option("--val-fraction", default=0.2, type=fraction(), help="As hoot shortlist: the splits checked are the ones it draws.")
 @click.option("--test-fraction", default=0.2, type=fraction())
 @click.option("--seed", default=0, type=non_negative_int())
@@ -38,8 +40,8 @@ def _outside_data(out: Path, data: Path) -> Path:
 @click.option("--threads", default=None, type=positive_int(256, "4"), help="Decode threads (default: the cores, at most 8).")
 @click.option("--out", default=None, metavar="DIR", help="Report folder (default: reports/doctor-<time>).")
 @click.option("--format", "fmt", default="table", type=click.Choice(DOCTOR_FORMATS), help="Findings on stdout.")
-def doctor(data_dir, task, val_fraction, test_fraction, seed, near_bits, label_check, label_budget_s, folds, threads,
-           out, fmt) -> None:
+def doctor(data_dir, task, annotations, val_fraction, test_fraction, seed, near_bits, label_check, label_budget_s, folds,
+           threads, out, fmt) -> None:
     """Check DATA_DIR before training: class balance, exact and near duplicates, one image under two
     labels, leakage between train/val/test, unreadable/tiny/odd-mode images and likely label errors."""
     from hoot.advisor.paths import existing_folder
@@ -49,7 +51,7 @@ def doctor(data_dir, task, val_fraction, test_fraction, seed, near_bits, label_c
     existing_folder(data_dir, "data folder")
     out_dir = _outside_data(Path(out or Path("reports") / time.strftime("doctor-%Y%m%d-%H%M%S")), Path(data_dir))
     options = DoctorOptions(task, val_fraction, test_fraction, seed, int(near_bits), label_check, label_budget_s,
-                            int(folds), threads)
+                            int(folds), threads, annotations)
     report = run_doctor(data_dir, options)
     md = write_report(report, out_dir)
     if fmt == "json":

@@ -83,3 +83,32 @@ def test_bad_masks_are_one_line_errors(tmp_path):
     Image.new("L", (32, 16)).save(root / "masks" / "img_0001.png")
     with pytest.raises(HootError, match=r"is 32x16 but its image"):
         scan_dataset(root)
+
+
+def test_predicted_masks_come_back_at_the_image_size(tmp_path):
+    """A 48x32 image predicted at 32 px (the run's resize + centre crop): the mask PNG is 48x32, the
+    centre 32x32 holds the prediction and the 8 columns each side the crop left out are 255."""
+    import torch
+    from PIL import Image
+
+    from hoot.trainer.data.inputs import load_images
+    from hoot.trainer.tasks import get_task
+    from hoot.trainer.tasks.base import PredictOptions
+
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.full((32, 48, 3), 200, np.uint8)).save(path)
+    x = torch.from_numpy(load_images([str(path)], 32)).float() / 255
+
+    class AllClassTwo(torch.nn.Module):
+        def forward(self, x):
+            logits = torch.zeros(x.shape[0], 4, x.shape[2], x.shape[3])
+            logits[:, 2] = 1.0
+            return logits
+
+    (row,) = get_task("segmentation").predict(AllClassTwo(), x, [str(path)], ["bg", "a", "b", "c"],
+                                              PredictOptions(out_dir=tmp_path / "pred"))
+    mask = np.asarray(Image.open(row["mask"]))
+    assert mask.shape == (32, 48)
+    assert (mask[:, 8:40] == 2).all() and (mask[:, :8] == 255).all() and (mask[:, 40:] == 255).all()
+    assert row["classes"] == "b" and row["foreground_fraction"] == 1.0 and abs(row["predicted_fraction"] - 2 / 3) < 1e-6
+    assert np.asarray(Image.open(row["overlay"])).shape == (32, 48, 3)

@@ -107,6 +107,8 @@ def test_multilabel_sidecars_and_labels_csv(tmp_path):
     scan = scan_dataset(side)
     assert scan.task == "multilabel" and scan.layout == "sidecars"
     assert scan.classes == ["cat", "indoor", "outdoor"]
+    # what the report says of the split is what was done: a seeded shuffle, not a stratified draw
+    assert "seeded shuffle" in scan.split_rule and "(stratified" not in scan.split_rule and "per class" not in scan.split_rule
     assert all(len(s.label) == 2 for s in scan.train + scan.val)
     csv_dir = tmp_path / "csv"
     csv_dir.mkdir()

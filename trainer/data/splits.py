@@ -108,18 +108,22 @@ def stratified_split(labels: Sequence[int], val_fraction: float, seed: int) -> t
     return sorted(train), sorted(val)
 
 
-def split_rule(draw_val: bool, draw_test: bool, val_fraction: float, test_fraction: float, seed: int) -> str:
-    parts = [f"validation {'drawn from train: ' + format(val_fraction, 'g') + ' per class' if draw_val else 'from DATA/val/'}",
-             f"test {'drawn from train: ' + format(test_fraction, 'g') + ' per class' if draw_test else 'from DATA/test/'}"]
-    drawn = " (stratified, seed %d, at least one image each)" % seed if (draw_val or draw_test) else ""
+def split_rule(draw_val: bool, draw_test: bool, val_fraction: float, test_fraction: float, seed: int,
+               share: str = "per class", method: str = "stratified") -> str:
+    """The split in words for the report and dataset.json: what was given, what was drawn and how
+    (each task says its own `share` and `method`, so no report calls a shuffle stratified)."""
+    parts = [f"validation {'drawn from train: ' + format(val_fraction, 'g') + ' ' + share if draw_val else 'from DATA/val/'}",
+             f"test {'drawn from train: ' + format(test_fraction, 'g') + ' ' + share if draw_test else 'from DATA/test/'}"]
+    drawn = f" ({method}, seed {seed}, at least one image each)" if (draw_val or draw_test) else ""
     return "; ".join(parts) + drawn
 
 
 def split_by_classes_present(label_sets: Sequence[Sequence[int]], val_fraction: float, test_fraction: float,
-                             seed: int) -> tuple[list[int], list[int], list[int]]:
+                             seed: int, groups: Sequence[int] | None = None) -> tuple[list[int], list[int], list[int]]:
     """Indices (train, val, test) for images that hold several classes (masks, boxes): each image is
     stratified by the rarest class it holds (so a rare class reaches every split when it can), strata
-    too small to give each split an image pooled together; then `stratified_split3`'s rule. Seeded."""
+    too small to give each split an image pooled together; then `stratified_split3`'s rule. Seeded.
+    `groups` keeps each group of near copies on one side, as in `stratified_split3`."""
     counts: dict[int, int] = {}
     for labels in label_sets:
         for c in set(labels):
@@ -130,4 +134,4 @@ def split_by_classes_present(label_sets: Sequence[Sequence[int]], val_fraction: 
     for s in strata:
         size[s] = size.get(s, 0) + 1
     pooled = [s if size[s] >= need else -1 for s in strata]
-    return stratified_split3(pooled, val_fraction, test_fraction, seed)
+    return stratified_split3(pooled, val_fraction, test_fraction, seed, groups)

@@ -22,7 +22,8 @@ import numpy as np
 from hoot.advisor.dataset_scan import find_splits
 from hoot.advisor.errors import HootError
 from hoot.trainer.data.dataset import DatasetScan
-from hoot.trainer.tasks.scanning import scan_dataset
+from hoot.trainer.tasks import get_task
+from hoot.trainer.tasks.scanning import scan_dataset, scan_for
 from hoot.trainer.health.balance import balance_findings, class_counts
 from hoot.trainer.health.duplicates import pair_findings, test_leaks_from_folder
 from hoot.trainer.health.findings import CheckTiming, DoctorReport, Finding, ImageRecord, LabelCheckSummary
@@ -45,6 +46,7 @@ class DoctorOptions:
     label_budget_s: float = DEFAULT_BUDGET_S
     folds: int = DEFAULT_FOLDS
     workers: int | None = None
+    annotations: str | None = None  # detection: a COCO json outside DATA (as hoot shortlist --annotations)
 
     def __post_init__(self) -> None:
         if not 0 <= self.near_bits <= 32:
@@ -108,7 +110,7 @@ def run_doctor(data_dir: str | Path, options: DoctorOptions = DoctorOptions()) -
     timings: list[CheckTiming] = []
     t = time.perf_counter()
     scan = scan_dataset(data_dir, options.task, options.val_fraction, options.seed, options.test_fraction,
-                        grouper=index.groups)
+                        annotations=options.annotations, grouper=index.groups)
     _timed(timings, "scan_and_split", t)
     records = records_from_scan(scan)
     findings, rows = cheap_findings(records, index, scan.classes, scan.skipped, timings)
@@ -118,11 +120,16 @@ def run_doctor(data_dir: str | Path, options: DoctorOptions = DoctorOptions()) -
     kept = sum(n for n in Counter(groups).values() if n > 1)
     report.notes.append(f"splits drawn by hoot keep exact and near copies on one side (group-aware split: {kept} images "
                         "in groups of copies); a leak can only come from split folders you made")
-    if options.label_check:
+    kind = get_task(scan.task).label_check
+    if options.label_check and kind:
         t = time.perf_counter()
-        found, report.label_check = _label_findings(records, index, scan.classes, scan.task == "multilabel", options)
+        found, report.label_check = _label_findings(records, index, scan.classes, kind == "multi", options)
         report.findings += found
         _timed(timings, "label_check", t)
+    elif options.label_check:
+        report.label_check = LabelCheckSummary(
+            ran=False, reason=f"not for {scan.task}: it scores one label (or tag set) per image, and the annotations "
+                              "here are masks or boxes, whose errors need a trained model's per-pixel or per-box output")
     else:
         report.label_check = LabelCheckSummary(ran=False, reason="off (--no-label-check)")
     return report
@@ -140,8 +147,7 @@ def preflight(config: Any) -> DatasetScan:
     splits it draws keep them on one side), warn about duplicates, leaks and imbalance, and refuse
     when the user's own test/ folder shares images with training unless `config.allow_leakage`."""
     index = HashIndex(cache=cache_path_for(config.data_dir))
-    scan = scan_dataset(config.data_dir, config.task, config.val_fraction, config.seed, config.test_fraction,
-                        grouper=index.groups)
+    scan = scan_for(config, grouper=index.groups)
     records = records_from_scan(scan)
     findings, _ = cheap_findings(records, index, scan.classes)
     problems = [f for f in findings if f.is_problem and f.kind != "unreadable"]  # the scan lists unreadable files already

@@ -135,6 +135,7 @@ def softmax_rows(probs: np.ndarray, images: Sequence[str], classes: Sequence[str
 class ClassificationTask(Task):
     name = "classification"
     catalog_task = "classification"
+    label_check = "single"
     metric = Metric("val_top1", "maximize")
     losses = ("ce", "focal")
 

@@ -114,7 +114,8 @@ def read_tagged(data_dir: str | Path, val_fraction: float = 0.2, seed: int = 0, 
     def to_samples(rows):
         return [Sample(str(p), tuple(sorted({index[t] for t in tags if t in index})), w, h) for p, tags, w, h in rows]
 
-    rule = split_rule(draw_val, draw_test, val_fraction, test_fraction, seed).replace("per class", "of the images")
+    rule = split_rule(draw_val, draw_test, val_fraction, test_fraction, seed, share="of the images",
+                      method="seeded shuffle, not stratified per tag")
     scan = DatasetScan(str(root), "multilabel", layout, classes, to_samples(train_ok), to_samples(val_ok), skipped, warn,
                        test=to_samples(test_ok), split_rule=rule)
     check_trainable(scan)
@@ -126,6 +127,7 @@ class MultiLabelTask(ClassificationTask):
 
     name = "multilabel"
     catalog_task = "classification"
+    label_check = "multi"
     metric = Metric("val_f1", "maximize")
     selects_threshold = True
     losses = ("bce", "focal")

@@ -13,8 +13,10 @@ image without its mask or a mask without its image (images/ + masks/ layouts), a
 differs from its image, an RGB mask (class indices must be one channel), a class index beyond
 the known classes. Splits are seeded and stratified by the classes present (the rarest one).
 
-Models: torchvision's segmentation builders (fcn, deeplabv3, lraspp) with `num_classes`, from
-scratch, or from their COCO-with-VOC-labels weights with the head replaced; `out` logits only.
+Models: through the one builder (hoot.bench.models.build_model) with `num_classes`, from scratch or
+pretrained: torchvision's fcn, deeplabv3 and lraspp from their COCO-with-VOC-labels weights with the
+head replaced (`out` logits only), segmentation-models-pytorch's U-Net, DeepLabV3+ and UPerNet from
+their ImageNet encoder weights with a fresh decoder (sides a multiple of 32: the source says so).
 Losses from segmentation-models-pytorch (`--loss` dice, dice_ce, tversky, jaccard, focal), cross-
 entropy by default. Metrics from torchmetrics' confusion matrix: mIoU (over classes present in
 the ground truth or the prediction), per-class IoU and Dice, pixel accuracy.
@@ -34,7 +36,7 @@ import numpy as np
 from hoot.advisor.dataset_scan import find_splits, is_image_name, probe_header
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
-from hoot.trainer.data.cache import decode_mask_resized
+from hoot.trainer.data.cache import crop_geometry, decode_mask_resized
 from hoot.trainer.data.dataset import DatasetScan, Sample, check_root, check_trainable
 from hoot.trainer.data.splits import split_by_classes_present, split_rule
 from hoot.trainer.tasks.base import (EvalResult, Evaluator, LayoutMatch, LossOptions, Picture, PredictOptions,
@@ -177,8 +179,21 @@ def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarr
     """(H, W, 3) uint8: the image (3,H,W uint8) with class colours blended in (background left as is)."""
     rgb = image.transpose(1, 2, 0).astype(np.float32)
     colours = palette(256)[mask].astype(np.float32)
-    fg = (mask > 0)[..., None]
+    fg = ((mask > 0) & (mask != IGNORE_INDEX))[..., None]
     return np.where(fg, (1 - alpha) * rgb + alpha * colours, rgb).clip(0, 255).astype(np.uint8)
+
+
+def mask_in_image_frame(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A (size, size) mask predicted on the run's resize + centre crop, put back on the image's own
+    `width` x `height` (nearest: a class index is never blended); the pixels the crop left out are
+    IGNORE_INDEX (255, as in the masks hoot reads: not predicted)."""
+    from PIL import Image
+
+    size = mask.shape[0]
+    _, nw, nh, left, top = crop_geometry(width, height, size)
+    canvas = np.full((nh, nw), IGNORE_INDEX, np.uint8)
+    canvas[top:top + size, left:left + size] = mask
+    return np.asarray(Image.fromarray(canvas).resize((width, height), Image.NEAREST))
 
 
 class SegmentationTask(Task):
@@ -232,15 +247,16 @@ class SegmentationTask(Task):
         train = samples(read["train"])
         val, test = samples(read.get("val", [])), samples(read.get("test", []))
         draw_val, draw_test = "val" not in read, "test" not in read
+        groups = options.grouper([s.path for s in train]) if options.grouper is not None and (draw_val or draw_test) else None
         tr, va, te = split_by_classes_present([s.label for s in train], options.val_fraction if draw_val else 0.0,
-                                              options.test_fraction if draw_test else 0.0, options.seed)
+                                              options.test_fraction if draw_test else 0.0, options.seed, groups)
         if draw_val:
             val = [train[i] for i in va]
         if draw_test:
             test = [train[i] for i in te]
         train = [train[i] for i in tr]
-        rule = split_rule(draw_val, draw_test, options.val_fraction, options.test_fraction, options.seed).replace(
-            "per class", "of the images, stratified by the rarest class present")
+        rule = split_rule(draw_val, draw_test, options.val_fraction, options.test_fraction, options.seed,
+                          share="of the images", method="stratified by each image's rarest class")
         warnings = [] if named else [f"no {CLASSES_TXT}: classes named class_0..class_{max_index} by mask index; "
                                      f"add {root / CLASSES_TXT} (one name per line) to name them"]
         scan = DatasetScan(str(root), self.name, layout, classes, train, val, skipped, warnings, test=test,
@@ -278,18 +294,13 @@ class SegmentationTask(Task):
 
     def build_model(self, variant: str, num_classes: int, pretrained: bool, catalog: "Catalog | None" = None,
                     image_size: int | None = None) -> nn.Module:
-        from torch import nn
-
         from hoot.bench.models import build_model
-        from hoot.trainer.tasks.segmentation_model import SegmentationModel, replace_head
+        from hoot.trainer.tasks.segmentation_model import SegmentationModel
 
-        if not pretrained:
-            return SegmentationModel(build_model(variant, task=self.name, num_classes=num_classes, catalog=catalog))
-        model = build_model(variant, task=self.name, num_classes=None, pretrained=True, catalog=catalog)
-        old = next((m.out_channels for m in reversed(list(model.classifier.modules())) if isinstance(m, nn.Conv2d)), None)
-        if old is not None and old != num_classes:
-            model.hoot_head_names = replace_head(model, old, num_classes)
-        return SegmentationModel(model)
+        # the source sizes the head for the user's classes and loads what its weights hold: torchvision's
+        # COCO-with-VOC-labels weights except the class-count-shaped convs, smp's ImageNet encoder
+        return SegmentationModel(build_model(variant, task=self.name, num_classes=num_classes, pretrained=pretrained,
+                                             catalog=catalog, image_size=image_size))
 
     def make_loss(self, options: LossOptions) -> nn.Module:
         from segmentation_models_pytorch import losses as smp_losses
@@ -329,10 +340,12 @@ class SegmentationTask(Task):
 
     def predict(self, model: nn.Module, x: torch.Tensor, images: Sequence[str], classes: Sequence[str],
                 options: PredictOptions) -> list[dict[str, Any]]:
-        """Writes <stem>_mask.png (class index per pixel, at the model's input size: the run's resize and
-        centre crop) and <stem>_overlay.png; one row per image with the classes found."""
+        """Writes <stem>_mask.png (a class index per pixel at the image's own size; 255 where the run's
+        centre crop, which the model saw, left the image out) and <stem>_overlay.png; one row per image
+        with the classes found and the share of the image predicted."""
         from PIL import Image
 
+        from hoot.trainer.data.pixels import to_rgb8
         from hoot.trainer.runfiles import ensure_writable_dir
 
         import torch
@@ -341,17 +354,20 @@ class SegmentationTask(Task):
         ensure_writable_dir(out_dir, "--out-dir")
         with torch.inference_mode():
             masks = model(x).argmax(1).to(torch.uint8).numpy()
-        from hoot.trainer.data.cache import decode_resized
-
         rows = []
-        for img, mask in zip(images, masks):
+        for img, crop_mask in zip(images, masks):
+            with Image.open(img) as im:
+                picture = np.asarray(to_rgb8(im)).transpose(2, 0, 1)
+            mask = mask_in_image_frame(crop_mask, picture.shape[2], picture.shape[1])
             stem = Path(img).stem
             mask_path, overlay_path = out_dir / f"{stem}_mask.png", out_dir / f"{stem}_overlay.png"
             Image.fromarray(mask, "L").save(mask_path)
-            Image.fromarray(overlay(decode_resized(img, mask.shape[0]), mask)).save(overlay_path)
-            found = [classes[c] for c in np.unique(mask) if c < len(classes)]
+            Image.fromarray(overlay(picture, mask)).save(overlay_path)
+            predicted = mask != IGNORE_INDEX
+            found = [classes[c] for c in np.unique(mask[predicted]) if c < len(classes)]
             rows.append({"image": img, "mask": str(mask_path), "overlay": str(overlay_path),
-                         "classes": ", ".join(found), "foreground_fraction": float((mask > 0).mean())})
+                         "classes": ", ".join(found), "foreground_fraction": float((mask[predicted] > 0).mean()),
+                         "predicted_fraction": float(predicted.mean())})
         return rows
 
     def report_pictures(self, model: nn.Module, images: np.ndarray, targets: np.ndarray, x: torch.Tensor,
