@@ -38,6 +38,14 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+class _LibraryHandler(logging.StreamHandler):
+    """Other libraries' log records on stderr with --debug; without it, nowhere (see configure_logging)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+
+
 def enable_hoot_loggers() -> None:
     """A library's logging.config call (alembic's env.py under Optuna's schema migration) disables
     every logger that existed then; hoot's own progress lines are never meant to be silent."""
@@ -55,13 +63,24 @@ def configure_logging(debug: bool = False) -> None:
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler())
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    # hoot's records reach stderr through its own handler only: a library that calls logging.warning()
+    # at module level installs a root handler (logging.basicConfig) mid-run, which would print every
+    # hoot line a second time as "INFO:hoot....". The root logger gets a handler of its own first:
+    # other libraries' log records (torch.export's graph dumps, absl) show with --debug only.
+    logger.propagate = False
+    if not any(isinstance(h, _LibraryHandler) for h in logging.root.handlers):
+        logging.root.addHandler(_LibraryHandler())
+    for h in logging.root.handlers:
+        if isinstance(h, _LibraryHandler):
+            h.setLevel(logging.DEBUG if debug else logging.CRITICAL + 1)
     logging.captureWarnings(True)
     library = logging.getLogger("py.warnings")
     library.propagate = False
     if not any(isinstance(h, _StderrHandler) for h in library.handlers):
         library.addHandler(_StderrHandler())
     library.setLevel(logging.WARNING if debug else logging.CRITICAL)
-    for name in ("matplotlib", "torch.utils.cpp_extension"):  # cache-folder and "No CUDA runtime" notices
+    # cache-folder and "No CUDA runtime" notices; torch's pytree deprecation notice (ExecuTorch's import)
+    for name in ("matplotlib", "torch.utils.cpp_extension", "torch.utils._pytree"):
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.ERROR)
 
 

@@ -11,15 +11,22 @@ Heavy runtime packages are imported inside the adapters' functions only.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
+import os
+import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
 from hoot.advisor.errors import HootError
+
+log = logging.getLogger(__name__)
 
 #: the pip extra that installs every on-device runtime (pyproject.toml)
 EXTRA = "ondevice"
@@ -50,6 +57,47 @@ class OnDeviceRuntime(Protocol):
 
     def load(self, path: Path, threads: int) -> "Runner":
         """Run the file through the runtime's own Python API with `threads` threads."""
+
+
+@contextlib.contextmanager
+def native_stderr_to_debug_log(what: str) -> Iterator[None]:
+    """The runtimes' C++ code prints while it loads (ExecuTorch's cpuinfo and threadpool lines,
+    LiteRT's "Created TensorFlow Lite XNNPACK delegate"): to file descriptor 2, or through pybind11
+    to Python's sys.stderr. hoot's stderr carries hoot's own lines (issue 21), so both go to the
+    debug log (--debug) meanwhile."""
+    import io
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    python_side = io.StringIO()
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(python_side):
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = (sink.read().decode(errors="replace") + python_side.getvalue()).strip()
+            if text:
+                log.debug("%s printed: %s", what, " | ".join(text.splitlines()))
+
+
+@contextlib.contextmanager
+def python_output_to_debug_log(what: str) -> Iterator[None]:
+    """A converter's prints (torch.export prints a whole graph to stderr when it refuses a model)
+    go to the debug log: the refusal itself is the row's one-line reason."""
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield
+    finally:
+        text = (out.getvalue() + err.getvalue()).strip()
+        if text:
+            log.debug("%s printed %d line(s): %s", what, text.count("\n") + 1, text[:2000])
 
 
 @dataclass

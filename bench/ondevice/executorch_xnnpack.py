@@ -14,8 +14,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, prepared, pt2e_quantize,
-                                      require)
+from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, native_stderr_to_debug_log,
+                                      prepared, pt2e_quantize, python_output_to_debug_log, require)
 from hoot.bench.runtimes import _first_line
 
 
@@ -30,8 +30,12 @@ class ExecuTorchXnnpack:
                 int8_calibration: Iterable[Any] | None = None) -> Path:
         module, example, out_path = prepared(self, module, example_input, out_path)
         import torch
-        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-        from executorch.exir import to_edge_transform_and_lower
+
+        # ExecuTorch's native library prints (cpuinfo) while it loads: load it quietly
+        with native_stderr_to_debug_log("ExecuTorch"):
+            from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+            from executorch.exir import to_edge_transform_and_lower
+            from executorch.extension.pybindings import portable_lib  # noqa: F401
 
         try:
             if int8_calibration is not None:
@@ -40,7 +44,7 @@ class ExecuTorchXnnpack:
 
                 quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
                 module = pt2e_quantize(module, example, quantizer, calibration_chunks(int8_calibration, len(example)))
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), python_output_to_debug_log("torch.export / ExecuTorch"):
                 warnings.simplefilter("ignore")
                 exported = torch.export.export(module, (example,))
                 program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()]).to_executorch()
@@ -52,11 +56,13 @@ class ExecuTorchXnnpack:
     def load(self, path: Path, threads: int) -> Runner:
         require(self)
         import torch
-        from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
-        from executorch.runtime import Runtime
 
-        _unsafe_reset_threadpool(int(threads))  # XNNPACK's kernels run on this pool (process-wide)
-        method = Runtime.get().load_program(Path(path)).load_method("forward")
+        with native_stderr_to_debug_log("ExecuTorch"):  # its native libraries print while they load
+            from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+            from executorch.runtime import Runtime
+
+            _unsafe_reset_threadpool(int(threads))  # XNNPACK's kernels run on this pool (process-wide)
+            method = Runtime.get().load_program(Path(path)).load_method("forward")
         shape = tuple(method.metadata.input_tensor_meta(0).sizes())
 
         def run_chunk(x: np.ndarray) -> list[np.ndarray]:

@@ -21,8 +21,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, prepared, pt2e_quantize,
-                                      require)
+from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, native_stderr_to_debug_log,
+                                      prepared, pt2e_quantize, require)
 from hoot.bench.runtimes import _first_line
 
 
@@ -89,8 +89,9 @@ class LiteRt:
         require(self)
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_path=str(path), num_threads=int(threads))
-        interpreter.allocate_tensors()
+        with native_stderr_to_debug_log("LiteRT"):
+            interpreter = Interpreter(model_path=str(path), num_threads=int(threads))
+            interpreter.allocate_tensors()
         inp = interpreter.get_input_details()[0]
         outs = sorted(interpreter.get_output_details(), key=lambda d: d["name"])
 

@@ -59,6 +59,17 @@ def test_fp32_file_loads_and_matches_eager(runtime, tmp_path: Path) -> None:
     np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
 
 
+def test_loading_prints_nothing_on_stderr(runtime, tmp_path: Path, capfd) -> None:
+    """Issue 21: stderr carries hoot's lines; the runtimes' native loaders (ExecuTorch's threadpool
+    and cpuinfo lines, LiteRT's delegate notice) print into the debug log instead."""
+    model, x = tiny_net(), images(1)
+    path = runtime.convert(model, torch.from_numpy(x), tmp_path / f"model{runtime.suffix}")
+    capfd.readouterr()
+    runner = runtime.load(path, threads=1)
+    runner(x)
+    assert capfd.readouterr().err == ""
+
+
 def test_int8_runs_and_keeps_top1(runtime, tmp_path: Path) -> None:
     model, x = tiny_net(), images(16, seed=1)
     fp32 = runtime.load(runtime.convert(model, torch.from_numpy(x[:1]), tmp_path / f"fp{runtime.suffix}"), threads=1)
