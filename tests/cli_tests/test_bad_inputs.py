@@ -269,6 +269,10 @@ RUN_CASES = [
     Case("shortlist --batch-size 1e9", ("shortlist", "{tmp}", "--batch-size", "1000000000", *SHORT), 2, r"--batch-size .* at most"),
     Case("shortlist --candidates empty", ("shortlist", "{tmp}/data", "--candidates", "", "--output", "{tmp}/out"), 2,
          r"--candidates is empty", _images),
+    Case("shortlist a candidate no package provides", ("shortlist", "{tmp}/data", "--candidates", "mcunet",
+         "--no-pretrained", "--output", "{tmp}/out"), 2,
+         r"candidate 'mcunet' is named in the catalog but no package hoot builds from provides it \(`hoot catalog show mcunet`",
+         _images),
     Case("shortlist --candidates of only commas", ("shortlist", "{tmp}/data", "--candidates", ",,", "--output",
                                                    "{tmp}/out"), 2, r"--candidates is empty", _images),
     Case("shortlist --batch-size 1 with a BatchNorm model", ("shortlist", "{tmp}/data", "--batch-size", "1", *SHORT), 2,
@@ -364,6 +368,15 @@ SEGMENTATION_CASES = [
          r"matches more than one layout: .*--task multilabel.*--task segmentation.*pass --task", _seg_and_tags),
     Case("unknown --loss for the task", ("shortlist", "{tmp}/seg", "--loss", "hinge", *SEG), 2,
          r"--loss 'hinge' is not one of ce, dice, dice_ce, tversky, jaccard, focal for segmentation", _seg),
+    Case("--image-size an smp model cannot take", ("shortlist", "{tmp}/seg", "--candidates", "unet_resnet34",
+         "--no-pretrained", "--image-size", "48", "--output", "{tmp}/out"), 2,
+         r"--image-size 48: unet_resnet34 take\(s\) only sides that are a multiple of 32 px; pass --image-size 32 or 64",
+         _seg),
+    Case("--annotations file missing", ("shortlist", "{tmp}/seg/images", "--annotations", "{tmp}/none.json", *SEG), 2,
+         r"annotations file '.*none.json' does not exist: give the COCO json's path with --annotations", _seg),
+    Case("--annotations with a task that reads none", ("shortlist", "{tmp}/seg", "--task", "segmentation",
+         "--annotations", "{tmp}/boxes.json", *SEG), 2,
+         r"--annotations '.*boxes.json' is for --task detection, not --task segmentation; drop --annotations", _seg),
 ]
 
 # -- scale-out options of hoot shortlist -------------------------------------------------------

@@ -184,3 +184,23 @@ def test_a_claimed_rung_has_a_heartbeat_before_its_work_starts(tmp_path, monkeyp
         st.run_next_rung(bake, objective)
     st.fail_stale(other)  # what another worker's poller does
     assert other.rung_trials()[0].state == TrialState.FAIL
+
+
+def test_two_coordinators_in_one_second_get_their_own_run_folders(toy_data, tmp_path, monkeypatch):
+    """Issue 21: a coordinator without --run-id claims its folder atomically, as a local run does; two
+    started in the same second (the same timestamp id) land in ID and ID-2, each with its own journal."""
+    import time
+
+    from hoot.cli.main import main
+    from hoot.trainer.orchestration import scaleout
+
+    real_strftime = time.strftime
+    monkeypatch.setattr(time, "strftime",
+                        lambda fmt, *a: "20260101-000000" if fmt == "%Y%m%d-%H%M%S" and not a else real_strftime(fmt, *a))
+    monkeypatch.setattr(scaleout, "default_engine", lambda: load_engine("hoot.testing.toy_engine"))
+    args = ["shortlist", str(toy_data), "--candidates", "a,b", "--no-pretrained", "--output", str(tmp_path / "out")]
+    assert main([*args, "--study", "first"]) == 0
+    assert main([*args, "--study", "second"]) == 0
+    folders = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir())
+    assert folders == ["20260101-000000", "20260101-000000-2"]
+    assert all((tmp_path / "out" / f / "study.journal").is_file() for f in folders)
