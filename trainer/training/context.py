@@ -166,6 +166,46 @@ def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetS
     return max(step, size // step * step)
 
 
+#: sizes tried, in order, when a candidate cannot run at the one asked for (a few layouts' usual sizes)
+SIZES_TO_TRY = (64, 96, 128, 160, 192, 224, 256, 299, 320, 384, 512)
+
+
+def _size_refusal(name: str, task: Task, num_classes: int, catalog: Catalog, size: int) -> str | None:
+    """Why `name` cannot run at `size` px, from one forward on the meta device (shapes only, no memory,
+    no weights); None when it can, or when the meta device cannot tell (a failure that is not about
+    the input's size is left to the bake-off, which records it)."""
+    try:
+        with torch.device("meta"):
+            model = task.build_model(name, num_classes, pretrained=False, catalog=catalog, image_size=size).eval()
+            with torch.no_grad():
+                model(torch.zeros(2, 3, size, size))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if any(word in first.lower() for word in ("input size", "kernel size", "output size", "too small")):
+            return first[:200]
+    except Exception:  # noqa: BLE001 - builders and ops the meta device does not cover: the bake-off will say
+        return None
+    return None
+
+
+def size_every_candidate_takes(config: ShortlistConfig, catalog: Catalog, task: Task, num_classes: int, size: int) -> int:
+    """`size`, or a one-line error before any image is decoded when a candidate's layers shrink the image
+    below their kernels there (timm's inception_v4 at 32 px). When hoot chose the size, it grows to
+    the smallest one every candidate takes, and says so."""
+    refused = {n: why for n in config.candidates if (why := _size_refusal(n, task, num_classes, catalog, size))}
+    if not refused:
+        return size
+    name, why = next(iter(refused.items()))
+    larger = next((s for s in SIZES_TO_TRY if s > size and s % max(1, math.lcm(*(input_multiple(c, task.catalog_task, catalog)
+                                                                                 for c in config.candidates))) == 0
+                   and not any(_size_refusal(n, task, num_classes, catalog, s) for n in refused)), None)
+    if config.image_size is not None or larger is None:
+        hint = f"pass --image-size {larger}" if larger else "pass a larger --image-size"
+        raise HootError(f"--image-size {size}: {name} cannot run at {size} px ({why}); {hint} or drop {name}")
+    log.warning("%s cannot run at %d px (%s): training every candidate at %d px", ", ".join(refused), size, why, larger)
+    return larger
+
+
 def build_caches(scan: DatasetScan, size: int, folder: Path,
                  progress: bool = True) -> tuple[SplitCache, SplitCache, SplitCache]:
     """Decode train, val and test once with the task's targets; files that fail are dropped from
@@ -219,7 +259,8 @@ def prepare(config: ShortlistConfig, progress: bool = True,
     check_candidates(catalog, config.candidates, task)
     task.make_loss(LossOptions(config.loss, config.label_smoothing, config.focal, config.focal_gamma))  # a bad --loss: now
     check_batch_fits_batchnorm(config.candidates, task.catalog_task, scan.num_classes, config.batch_size)
-    image_size = resolve_image_size(config, catalog, scan)
+    image_size = size_every_candidate_takes(config, catalog, task, scan.num_classes,
+                                            resolve_image_size(config, catalog, scan))
     if config.num_threads:  # a resumed config may come from a machine with more cores: the one rule again
         torch.set_num_threads(check_threads(config.num_threads))
     device = torch_device(config.device)
