@@ -70,12 +70,6 @@ def require_cached_weights(names: list[str], catalog: Catalog | None = None) -> 
         source_of(variant).cached_weights(variant)
 
 
-def input_multiple(name: str, task: str, catalog: Catalog | None = None) -> int:
-    """The multiple an input side of `name` built for `task` must be (1: any size)."""
-    variant = (catalog or load_catalog()).get(name)
-    return source_of(variant).input_multiple(variant.builder_for(task) or name)
-
-
 def count_params(model: nn.Module) -> int:
     """Number of parameters (what torchvision's `num_params` metadata counts)."""
     return sum(p.numel() for p in model.parameters())

@@ -29,7 +29,7 @@ from hoot.bench.child import WarmChild
 from hoot.bench.contention import wait_for_quiet
 from hoot.bench.jobs import TRAINABLE_RUNTIMES, Annotation, BenchJob, RowMessage
 from hoot.bench.phases import Phases, log_phases
-from hoot.bench.sources import source_of
+from hoot.bench.sources import input_multiple
 from hoot.bench.records import EXPORTED_RUNTIMES, ONDEVICE_RUNTIMES, RUNTIMES, Measurement, SettingsKey, classify_exit
 from hoot.bench.store import ResultStore, utc_now
 
@@ -115,7 +115,7 @@ def plan_jobs(
     notes: list[str] = []
     for v in variants:
         size = settings.input_size or v.native_input_px
-        multiple = source_of(v).input_multiple(v.builder_for(task_of(v)) or v.name)
+        multiple = input_multiple(v, task_of(v))
         if size % multiple:  # smp's encoders: the first forward would refuse it
             notes.append(f"{v.name}: skipped: its input sides must be a multiple of {multiple} px; "
                          f"pass --input-size {max(multiple, size // multiple * multiple)}")

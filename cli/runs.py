@@ -6,6 +6,7 @@ bars, warnings and notes go to stderr. Every bad input is a one-line HootError.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -142,16 +143,8 @@ def shortlist(data_dir, candidates, target, task, loss, top_k, val_fraction, tes
         # how a coordinator is restarted into its study's folder, so that one is taken as given)
         claimed = config is not None and not resume and not run_id and not (
             scaleout_opts.get("worker") or scaleout_opts.get("status"))
-        if claimed:
-            config = _claim_new_run(config, chosen=False)
-        try:
+        with _new_run_folder(config, chosen=False) if claimed else contextlib.nullcontext(config) as config:
             answer = run_shortlist(config, {**scaleout_opts, "format": fmt})
-        except BaseException:
-            if claimed:
-                from hoot.trainer.runfiles import release_unused_run_dir
-
-                release_unused_run_dir(config.run_dir)  # failed before config.json: nothing to resume
-            raise
         if scaleout_opts.get("status"):
             click.echo(render(answer, fmt))
         elif isinstance(answer, ShortlistResult) and answer.table:
@@ -161,21 +154,17 @@ def shortlist(data_dir, candidates, target, task, loss, top_k, val_fraction, tes
 
     from hoot.trainer.report import run_answer
 
-    claimed = not resume
-    if claimed:
-        config = _claim_new_run(config, chosen=bool(run_id))
-    try:
-        result = run_local(config)
-        answer = run_answer(Path(str(result.run_dir)))  # the held-out test figure
-    except BaseException as exc:
-        from hoot.trainer.runfiles import looks_like_run, release_unused_run_dir
+    with _new_run_folder(config, chosen=bool(run_id)) if not resume else contextlib.nullcontext(config) as config:
+        try:
+            result = run_local(config)
+            answer = run_answer(Path(str(result.run_dir)))  # the held-out test figure
+        except KeyboardInterrupt:
+            from hoot.trainer.runfiles import looks_like_run
 
-        if claimed:
-            release_unused_run_dir(config.run_dir)  # failed before config.json: nothing to resume
-        if isinstance(exc, KeyboardInterrupt) and looks_like_run(config.run_dir):  # main prints it, once
-            raise KeyboardInterrupt(f"interrupted; the last checkpoint is kept: resume with "
-                                    f"`hoot shortlist --resume {config.run_id} --output {config.output}`") from None
-        raise
+            if looks_like_run(config.run_dir):  # main prints it, once
+                raise KeyboardInterrupt(f"interrupted; the last checkpoint is kept: resume with "
+                                        f"`hoot shortlist --resume {config.run_id} --output {config.output}`") from None
+            raise
     payload = {**result.to_dict(), **answer}
     click.echo(render(result.table, fmt, _columns(payload), json_payload=payload))
     if fmt == "table":
@@ -214,15 +203,22 @@ def _columns(result: dict) -> list[str]:
     return [c.format(metric=_metric(result)) for c in TABLE_COLUMNS]
 
 
-def _claim_new_run(config, chosen: bool):
+@contextlib.contextmanager
+def _new_run_folder(config, chosen: bool):
     """A new run gets a folder of its own, atomically: never another run's (issue 21); a timestamp
-    id taken in the same second moves on to ID-2, a chosen --run-id that exists is refused."""
+    id taken in the same second moves on to ID-2, a chosen --run-id that exists is refused. Yields
+    the config with the id claimed; a run that fails before config.json gives its folder back."""
     import dataclasses
 
-    from hoot.trainer.runfiles import claim_run_dir
+    from hoot.trainer.runfiles import claim_run_dir, release_unused_run_dir
 
     claimed_id = claim_run_dir(Path(config.output), config.run_id, chosen=chosen)
-    return config if claimed_id == config.run_id else dataclasses.replace(config, run_id=claimed_id)
+    config = config if claimed_id == config.run_id else dataclasses.replace(config, run_id=claimed_id)
+    try:
+        yield config
+    except BaseException:
+        release_unused_run_dir(config.run_dir)  # failed before config.json: nothing to resume
+        raise
 
 
 def _advised(data_dir, task, top_k, target, limits: dict, annotations: str | None = None) -> list[str]:

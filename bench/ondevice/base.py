@@ -65,21 +65,18 @@ def native_stderr_to_debug_log(what: str) -> Iterator[None]:
     LiteRT's "Created TensorFlow Lite XNNPACK delegate"): to file descriptor 2, or through pybind11
     to Python's sys.stderr. hoot's stderr carries hoot's own lines (issue 21), so both go to the
     debug log (--debug) meanwhile."""
-    import io
-
     sys.stderr.flush()
     saved = os.dup(2)
-    python_side = io.StringIO()
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            with contextlib.redirect_stderr(python_side):
+            with python_output_to_debug_log(what):
                 yield
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            text = (sink.read().decode(errors="replace") + python_side.getvalue()).strip()
+            text = sink.read().decode(errors="replace").strip()
             if text:
                 log.debug("%s printed: %s", what, " | ".join(text.splitlines()))
 

@@ -12,7 +12,6 @@ The runner quantises the input and dequantises the outputs with the file's own p
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import warnings
@@ -22,7 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, native_stderr_to_debug_log,
-                                      prepared, pt2e_quantize, require)
+                                      prepared, pt2e_quantize, python_output_to_debug_log, require)
 from hoot.bench.runtimes import _first_line
 
 
@@ -33,8 +32,7 @@ def _quiet():
     level = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
+        with warnings.catch_warnings(), python_output_to_debug_log("litert-torch"):
             warnings.simplefilter("ignore")
             yield
     finally:

@@ -39,3 +39,9 @@ def source_named(name: str) -> ModelSource:
 def source_of(variant: "Variant") -> ModelSource:
     """The source that builds `variant`."""
     return source_named(variant.source)
+
+
+def input_multiple(variant: "Variant", task: str) -> int:
+    """The multiple an input side of `variant` built for `task` must be (1: any size; smp: 32).
+    No package is imported: bench's planning process stays free of torch."""
+    return source_of(variant).input_multiple(variant.builder_for(task) or variant.name)

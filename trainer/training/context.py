@@ -22,8 +22,7 @@ from hoot.advisor.catalog import Catalog, load_catalog
 from hoot.advisor.devices import check_threads, torch_device
 from hoot.advisor.errors import HootError
 from hoot.advisor.metric import Metric
-from hoot.bench.models import input_multiple
-from hoot.bench.sources import source_of
+from hoot.bench.sources import input_multiple, source_of
 from hoot.trainer.data.cache import SplitCache, build_cache, build_split
 from hoot.trainer.config import ShortlistConfig
 from hoot.trainer.data.dataset import DatasetScan, Splits, read_splits_file, splits_document, SPLITS_FILE
@@ -147,12 +146,16 @@ def check_batch_fits_batchnorm(candidates: list[str], task: str, num_classes: in
                             "images per batch; use --batch-size 2 or more")
 
 
+def input_multiples(candidates: list[str], kind: str, catalog: Catalog) -> dict[str, int]:
+    """Each candidate's input-side multiple for the catalog task `kind` (smp's encoders: 32; most: 1)."""
+    return {c: input_multiple(catalog.get(c), kind) for c in candidates}
+
+
 def resolve_image_size(config: ShortlistConfig, catalog: Catalog, scan: DatasetScan) -> int:
     """--image-size, else min(the candidates' native size, the dataset's median short side), at least 32 px;
     a multiple of what every candidate's layers need (smp's encoders: 32), rounded down when hoot chooses."""
-    kind = get_task(scan.task).catalog_task
-    needs = {c: input_multiple(c, kind, catalog) for c in config.candidates}
-    step = math.lcm(*needs.values()) if needs else 1
+    needs = input_multiples(config.candidates, get_task(scan.task).catalog_task, catalog)
+    step = math.lcm(1, *needs.values())
     if config.image_size is not None:
         if config.image_size % step:
             who = ", ".join(c for c, m in needs.items() if config.image_size % m)
@@ -196,8 +199,8 @@ def size_every_candidate_takes(config: ShortlistConfig, catalog: Catalog, task: 
     if not refused:
         return size
     name, why = next(iter(refused.items()))
-    larger = next((s for s in SIZES_TO_TRY if s > size and s % max(1, math.lcm(*(input_multiple(c, task.catalog_task, catalog)
-                                                                                 for c in config.candidates))) == 0
+    step = math.lcm(1, *input_multiples(config.candidates, task.catalog_task, catalog).values())
+    larger = next((s for s in SIZES_TO_TRY if s > size and s % step == 0
                    and not any(_size_refusal(n, task, num_classes, catalog, s) for n in refused)), None)
     if config.image_size is not None or larger is None:
         hint = f"pass --image-size {larger}" if larger else "pass a larger --image-size"
