@@ -48,7 +48,8 @@ def _median_ratio(a: list[float], b: list[float]) -> float:
     return round(statistics.median(x / y for x, y in zip(a, b)), 2)
 
 
-def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, calibration_n: int) -> dict:
+def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, calibration_n: int,
+                  variants: list[str] | None = None) -> dict:
     from hoot.trainer.deploy.trained import load_trained
 
     torch.set_num_threads(threads)
@@ -64,7 +65,7 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
                      "top1": round(top1(eager.predict, held.images, held.labels, 32,
                                         transform=lambda u8: accuracy.normalise(u8, mean, std)), 4)}
     timed["eager"] = eager.predict
-    for name in ONDEVICE_BUILDERS:
+    for name in variants or ONDEVICE_BUILDERS:
         runtime_name, stem, int8 = ONDEVICE_VARIANTS[name]
         runtime = RUNTIMES[runtime_name]
         try:
@@ -134,6 +135,7 @@ def main() -> None:
             ("--threads", int, 2, "threads for every runtime"), ("--rounds", int, 7, "interleaved timing rounds"),
             ("--timing-px", int, 224, "input size for the timings"),
             ("--calibration-images", int, 128, "training images that calibrate INT8"),
+            ("--variants", str, None, "only these on-device variants beside eager, e.g. openvino,openvino-int8"),
             ("--work", str, None, "folder for the data and runs (default: a temporary one)"),
             ("--json", str, None, "write the results here too")):
         ap.add_argument(flag, type=kind, default=default, help=text)
@@ -143,7 +145,8 @@ def main() -> None:
     results = []
     for run_dir in trained_runs(Path(a.work or tempfile.mkdtemp(prefix="hoot-ondevice-")), a.models.split(","),
                                 a.epochs, a.threads):
-        res = measure_model(run_dir, a.threads, a.rounds, a.timing_px, a.calibration_images)
+        res = measure_model(run_dir, a.threads, a.rounds, a.timing_px, a.calibration_images,
+                            a.variants.split(",") if a.variants else None)
         results.append(res)
         cols = ["variant", "status", "precision", "latency_ms", "speedup_vs_eager", "top1", "file_top1_same", "reason"]
         print(f"\n{res['model']}: trained at {res['train_px']} px, timed at {res['timing_px']} px batch 1, "
