@@ -140,13 +140,15 @@ def main() -> None:
             ("--json", str, None, "write the results here too")):
         ap.add_argument(flag, type=kind, default=default, help=text)
     a = ap.parse_args()
+    variants = a.variants.split(",") if a.variants else None
+    if unknown := sorted(set(variants or ()) - set(ONDEVICE_BUILDERS)):
+        ap.error(f"--variants {','.join(unknown)}: not one of {','.join(ONDEVICE_BUILDERS)}")
     from tabulate import tabulate
 
     results = []
     for run_dir in trained_runs(Path(a.work or tempfile.mkdtemp(prefix="hoot-ondevice-")), a.models.split(","),
                                 a.epochs, a.threads):
-        res = measure_model(run_dir, a.threads, a.rounds, a.timing_px, a.calibration_images,
-                            a.variants.split(",") if a.variants else None)
+        res = measure_model(run_dir, a.threads, a.rounds, a.timing_px, a.calibration_images, variants)
         results.append(res)
         cols = ["variant", "status", "precision", "latency_ms", "speedup_vs_eager", "top1", "file_top1_same", "reason"]
         print(f"\n{res['model']}: trained at {res['train_px']} px, timed at {res['timing_px']} px batch 1, "

@@ -43,8 +43,8 @@ class OpenVino:
         except Exception as exc:  # noqa: BLE001 - the converter's refusal is the row's reason
             raise UnsupportedModel(f"OpenVINO could not convert the model: {_first_line(exc)}") from exc
         if int8_calibration is not None:
-            if missing(("nncf",), "OpenVINO INT8"):
-                raise UnsupportedModel(missing(("nncf",), "OpenVINO INT8"))
+            if reason := missing(("nncf",), "OpenVINO INT8"):
+                raise UnsupportedModel(reason)
             import nncf
 
             logging.getLogger("nncf").setLevel(logging.ERROR)

@@ -37,13 +37,18 @@ def images(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, 3, 32, 32)).astype(np.float32)
 
 
-@pytest.fixture(params=sorted(RUNTIMES), scope="module")
-def runtime(request):
-    rt = RUNTIMES[request.param]
+def installed(name: str):
+    """The runtime `name`, or the test skipped with the extra to install."""
+    rt = RUNTIMES[name]
     reason = rt.unavailable_reason()
     if reason:
         pytest.skip(reason)
     return rt
+
+
+@pytest.fixture(params=sorted(RUNTIMES), scope="module")
+def runtime(request):
+    return installed(request.param)
 
 
 def test_fp32_file_loads_and_matches_eager(runtime, tmp_path: Path) -> None:
@@ -116,9 +121,7 @@ def test_litert_int8_keeps_a_hardswish_net_in_one_xnnpack_partition(tmp_path: Pa
     file ran 4x slower than fp32); the converter now gets hardswish as x * hardsigmoid(x), the same function."""
     from hoot.bench.ondevice.litert import hardswish_as_gate
 
-    rt = RUNTIMES["litert"]
-    if rt.unavailable_reason():
-        pytest.skip(rt.unavailable_reason())
+    rt = installed("litert")
     from ai_edge_litert.interpreter import Interpreter
 
     torch.manual_seed(0)
@@ -140,9 +143,9 @@ def test_litert_int8_keeps_a_hardswish_net_in_one_xnnpack_partition(tmp_path: Pa
 def test_openvino_int8_fixes_overflow_on_every_layer(tmp_path: Path) -> None:
     """Issue 22: without VNNI the CPU plugin adds u8 x s8 pairs in 16 bits; with nncf's default (first layer only)
     shufflenet_v2_x1_0 lost 5.5 points on an AVX2 EPYC. The IR records the parameters nncf quantised with."""
-    rt = RUNTIMES["openvino"]
-    if rt.unavailable_reason() or missing(("nncf",), "OpenVINO INT8"):
-        pytest.skip("openvino or nncf is not installed")
+    rt = installed("openvino")
+    if reason := missing(("nncf",), "OpenVINO INT8"):
+        pytest.skip(reason)
     x = images(8)
     path = rt.convert(tiny_net(), torch.from_numpy(x[:1]), tmp_path / "int8.xml", int8_calibration=[x])
     assert "'overflow_fix': 'enable'" in path.read_text()
