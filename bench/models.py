@@ -16,7 +16,7 @@ from torch import nn
 
 from hoot.advisor.catalog import Catalog, Variant, load_catalog
 from hoot.advisor.errors import HootError
-from hoot.bench.sources import source_of
+from hoot.bench.sources import all_sources, source_of
 from hoot.bench.sources.base import load_except_head  # noqa: F401 - the detection task's weights loading
 
 
@@ -60,6 +60,15 @@ def build_model(
     model.hoot_source = source.package
     model.hoot_source_version = source.version()
     return model
+
+
+def deployable(model: nn.Module, inplace: bool = False) -> nn.Module:
+    """`model` in the form it ships: its source folds train-time branches (ModelSource.for_inference).
+    Every inference measurement and every exported file starts here. A model hoot did not build
+    (a custom bench --builder) is taken as it is."""
+    package = next((m.hoot_source for m in model.modules() if hasattr(m, "hoot_source")), None)
+    source = next((s for s in all_sources().values() if s.package == package), None)
+    return source.for_inference(model, inplace) if source is not None else model
 
 
 def require_cached_weights(names: list[str], catalog: Catalog | None = None) -> None:

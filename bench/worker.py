@@ -162,11 +162,17 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
         phases.add("build", build_s)
         with phases.time("setup"):
             model.eval()
-            params = sum(p.numel() for p in model.parameters())
-            model.to(device)
-            if job.channels_last:
-                model.to(memory_format=torch.channels_last)
-            runnable: Any = torch.compile(model) if job.runtime == "compile" else model
+            # inference rows time the network as it ships (train-time branches folded); training rows the
+            # form that trains. A job with both keeps the two (a folded copy: a few MB for the models that fold)
+            trains = any(mode == "train" for mode, _ in job.pairs)
+            params = sum(p.numel() for p in model.parameters())  # the architecture's count, as the catalog's
+            shipped = hoot.bench.models.deployable(model, inplace=not trains)
+            for form in {id(model): model, id(shipped): shipped}.values():
+                form.to(device)
+                if job.channels_last:
+                    form.to(memory_format=torch.channels_last)
+            runnable: Any = torch.compile(model) if job.runtime == "compile" and trains else model
+            shipped_runnable: Any = torch.compile(shipped) if job.runtime == "compile" else shipped
     except Exception as exc:  # noqa: BLE001 - this model's rows become error/oom rows; the run goes on
         status, message = ("oom" if is_oom(exc) else "error"), _error_text(exc)
         if _debug():
@@ -203,9 +209,9 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
                     ctx: Any = contextlib.nullcontext()
                     timer: Any = CUDATimer(torch, timer_device) if device.type == "cuda" else CPUTimer()
                 else:
-                    runnable.eval()
+                    shipped_runnable.eval()
                     with phases.time("input"):
-                        fn, ctx, timer, facts = _inference_call(job, model, runnable, batch, device, folder)
+                        fn, ctx, timer, facts = _inference_call(job, shipped, shipped_runnable, batch, device, folder)
                     fields.update(facts)
                 with phases.time("memory"):
                     if gpu_peak is not None:

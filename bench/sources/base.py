@@ -87,6 +87,14 @@ class ModelSource(ABC):
         """Input sides must be a multiple of this (1: any size the model's layers take)."""
         return 1
 
+    def for_inference(self, model: "nn.Module", inplace: bool = False) -> "nn.Module":
+        """The network in the form it ships. Some architectures train with branches that fold into
+        one convolution for inference (MobileOne, RepViT, FastViT: RepVGG-style re-parameterisation;
+        the conv+BN pairs of LeViT and EfficientViT-M). Timing or exporting the training form measures
+        a slower network than the one deployed. The outputs are the same. Default: the model as built.
+        `inplace=False` leaves `model` trainable and returns a folded copy where anything folds."""
+        return model
+
     def cached_weights(self, variant: "Variant") -> Path:
         """The entry's weights file in the package's cache, or one HootError naming it and where to put it.
 

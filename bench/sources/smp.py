@@ -19,6 +19,8 @@ from hoot.bench.sources.base import BuiltModel, ModelSource, WeightsFile, read_s
 from hoot.bench.sources.hub import hub_weights_file
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
     from hoot.advisor.catalog import Catalog, Variant
 
 #: entry-name prefix -> smp architecture (smp.create_model's `arch`)
@@ -74,6 +76,12 @@ class SmpSource(ModelSource):
                                 f"({str(exc).splitlines()[0][:200]}); delete the file and download it again") from None
         # everything but the encoder starts fresh (smp ships encoder weights only): decoder and head
         return BuiltModel(model, [n for n, _ in model.named_children() if n != "encoder"])
+
+    def for_inference(self, model: "nn.Module", inplace: bool = False) -> "nn.Module":
+        """smp's `tu-` encoders are timm models: their branches fold the way timm folds them."""
+        from hoot.bench.sources.timm import folded
+
+        return folded(model, inplace)
 
     @staticmethod
     def _create(arch: str, encoder: str, classes: int, **kwargs: Any) -> Any:

@@ -21,6 +21,8 @@ from hoot.bench.sources.base import BuiltModel, ModelSource, WeightsFile
 from hoot.bench.sources.hub import hub_weights_file
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
     from hoot.advisor.catalog import Catalog, Variant
 
 #: timm's published ImageNet-1K validation table, as the repository keeps it (tools/data/README.md)
@@ -86,6 +88,24 @@ class TimmSource(ModelSource):
         names = [names] if isinstance(names, str) else list(names)
         present = {n for n, _ in model.named_modules()}
         return BuiltModel(model, [n for n in names if n in present])
+
+
+    def for_inference(self, model: "nn.Module", inplace: bool = False) -> "nn.Module":
+        return folded(model, inplace)
+
+
+#: the methods timm's modules fold themselves with (timm.models._manipulate.reparameterize_model)
+FOLDING_METHODS = ("fuse", "reparameterize", "switch_to_deploy")
+
+
+def folded(model: "nn.Module", inplace: bool = False) -> "nn.Module":
+    """`model` with timm's train-time branches folded by timm's own `reparameterize_model`;
+    `model` itself where no module folds (no copy for the many that have nothing to fold)."""
+    if not any(hasattr(m, name) for m in model.modules() for name in FOLDING_METHODS):
+        return model
+    from timm.utils.model import reparameterize_model
+
+    return reparameterize_model(model, inplace=inplace)
 
 
 @lru_cache(maxsize=None)

@@ -10,11 +10,13 @@ from pathlib import Path
 from torch import nn
 
 from hoot.advisor.errors import HootError
+from hoot.bench.models import deployable
 from hoot.trainer.runfiles import load_checkpoint
 
 
 def load_trained(run_dir: Path) -> tuple[nn.Module, dict]:
-    """(model in eval mode on the CPU, checkpoint metadata). weights_only=True: a checkpoint is data, not code."""
+    """(model in eval mode on the CPU, in the form it ships, checkpoint metadata).
+    weights_only=True: a checkpoint is data, not code."""
     from hoot.trainer.tasks import get_task
 
     ckpt = load_checkpoint(run_dir / "best.pt")
@@ -28,7 +30,7 @@ def load_trained(run_dir: Path) -> tuple[nn.Module, dict]:
     except (RuntimeError, KeyError) as exc:
         raise HootError(f"'{run_dir / 'best.pt'}' does not match {ckpt.get('variant')} ({type(exc).__name__}); "
                         "re-run the fine-tune") from None
-    model.eval()
+    model = deployable(model.eval(), inplace=True)  # what export, predict and optimize ship: branches folded
     meta = {k: v for k, v in ckpt.items() if k != "model"}
     return model, meta
 
