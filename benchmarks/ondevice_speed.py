@@ -5,13 +5,16 @@
 - INT8 top-1 within 1 point of fp32 on the run's held-out split;
 - the file `hoot optimize` writes loads afresh in the runtime's own Python API with the row's top-1.
 
-For the seed mobile models (mobilenet_v3_small/large, shufflenet_v2_x1_0, efficientnet_b0) trained
+For the seed mobile models (mobilenet_v3_small/large, shufflenet_v2_x1_0, efficientnet_b0) and three
+modern mobile models of the catalog (mobilenetv4_conv_small, repvit_m0_9, lcnet_100), trained
 FROM SCRATCH (no weights can be downloaded) on scikit-learn's digits through the real `hoot shortlist`
 at 32 px (benchmarks/optimize_speed.py's data and training). Accuracy comes from the files `hoot
 optimize`'s builders write at the training size; speed from the same conversion at --timing-px
 (224: the deployment size; the models' global pooling takes any size). Timings are interleaved: each
 round times one block of every variant in turn and a ratio is taken within a round, so load from other
 processes hits both sides alike; the median over rounds is reported. Figures need a quiet machine.
+Each INT8 row's change in top-1 comes with a 95 % paired bootstrap interval over the held-out images
+and the counts of images only one side gets right: on a few hundred images one image is a quarter point.
 
     .venv/bin/python benchmarks/ondevice_speed.py [--models mobilenet_v3_small,...] [--rounds 7] [--threads 2]
 
@@ -35,17 +38,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from optimize_speed import digits_imagefolder, train  # noqa: E402 - the same data and training as optimize's targets
 
 from hoot.bench.ondevice import RUNTIMES  # noqa: E402
+from hoot.bench.ondevice.base import AccuracyGuard  # noqa: E402
 from hoot.trainer.deploy.optimize import accuracy  # noqa: E402
 from hoot.bench.measure import QUICK, measure_call  # noqa: E402
 from hoot.trainer.deploy.optimize.scoring import top1  # noqa: E402
 from hoot.trainer.deploy.optimize.ondevice_variants import ONDEVICE_BUILDERS, ONDEVICE_VARIANTS  # noqa: E402
 from hoot.trainer.deploy.optimize.variants import BUILDERS, BuildContext, Skip  # noqa: E402
 
-MODELS = "mobilenet_v3_small,mobilenet_v3_large,shufflenet_v2_x1_0,efficientnet_b0"
+#: the seed mobile models, then three of today's mobile classifiers in the catalog (timm): MobileNetV4,
+#: RepViT (folded for deployment) and LCNet (designed for CPUs)
+MODELS = ("mobilenet_v3_small,mobilenet_v3_large,shufflenet_v2_x1_0,efficientnet_b0,"
+          "mobilenetv4_conv_small,repvit_m0_9,lcnet_100")
 
 
 def _median_ratio(a: list[float], b: list[float]) -> float:
     return round(statistics.median(x / y for x, y in zip(a, b)), 2)
+
+
+def _correct(predict, images: np.ndarray, labels: np.ndarray, transform) -> np.ndarray:
+    """Per held-out image: did `predict` rank its label first (for the paired INT8 - fp32 interval)."""
+    out = [np.asarray(predict(transform(images[i:i + 32]))) for i in range(0, len(images), 32)]
+    return np.concatenate([o[0] if o.ndim == 3 else o for o in out]).argmax(1) == labels
+
+
+def paired_delta(fp32: np.ndarray, int8: np.ndarray, draws: int = 2000) -> dict:
+    """INT8 - fp32 top-1 in points with a 95 % paired bootstrap interval over the held-out images, and
+    the discordant counts (images only fp32 gets right / only INT8 gets right). On a few hundred
+    images one image is a quarter point: the interval says whether a 1-point target is resolved."""
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(fp32), (draws, len(fp32)))
+    deltas = 100 * (int8[idx].mean(1) - fp32[idx].mean(1))
+    return {"ci95_pts": [round(float(np.percentile(deltas, 2.5)), 2), round(float(np.percentile(deltas, 97.5)), 2)],
+            "only_fp32_right": int((fp32 & ~int8).sum()), "only_int8_right": int((int8 & ~fp32).sum())}
 
 
 def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, calibration_n: int,
@@ -54,10 +78,19 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
 
     torch.set_num_threads(threads)
     model, meta = load_trained(run_dir)
-    train_split, held = accuracy.load_splits(run_dir)
+    splits = accuracy.load_splits(run_dir)
+    train_split, held = splits.train, splits.held
     mean, std, size = meta["mean"], meta["std"], int(meta["image_size"])
     cal = accuracy.normalise(accuracy.calibration_images(train_split, calibration_n, 0), mean, std)
-    ctx = BuildContext(model, run_dir / "ondevice", size, cal, threads, torch.device("cpu"))
+    val = splits.validation
+
+    def guard_at(px: int):
+        """OpenVINO INT8's accuracy guard on the validation split, at `px` (the file's input size)."""
+        at_px = lambda u8: accuracy.resize_batch(accuracy.normalise(u8, mean, std), px)  # noqa: E731
+        g = accuracy.accuracy_guard(val, lambda p, im, t: top1(p, im, t, min(32, len(im)), transform=at_px), mean, std)
+        return g and AccuracyGuard(accuracy.resize_batch(g.images, px), g.score, g.max_drop)
+
+    ctx = BuildContext(model, run_dir / "ondevice", size, cal, threads, torch.device("cpu"), guard=guard_at(size))
     x = accuracy.resize_batch(cal[:1], timing_px)
     timed, rows = {}, {}
     eager = BUILDERS["eager"](ctx)
@@ -65,6 +98,8 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
                      "top1": round(top1(eager.predict, held.images, held.labels, 32,
                                         transform=lambda u8: accuracy.normalise(u8, mean, std)), 4)}
     timed["eager"] = eager.predict
+    norm = lambda u8: accuracy.normalise(u8, mean, std)  # noqa: E731
+    correct = {}
     for name in variants or ONDEVICE_BUILDERS:
         runtime_name, stem, int8 = ONDEVICE_VARIANTS[name]
         runtime = RUNTIMES[runtime_name]
@@ -78,8 +113,11 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
             else:
                 path = runtime.convert(copy.deepcopy(model).cpu().eval(), torch.from_numpy(x),
                                        run_dir / "ondevice" / f"{stem}.{timing_px}px{runtime.suffix}",
-                                       int8_calibration=[accuracy.resize_batch(cal, timing_px)] if int8 else None)
+                                       int8_calibration=[accuracy.resize_batch(cal, timing_px)] if int8 else None,
+                                       int8_guard=guard_at(timing_px) if int8 and runtime.guards_accuracy else None)
                 timed[name] = runtime.load(path, threads)
+            correct[name] = _correct(built.predict, held.images, held.labels, norm)
+            assert abs(correct[name].mean() - acc) < 1e-9, f"{name}: per-image top-1 {correct[name].mean()} != {acc}"
             rows[name] = {"variant": name, "status": "ok", "precision": built.precision, "top1": round(acc, 4),
                           "file_top1_same": abs(acc - acc_file) < 1e-9, "file": str(built.file)}
         except Skip as exc:
@@ -102,6 +140,7 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
         if int8 and name in per_round and fp32 in per_round:
             ratios[f"{name}_vs_fp32"] = _median_ratio(per_round[fp32], per_round[name])
             ratios[f"{name}_top1_delta_pts"] = round(100 * (rows[name]["top1"] - rows[fp32]["top1"]), 2)
+            ratios[f"{name}_paired"] = paired_delta(correct[fp32], correct[name])
     ondevice = [r for n, r in rows.items() if n != "eager" and r.get("latency_ms")]
     fastest = min(ondevice, key=lambda r: r["latency_ms"]) if ondevice else None
     ratios["fastest"] = fastest and fastest["variant"]

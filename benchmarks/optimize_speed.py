@@ -71,7 +71,8 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
 
     torch.set_num_threads(threads)
     model, meta = load_trained(run_dir)
-    train_split, held = accuracy.load_splits(run_dir)
+    splits = accuracy.load_splits(run_dir)
+    train_split, held = splits.train, splits.held
     mean, std = meta["mean"], meta["std"]
     cal = accuracy.normalise(accuracy.calibration_images(train_split, calibration_n, 0), mean, std)
     x = accuracy.resize_batch(cal[:1], timing_px)

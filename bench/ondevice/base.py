@@ -41,6 +41,21 @@ class UnsupportedModel(RuntimeError):
     """This runtime cannot take this model or one of its operators: the message is the row's reason."""
 
 
+@dataclass(frozen=True)
+class AccuracyGuard:
+    """What an INT8 converter that can keep layers in fp32 needs to hold the file within `max_drop`
+    of fp32: images of a split that does NOT give the reported figure (a run's validation split), and
+    the task's metric of a predict callable over some of them. nncf's accuracy control uses it
+    (OpenVINO); a route without such a control takes it and says so in its row."""
+
+    images: np.ndarray  # normalised float32 NCHW, in the file's input shape per image
+    score: Callable[[Callable[[np.ndarray], np.ndarray], np.ndarray], float]  # (predict, indices) -> metric, higher better
+    max_drop: float = 0.01  # in the metric's units: 0.01 is one point of top-1 or of mIoU
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
 @runtime_checkable
 class OnDeviceRuntime(Protocol):
     """One on-device runtime (ExecuTorch/XNNPACK, LiteRT, OpenVINO)."""
@@ -51,9 +66,13 @@ class OnDeviceRuntime(Protocol):
     def unavailable_reason(self) -> str | None:
         """None where the runtime can run here, else one line naming the pip extra that installs it."""
 
+    #: whether its INT8 route can keep the layers that cost accuracy in fp32 (uses an AccuracyGuard)
+    guards_accuracy: bool
+
     def convert(self, module: Any, example_input: Any, out_path: Path,
-                int8_calibration: Iterable[Any] | None = None) -> Path:
-        """Write the shippable file for `module` at `example_input`'s shape (INT8 when calibration batches are given)."""
+                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None) -> Path:
+        """Write the shippable file for `module` at `example_input`'s shape (INT8 when calibration batches
+        are given; within `int8_guard.max_drop` of fp32 on its images where the runtime `guards_accuracy`)."""
 
     def load(self, path: Path, threads: int) -> "Runner":
         """Run the file through the runtime's own Python API with `threads` threads."""

@@ -14,20 +14,22 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import (Runner, UnsupportedModel, calibration_chunks, missing, native_stderr_to_debug_log,
-                                      prepared, pt2e_quantize, python_output_to_debug_log, require)
+from hoot.bench.ondevice.base import (AccuracyGuard, Runner, UnsupportedModel, calibration_chunks, missing,
+                                      native_stderr_to_debug_log, prepared, pt2e_quantize, python_output_to_debug_log,
+                                      require)
 from hoot.bench.runtimes import _first_line
 
 
 class ExecuTorchXnnpack:
     name = "executorch-xnnpack"
     suffix = ".pte"
+    guards_accuracy = False  # PT2E has no accuracy-aware mode: the row reports the change
 
     def unavailable_reason(self) -> str | None:
         return missing(("executorch", "torchao"), "ExecuTorch")
 
     def convert(self, module: Any, example_input: Any, out_path: Path,
-                int8_calibration: Iterable[Any] | None = None) -> Path:
+                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None) -> Path:
         module, example, out_path = prepared(self, module, example_input, out_path)
         import torch
 

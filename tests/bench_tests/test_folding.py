@@ -113,3 +113,18 @@ def test_a_trained_run_exports_its_folded_form(tmp_path, monkeypatch):
     assert main(["export", str(run), "--out", str(tmp_path / "m.onnx")]) == 0
     ops = [n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node]
     assert "BatchNormalization" not in ops and ops.count("Conv") == sum(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def test_the_bake_off_latency_times_the_folded_form_and_training_goes_on(monkeypatch):
+    import hoot.bench.measure as measure
+    from hoot.trainer.training.loop import measure_latency
+
+    model = build_model("mobileone_s1", num_classes=3).train()
+    ran_batchnorm = []
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.register_forward_hook(lambda *args: ran_batchnorm.append(1))
+    monkeypatch.setattr(measure, "measure_call", lambda fn, *args, **kw: fn())
+    measure_latency(model, 32, torch.device("cpu"))
+    assert not ran_batchnorm  # the timed network had no BatchNorm left: it was the folded copy
+    assert model.training and _batchnorms(model) == 99  # the model in training is as it was

@@ -149,3 +149,73 @@ def test_openvino_int8_fixes_overflow_on_every_layer(tmp_path: Path) -> None:
     x = images(8)
     path = rt.convert(tiny_net(), torch.from_numpy(x[:1]), tmp_path / "int8.xml", int8_calibration=[x])
     assert "'overflow_fix': 'enable'" in path.read_text()
+
+
+def test_openvino_int8_with_a_guard_stays_within_its_drop_on_the_guard_images(tmp_path: Path) -> None:
+    """Given an AccuracyGuard, OpenVINO INT8 is nncf's accuracy control. Here the metric is agreement with
+    the fp32 model's class on 24 images, max drop 0: plain INT8 of this net (a linear layer over the
+    flattened features, so the top two logits are close on some images) flips one of them; the
+    guarded file keeps a layer in fp32 and flips none."""
+    from hoot.bench.ondevice.base import AccuracyGuard
+
+    rt = installed("openvino")
+    if reason := missing(("nncf",), "OpenVINO INT8"):
+        pytest.skip(reason)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=4, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10)).eval()
+    cal, val = images(16, seed=1), images(24, seed=2)
+    want = eager_outputs(model, val)[0].argmax(1)
+    asked: list[int] = []
+
+    def agreement(predict, idx: np.ndarray) -> float:
+        asked.append(len(idx))
+        return float((predict(val[idx]).argmax(1) == want[idx]).mean())
+
+    example = torch.from_numpy(cal[:1])
+    plain = rt.convert(model, example, tmp_path / "plain.xml", int8_calibration=[cal])
+    guarded = rt.convert(model, example, tmp_path / "guarded.xml", int8_calibration=[cal],
+                         int8_guard=AccuracyGuard(val, agreement, max_drop=0.0))
+    assert (rt.load(plain, threads=1)(val).argmax(1) != want).any()  # the case needs the guard
+    assert (rt.load(guarded, threads=1)(val).argmax(1) == want).all()
+    fake_quantize = [p.read_text().count('type="FakeQuantize"') for p in (plain, guarded)]
+    assert fake_quantize[1] < fake_quantize[0]  # what it kept in fp32
+    assert 24 in asked and 1 in asked  # the whole split, and image by image (nncf's ranking)
+    assert "'overflow_fix': 'enable'" in guarded.read_text()
+    assert "<max_drop" in guarded.read_text() and "<max_drop" not in plain.read_text()  # what nncf records
+
+
+def test_optimize_gives_the_guard_to_the_runtimes_that_use_it(tmp_path: Path, monkeypatch) -> None:
+    """Only a runtime that `guards_accuracy` gets the validation split's guard, and only for INT8; the row says how."""
+    from hoot.bench.ondevice.base import AccuracyGuard
+    from hoot.trainer.deploy.optimize.ondevice_variants import ONDEVICE_BUILDERS
+    from hoot.trainer.deploy.optimize.variants import BuildContext
+
+    seen: dict[str, object] = {}
+
+    class Fake:
+        suffix = ".bin"
+
+        def __init__(self, name: str, guards: bool) -> None:
+            self.name, self.guards_accuracy = name, guards
+
+        def unavailable_reason(self):
+            return None
+
+        def convert(self, module, example, out_path, int8_calibration=None, int8_guard=None):
+            seen[out_path.name] = int8_guard
+            return out_path
+
+        def load(self, path, threads):
+            return Runner(lambda x: [x.mean(axis=(2, 3))], (1, 3, 32, 32), {})
+
+    import hoot.trainer.deploy.optimize.ondevice_variants as ov
+
+    monkeypatch.setitem(ov.RUNTIMES, "openvino", Fake("openvino", True))
+    monkeypatch.setitem(ov.RUNTIMES, "litert", Fake("litert", False))
+    guard = AccuracyGuard(images(4), lambda predict, idx: 1.0)
+    ctx = BuildContext(tiny_net(), tmp_path, 32, images(8), 1, torch.device("cpu"), guard=guard)
+    rows = {name: ONDEVICE_BUILDERS[name](ctx) for name in ("openvino", "openvino-int8", "litert", "litert-int8")}
+    assert seen == {"model.openvino.bin": None, "model.openvino.int8.bin": guard, "model.bin": None, "model.int8.bin": None}
+    assert "accuracy_control" in rows["openvino-int8"].details["route"]
+    assert "within 1 point(s) of fp32 on the 4 validation images" in rows["openvino-int8"].details["route"]
+    assert "accuracy" not in rows["litert-int8"].details["route"]

@@ -181,7 +181,7 @@ def test_ondevice_variants_measure_write_and_reload(trained_run, tmp_path):
                            quick=True, device="cpu", out_dir=tmp_path)
     result = optimize_run(trained_run, opts)
     eager = _row(result, "eager")
-    train, held = accuracy.load_splits(trained_run)
+    held = accuracy.load_splits(trained_run).held
     _, meta = load_trained(trained_run)
     x = accuracy.normalise(held.images, meta["mean"], meta["std"])
     for name in available:

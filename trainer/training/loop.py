@@ -242,12 +242,14 @@ def choose_precision(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn
 
 def measure_latency(model: nn.Module, image_size: int, device: torch.device) -> Any:
     """Batch-1 eval latency by `hoot bench`'s method (bench.measure.measure_call, its --quick budget on
-    this device: warm-up, timed blocks, the machine's business watched); a bench.measure.Timing."""
+    this device: warm-up, timed blocks, the machine's business watched); a bench.measure.Timing.
+    Timed in the form the model ships (train-time branches folded, on a copy: training goes on)."""
     from hoot.bench.measure import CUDATimer, budget_for, measure_call
+    from hoot.bench.models import deployable
 
-    m = unwrap(model)
-    was_training = m.training
-    m.eval()
+    trained = unwrap(model)
+    was_training = trained.training
+    m = deployable(trained.eval())
     x = torch.randn(1, 3, image_size, image_size, device=device)
     cuda = device.type == "cuda"
     try:
@@ -255,7 +257,7 @@ def measure_latency(model: nn.Module, image_size: int, device: torch.device) -> 
             return measure_call(lambda: m(x), torch.get_num_threads(), budget_for(device.type, quick=True),
                                 (device.index or 0) if cuda else None, CUDATimer(torch, device) if cuda else None)
     finally:
-        m.train(was_training)
+        trained.train(was_training)
 
 
 class Stopwatch:

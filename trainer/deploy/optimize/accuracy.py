@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from hoot.advisor.errors import HootError
+from hoot.bench.ondevice.base import AccuracyGuard
 from hoot.trainer.config import RESOLVED_KEY
 
 log = logging.getLogger(__name__)
@@ -72,10 +74,36 @@ def held_out_split(run_dir: Path, rescanned=None) -> Split:
     return Split(test.images, np.asarray(test.labels), "test (held out: chose neither the winner nor the kept epoch)")
 
 
-def load_splits(run_dir: Path) -> tuple[Split, Split]:
-    """(training split for calibration, held-out split for accuracy), from one re-scan."""
+@dataclass(frozen=True)
+class RunSplits:
+    """A run's three splits as optimize uses them: calibration, INT8's accuracy guard, the reported figure."""
+
+    train: Split
+    validation: Split | None  # None where the run kept no validation images
+    held: Split
+
+
+def load_splits(run_dir: Path) -> RunSplits:
+    """The run's training split (calibration), validation split (what an accuracy-aware INT8 route may
+    tune on: it already chose the winner and the epoch) and held-out split (accuracy), from one re-scan."""
     rescanned = _rescan(run_dir)
-    return Split(rescanned[0].images, np.asarray(rescanned[0].labels), "train"), held_out_split(run_dir, rescanned)
+    train, val, _test = rescanned
+    validation = Split(val.images, np.asarray(val.labels), "validation") if len(val) else None
+    return RunSplits(Split(train.images, np.asarray(train.labels), "train"), validation,
+                     held_out_split(run_dir, rescanned))
+
+
+def accuracy_guard(validation: Split | None, score_split: Callable[..., float], mean, std,
+                   max_drop: float = 0.01) -> AccuracyGuard | None:
+    """INT8's accuracy guard on the validation split, or None without one. `score_split(predict,
+    images_u8, targets)` is the task's metric, scored as the held-out figure is."""
+    if validation is None:
+        return None
+
+    def score(predict, idx: np.ndarray) -> float:
+        return score_split(predict, validation.images[idx], validation.labels[idx])
+
+    return AccuracyGuard(normalise(np.asarray(validation.images), mean, std), score, max_drop)
 
 
 def calibration_images(train: Split, n: int, seed: int) -> np.ndarray:

@@ -41,8 +41,10 @@ def _builder(variant: str) -> Callable[[BuildContext], Built]:
             raise Skip(reason)
         model = copy.deepcopy(ctx.model).cpu().eval()  # the others keep theirs on ctx.device
         example = torch.from_numpy(ctx.calibration[:1])
+        guarded = int8 and runtime.guards_accuracy and ctx.guard is not None
         path = runtime.convert(model, example, ctx.out_dir / f"{stem}{runtime.suffix}",
-                               int8_calibration=[ctx.calibration] if int8 else None)
+                               int8_calibration=[ctx.calibration] if int8 else None,
+                               int8_guard=ctx.guard if guarded else None)
         runner = runtime.load(path, ctx.threads)
         details = {**runner.details, "file_batch": runner.batch, "input_px": ctx.image_size,
                    "throughput": "the batch-1 file called once per image"}
@@ -50,7 +52,11 @@ def _builder(variant: str) -> Callable[[BuildContext], Built]:
             details.update({"calibration_images": int(len(ctx.calibration)),
                             "route": {"executorch-xnnpack": "PT2E + XNNPACKQuantizer (per-channel, symmetric)",
                                       "litert": "PT2E + litert-torch PT2EQuantizer (per-channel), fully int8",
-                                      "openvino": "nncf.quantize (post-training, default preset)"}[runtime_name]})
+                                      "openvino": "nncf.quantize (post-training, overflow fix on every layer)"}[runtime_name]})
+            if guarded:
+                details["route"] = ("nncf.quantize_with_accuracy_control (overflow fix on every layer; the layers that "
+                                    f"cost the most kept in fp32 until within {100 * ctx.guard.max_drop:g} point(s) of fp32 "
+                                    f"on the {len(ctx.guard)} validation images)")
         return Built(runner, runtime_name, "int8" if int8 else "fp32", "cpu", file=path, details=details)
 
     return build

@@ -230,7 +230,8 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
     device = torch_device(opts.device)
     out_dir = Path(opts.out_dir or run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    train, held = accuracy.load_splits(run_dir)
+    splits = accuracy.load_splits(run_dir)
+    train, held = splits.train, splits.held
     mean, std, size = meta["mean"], meta["std"], int(meta["image_size"])
     calibration = accuracy.normalise(accuracy.calibration_images(train, opts.calibration_images, opts.seed), mean, std)
     timing_px = int(opts.timing_px or size)
@@ -239,13 +240,20 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
     if task.export_one_image and opts.batch_size != 1:
         log.info("optimize: a %s model's file answers one image per call: throughput is measured at batch 1", task.name)
     timing_batch = accuracy.resize_batch(_batch(calibration, eval_batch), timing_px)
-    ctx = BuildContext(model, out_dir, size, calibration, threads, device, task=task)
+
+    def score(predict, images: np.ndarray, targets: np.ndarray, batch: int = eval_batch) -> float:
+        """The task's metric of `predict` on uint8 images: the held-out figure, and INT8's guard on validation."""
+        evaluator = task.evaluator(len(meta["classes"]), task.make_loss(LossOptions()))
+        return held_out_score(predict, images, targets, evaluator, task.metric.name, batch,
+                              transform=lambda u8: accuracy.normalise(u8, mean, std), to_outputs=task.outputs_from_export)
+
+    guard = accuracy.accuracy_guard(
+        splits.validation, lambda predict, images, targets: score(predict, images, targets, min(eval_batch, len(images))),
+        mean, std)
+    ctx = BuildContext(model, out_dir, size, calibration, threads, device, task=task, guard=guard)
 
     def evaluate(built: Built) -> float:
-        evaluator = task.evaluator(len(meta["classes"]), task.make_loss(LossOptions()))
-        return round(held_out_score(built.predict, held.images, held.labels, evaluator, task.metric.name, eval_batch,
-                                    transform=lambda u8: accuracy.normalise(u8, mean, std),
-                                    to_outputs=task.outputs_from_export), 4)
+        return round(score(built.predict, held.images, held.labels), 4)
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)

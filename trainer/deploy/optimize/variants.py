@@ -52,6 +52,7 @@ class BuildContext:
     device: torch.device
     onnx_path: Path | None = None  # set once the fp32 ONNX file exists (int8 builds on it)
     task: Any = None  # the run's Task (hoot.trainer.tasks.base): what a variant returns and its file's output names
+    guard: Any = None  # bench.ondevice.base.AccuracyGuard on the validation split: what accuracy-aware INT8 may tune on
 
     def torch_outputs(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """What a PyTorch variant returns: the task's exported form (a detector's rows), so every variant
