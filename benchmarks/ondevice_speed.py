@@ -88,7 +88,7 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
         """OpenVINO INT8's accuracy guard on the validation split, at `px` (the file's input size)."""
         at_px = lambda u8: accuracy.resize_batch(accuracy.normalise(u8, mean, std), px)  # noqa: E731
         g = accuracy.accuracy_guard(val, lambda p, im, t: top1(p, im, t, min(32, len(im)), transform=at_px), mean, std)
-        return g and AccuracyGuard(accuracy.resize_batch(g.images, px), g.score, g.max_drop)
+        return g and AccuracyGuard(g.count, lambda i: accuracy.resize_batch(g.input_of(i), px), g.score, g.max_drop)
 
     ctx = BuildContext(model, run_dir / "ondevice", size, cal, threads, torch.device("cpu"), guard=guard_at(size))
     x = accuracy.resize_batch(cal[:1], timing_px)

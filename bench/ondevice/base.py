@@ -48,12 +48,13 @@ class AccuracyGuard:
     the task's metric of a predict callable over some of them. nncf's accuracy control uses it
     (OpenVINO); a route without such a control takes it and says so in its row."""
 
-    images: np.ndarray  # normalised float32 NCHW, in the file's input shape per image
+    count: int  # images in the split
+    input_of: Callable[[int], np.ndarray]  # image i as the file takes it (normalised float32, batch 1): made on demand
     score: Callable[[Callable[[np.ndarray], np.ndarray], np.ndarray], float]  # (predict, indices) -> metric, higher better
     max_drop: float = 0.01  # in the metric's units: 0.01 is one point of top-1 or of mIoU
 
     def __len__(self) -> int:
-        return int(self.images.shape[0])
+        return int(self.count)
 
 
 @runtime_checkable

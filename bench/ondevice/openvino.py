@@ -45,7 +45,7 @@ def _quantize(nncf: Any, model: Any, chunks: list[np.ndarray], guard: AccuracyGu
 
         return float(guard.score(predict, idx)), None
 
-    validation = nncf.Dataset(list(range(len(guard))), lambda i: guard.images[i:i + batch])
+    validation = nncf.Dataset(list(range(len(guard))), guard.input_of)
     return nncf.quantize_with_accuracy_control(model, nncf.Dataset(chunks), validation, validate,
                                                max_drop=guard.max_drop, subset_size=len(chunks),
                                                advanced_quantization_parameters=advanced)

@@ -89,7 +89,6 @@ class TimmSource(ModelSource):
         present = {n for n, _ in model.named_modules()}
         return BuiltModel(model, [n for n in names if n in present])
 
-
     def for_inference(self, model: "nn.Module", inplace: bool = False) -> "nn.Module":
         return folded(model, inplace)
 

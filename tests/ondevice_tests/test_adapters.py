@@ -174,7 +174,7 @@ def test_openvino_int8_with_a_guard_stays_within_its_drop_on_the_guard_images(tm
     example = torch.from_numpy(cal[:1])
     plain = rt.convert(model, example, tmp_path / "plain.xml", int8_calibration=[cal])
     guarded = rt.convert(model, example, tmp_path / "guarded.xml", int8_calibration=[cal],
-                         int8_guard=AccuracyGuard(val, agreement, max_drop=0.0))
+                         int8_guard=AccuracyGuard(len(val), lambda i: val[i:i + 1], agreement, max_drop=0.0))
     assert (rt.load(plain, threads=1)(val).argmax(1) != want).any()  # the case needs the guard
     assert (rt.load(guarded, threads=1)(val).argmax(1) == want).all()
     fake_quantize = [p.read_text().count('type="FakeQuantize"') for p in (plain, guarded)]
@@ -212,7 +212,7 @@ def test_optimize_gives_the_guard_to_the_runtimes_that_use_it(tmp_path: Path, mo
 
     monkeypatch.setitem(ov.RUNTIMES, "openvino", Fake("openvino", True))
     monkeypatch.setitem(ov.RUNTIMES, "litert", Fake("litert", False))
-    guard = AccuracyGuard(images(4), lambda predict, idx: 1.0)
+    guard = AccuracyGuard(4, lambda i: images(1, seed=i), lambda predict, idx: 1.0)
     ctx = BuildContext(tiny_net(), tmp_path, 32, images(8), 1, torch.device("cpu"), guard=guard)
     rows = {name: ONDEVICE_BUILDERS[name](ctx) for name in ("openvino", "openvino-int8", "litert", "litert-int8")}
     assert seen == {"model.openvino.bin": None, "model.openvino.int8.bin": guard, "model.bin": None, "model.int8.bin": None}

@@ -103,7 +103,10 @@ def accuracy_guard(validation: Split | None, score_split: Callable[..., float], 
     def score(predict, idx: np.ndarray) -> float:
         return score_split(predict, validation.images[idx], validation.labels[idx])
 
-    return AccuracyGuard(normalise(np.asarray(validation.images), mean, std), score, max_drop)
+    def input_of(i: int) -> np.ndarray:  # one image at a time: a validation split in float32 could be gigabytes
+        return normalise(np.asarray(validation.images[i:i + 1]), mean, std)
+
+    return AccuracyGuard(len(validation), input_of, score, max_drop)
 
 
 def calibration_images(train: Split, n: int, seed: int) -> np.ndarray:
