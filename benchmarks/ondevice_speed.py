@@ -83,10 +83,11 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
     mean, std, size = meta["mean"], meta["std"], int(meta["image_size"])
     cal = accuracy.normalise(accuracy.calibration_images(train_split, calibration_n, 0), mean, std)
     val = splits.validation
+    norm = lambda u8: accuracy.normalise(u8, mean, std)  # noqa: E731 - uint8 images as the model takes them
 
     def guard_at(px: int):
         """OpenVINO INT8's accuracy guard on the validation split, at `px` (the file's input size)."""
-        at_px = lambda u8: accuracy.resize_batch(accuracy.normalise(u8, mean, std), px)  # noqa: E731
+        at_px = lambda u8: accuracy.resize_batch(norm(u8), px)  # noqa: E731
         g = accuracy.accuracy_guard(val, lambda p, im, t: top1(p, im, t, min(32, len(im)), transform=at_px), mean, std)
         return g and AccuracyGuard(g.count, lambda i: accuracy.resize_batch(g.input_of(i), px), g.score, g.max_drop)
 
@@ -96,18 +97,17 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
     eager = BUILDERS["eager"](ctx)
     rows["eager"] = {"variant": "eager", "status": "ok", "precision": "fp32",
                      "top1": round(top1(eager.predict, held.images, held.labels, 32,
-                                        transform=lambda u8: accuracy.normalise(u8, mean, std)), 4)}
+                                        transform=norm), 4)}
     timed["eager"] = eager.predict
-    norm = lambda u8: accuracy.normalise(u8, mean, std)  # noqa: E731
     correct = {}
     for name in variants or ONDEVICE_BUILDERS:
         runtime_name, stem, int8 = ONDEVICE_VARIANTS[name]
         runtime = RUNTIMES[runtime_name]
         try:
             built = ONDEVICE_BUILDERS[name](ctx)  # what `hoot optimize` writes, at the training size
-            acc = top1(built.predict, held.images, held.labels, 32, transform=lambda u8: accuracy.normalise(u8, mean, std))
+            acc = top1(built.predict, held.images, held.labels, 32, transform=norm)
             reloaded = runtime.load(built.file, threads)  # the shipped file, afresh, in the runtime's own API
-            acc_file = top1(reloaded, held.images, held.labels, 32, transform=lambda u8: accuracy.normalise(u8, mean, std))
+            acc_file = top1(reloaded, held.images, held.labels, 32, transform=norm)
             if timing_px == size:
                 timed[name] = built.predict
             else:

@@ -181,7 +181,8 @@ def test_ondevice_variants_measure_write_and_reload(trained_run, tmp_path):
                            quick=True, device="cpu", out_dir=tmp_path)
     result = optimize_run(trained_run, opts)
     eager = _row(result, "eager")
-    held = accuracy.load_splits(trained_run).held
+    splits = accuracy.load_splits(trained_run)
+    held = splits.held
     _, meta = load_trained(trained_run)
     x = accuracy.normalise(held.images, meta["mean"], meta["std"])
     for name in available:
@@ -200,8 +201,7 @@ def test_ondevice_variants_measure_write_and_reload(trained_run, tmp_path):
             assert row.score == eager.score, name  # fp32 in another runtime: the same predictions
     if "openvino" in available:
         assert _row(result, "openvino").file_mb > Path(_row(result, "openvino").file).stat().st_size / 2**20  # + .bin
-        validation = accuracy.load_splits(trained_run).validation
-        assert f"on the {len(validation)} validation images" in _row(result, "openvino-int8").details["route"]
+        assert f"on the {len(splits.validation)} validation images" in _row(result, "openvino-int8").details["route"]
 
 
 def test_missing_runtime_is_skipped_and_unsupported_model_is_an_error_row(trained_run, monkeypatch, tmp_path):
