@@ -12,6 +12,7 @@ Heavy runtime packages are imported inside the adapters' functions only.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import logging
 import os
@@ -57,6 +58,13 @@ class AccuracyGuard:
         return int(self.count)
 
 
+#: Quantisation-aware training (QAT): trains, in place, a torch module that carries the runtime's own fake
+#: quantisers (calibrated already), with the task's loss on the run's training images. The runtime adapter
+#: inserts the quantisers and converts the result; the caller (hoot optimize) owns the data, the loss and the
+#: epochs, so no adapter knows a task. The module stays in eval mode: BatchNorm statistics and dropout frozen.
+Int8Finetune = Callable[[Any], None]
+
+
 @runtime_checkable
 class OnDeviceRuntime(Protocol):
     """One on-device runtime (ExecuTorch/XNNPACK, LiteRT, OpenVINO)."""
@@ -71,9 +79,11 @@ class OnDeviceRuntime(Protocol):
     guards_accuracy: bool
 
     def convert(self, module: Any, example_input: Any, out_path: Path,
-                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None) -> Path:
+                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None,
+                int8_finetune: Int8Finetune | None = None) -> Path:
         """Write the shippable file for `module` at `example_input`'s shape (INT8 when calibration batches
-        are given; within `int8_guard.max_drop` of fp32 on its images where the runtime `guards_accuracy`)."""
+        are given; within `int8_guard.max_drop` of fp32 on its images where the runtime `guards_accuracy`;
+        quantisation-aware, the fake-quantised module trained by `int8_finetune`, when that is given)."""
 
     def load(self, path: Path, threads: int) -> "Runner":
         """Run the file through the runtime's own Python API with `threads` threads."""
@@ -204,18 +214,49 @@ def calibration_chunks(batches: Iterable[Any], batch: int) -> list[np.ndarray]:
     return [np.ascontiguousarray(data[i:i + batch]) for i in range(0, usable, batch)]
 
 
-def pt2e_quantize(module: Any, example: Any, quantizer: Any, chunks: list[np.ndarray], fold_quantize: bool = True) -> Any:
+def _fold_batchnorm(graph: Any) -> None:
+    """Fold each inference-mode BatchNorm into the convolution before it, in the exported graph, as
+    `prepare_pt2e` does for post-training INT8: QAT keeps BatchNorm frozen, so the fake quantisers then train
+    the folded weights the file ships (and litert-torch's QAT annotator, whose conv+BN patterns fail to export
+    under torchao 0.18, never sees one). torchao names the step privately; without it the graph is left as is."""
+    try:
+        from torchao.quantization.pt2e.utils import _fuse_conv_bn_
+    except ImportError:  # pragma: no cover - a torchao without it: prepare_qat_pt2e handles the pairs itself
+        return
+    _fuse_conv_bn_(graph)
+
+
+def pt2e_quantize(module: Any, example: Any, quantizer: Any, chunks: list[np.ndarray], fold_quantize: bool = True,
+                  finetune: Int8Finetune | None = None) -> Any:
     """PT2E static INT8: torch.export -> prepare_pt2e(quantizer) -> calibrate on `chunks` -> convert_pt2e.
     The quantizer is the runtime's own (XNNPACK's, LiteRT's), so the int8 pattern is one its kernels fuse.
-    `fold_quantize=False` keeps weights as float + quantize ops (LiteRT's converter folds them itself)."""
+    `fold_quantize=False` keeps weights as float + quantize ops (LiteRT's converter folds them itself).
+    With `finetune` (QAT; the quantizer then made with is_qat=True): the graph is exported with a free batch
+    dimension so it trains on batches, `prepare_qat_pt2e` inserts fake quantisers, calibration sets their
+    ranges, `finetune` trains it, and the converted graph is re-exported at the example's shape by the caller."""
     import torch
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e import move_exported_model_to_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e, prepare_qat_pt2e
 
+    example = as_tensor(example)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exported = torch.export.export(module.eval(), (as_tensor(example),)).module()
-        prepared = prepare_pt2e(exported, quantizer)
+        if finetune is None:
+            exported = torch.export.export(module.eval(), (example,)).module()
+            prepared = prepare_pt2e(exported, quantizer)
+        else:  # exported at batch 2 with the batch dimension free: a batch of 1 would be specialised; from a copy,
+            # as the exported graph shares the module's parameters and training would change the caller's model
+            batch = torch.export.Dim("batch", min=1, max=65536)
+            exported = torch.export.export(copy.deepcopy(module).eval(), (torch.cat([example[:1]] * 2),),
+                                           dynamic_shapes=({0: batch},)).module()
+            _fold_batchnorm(exported)
+            prepared = prepare_qat_pt2e(exported, quantizer)
         with torch.no_grad():
             for chunk in chunks:
                 prepared(torch.from_numpy(chunk))
+    if finetune is not None:
+        finetune(prepared)
+        move_exported_model_to_eval(prepared)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         return convert_pt2e(prepared, fold_quantize=fold_quantize)

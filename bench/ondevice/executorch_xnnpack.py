@@ -2,7 +2,7 @@
 
 fp32: `torch.export` -> `to_edge_transform_and_lower` with the XNNPACK partitioner -> `.pte`.
 INT8: PT2E with XNNPACK's quantizer (symmetric, per-channel weights), calibrated on the given
-batches, then the same lowering. Runs through `executorch.runtime` (the Python API of the C++
+batches (and, given a fine-tune, trained quantisation-aware), then the same lowering. Runs through `executorch.runtime` (the Python API of the C++
 runtime an app links) with XNNPACK's thread pool set to the thread count.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import (AccuracyGuard, Runner, UnsupportedModel, calibration_chunks, missing,
+from hoot.bench.ondevice.base import (AccuracyGuard, Int8Finetune, Runner, UnsupportedModel, calibration_chunks, missing,
                                       native_stderr_to_debug_log, prepared, pt2e_quantize, python_output_to_debug_log,
                                       require)
 from hoot.bench.runtimes import _first_line
@@ -29,7 +29,8 @@ class ExecuTorchXnnpack:
         return missing(("executorch", "torchao"), "ExecuTorch")
 
     def convert(self, module: Any, example_input: Any, out_path: Path,
-                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None) -> Path:
+                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None,
+                int8_finetune: Int8Finetune | None = None) -> Path:
         module, example, out_path = prepared(self, module, example_input, out_path)
         import torch
 
@@ -44,8 +45,10 @@ class ExecuTorchXnnpack:
                 from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
                     XNNPACKQuantizer, get_symmetric_quantization_config)
 
-                quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-                module = pt2e_quantize(module, example, quantizer, calibration_chunks(int8_calibration, len(example)))
+                qat = int8_finetune is not None
+                quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
+                module = pt2e_quantize(module, example, quantizer, calibration_chunks(int8_calibration, len(example)),
+                                       finetune=int8_finetune)
             with warnings.catch_warnings(), python_output_to_debug_log("torch.export / ExecuTorch"):
                 warnings.simplefilter("ignore")
                 exported = torch.export.export(module, (example,))

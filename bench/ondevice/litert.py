@@ -6,6 +6,10 @@ shape; the input stays NCHW as in PyTorch. INT8: PT2E with litert-torch's own qu
 to the converter as its `QuantConfig`, which makes a fully-int8 file (int8 input and output;
 without the config the converter keeps float convolutions between quantize/dequantize pairs).
 The runner quantises the input and dequantises the outputs with the file's own parameters.
+Quantisation-aware INT8 uses the QAT config's fake quantisers but not its conv+BatchNorm annotators:
+under torchao 0.18 they fail to build their patterns (`Expected mod to be an instance of
+torch.nn.Module`), and hoot's QAT folds BatchNorm into the convolutions first (base._fold_batchnorm),
+so there is no such pair left to annotate.
 Before INT8, every `nn.Hardswish` becomes the same function written as `x * hardsigmoid(x)`: the
 converter turns a hardswish into an int8 HARD_SWISH that the XNNPACK delegate does not take, which
 cut mobilenet_v3_small into 20 delegate partitions and made its INT8 file 4x slower than fp32
@@ -17,6 +21,7 @@ inside one delegated graph (1.63 ms). Runs through `ai_edge_litert.interpreter.I
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import warnings
@@ -25,7 +30,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import (AccuracyGuard, Runner, UnsupportedModel, calibration_chunks, missing,
+from hoot.bench.ondevice.base import (AccuracyGuard, Int8Finetune, Runner, UnsupportedModel, calibration_chunks, missing,
                                       native_stderr_to_debug_log, prepared, pt2e_quantize, python_output_to_debug_log,
                                       require)
 from hoot.bench.runtimes import _first_line
@@ -91,7 +96,8 @@ class LiteRt:
         return missing(("ai_edge_litert", "litert_torch"), "LiteRT")
 
     def convert(self, module: Any, example_input: Any, out_path: Path,
-                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None) -> Path:
+                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None,
+                int8_finetune: Int8Finetune | None = None) -> Path:
         module, example, out_path = prepared(self, module, example_input, out_path)
         try:
             with _quiet():
@@ -102,9 +108,12 @@ class LiteRt:
                     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
                     from litert_torch.quantize.quant_config import QuantConfig
 
-                    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+                    config = get_symmetric_quantization_config(is_per_channel=True, is_qat=int8_finetune is not None)
+                    if config.is_qat:  # fake quantisers, without the conv+BN annotators (module docstring)
+                        config = dataclasses.replace(config, is_qat=False)
+                    quantizer = PT2EQuantizer().set_global(config)
                     module = pt2e_quantize(hardswish_as_gate(module), example, quantizer, calibration_chunks(int8_calibration, len(example)),
-                                           fold_quantize=False)
+                                           fold_quantize=False, finetune=int8_finetune)
                     kwargs["quant_config"] = QuantConfig(pt2e_quantizer=quantizer)
                 litert_torch.convert(module, (example,), **kwargs).export(str(out_path))
         except Exception as exc:  # noqa: BLE001 - the converter's refusal is the row's reason

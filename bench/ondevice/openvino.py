@@ -11,7 +11,9 @@ every layer. A file built here may run on a box without VNNI, so the fix is not 
 Given an AccuracyGuard (a split the reported figure does not come from, and the task's metric), INT8
 is nncf's `quantize_with_accuracy_control` instead: the same quantisation, then the layers whose
 int8 form costs the most go back to fp32 one group at a time until the file is within the guard's
-`max_drop` of fp32 on the guard's images. Runs through `openvino.Core().compile_model(..., "CPU")`
+`max_drop` of fp32 on the guard's images. Given a fine-tune (quantisation-aware training), nncf
+quantises the torch module instead, the fine-tune trains its fake quantisers' weights, and the
+converter writes them as the IR's FakeQuantize nodes. Runs through `openvino.Core().compile_model(..., "CPU")`
 with INFERENCE_NUM_THREADS fixed.
 """
 
@@ -24,7 +26,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from hoot.bench.ondevice.base import (AccuracyGuard, Runner, UnsupportedModel, calibration_chunks, missing, prepared,
+from hoot.bench.ondevice.base import (AccuracyGuard, Int8Finetune, Runner, UnsupportedModel, calibration_chunks, missing, prepared,
                                       python_output_to_debug_log, require)
 from hoot.bench.runtimes import _first_line
 
@@ -51,6 +53,53 @@ def _quantize(nncf: Any, model: Any, chunks: list[np.ndarray], guard: AccuracyGu
                                                advanced_quantization_parameters=advanced)
 
 
+def _root(module: Any) -> Any:
+    """`module` under a plain root module: nncf hangs its hook storage on the root it is given, and an
+    `nn.Sequential` root would then call that storage as one of its layers (NotImplementedError: HookStorage
+    is missing the required "forward" function)."""
+    import torch
+
+    class Root(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> Any:
+            return self.inner(x)
+
+    return Root(module)
+
+
+def _quantize_aware(module: Any, chunks: list[np.ndarray], finetune: Int8Finetune) -> Any:
+    """nncf's quantisation-aware training for PyTorch: `nncf.quantize` on the torch module (the same
+    presets and overflow fix as the post-training route) returns it with FakeQuantize operations,
+    `finetune` trains it, and `convert_model` turns them into the IR's FakeQuantize nodes (the INT8 file)."""
+    if reason := missing(("nncf",), "OpenVINO INT8"):
+        raise UnsupportedModel(reason)
+    import copy
+    import os
+
+    # nncf compiles its fake-quantise kernels (a C++ torch extension) on first use, about 40 s on a 2-core VM,
+    # and gives up after 60 s by default: a busy machine would lose the row. Without a compiler it falls back
+    # to torch operations (slower training, same file).
+    os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
+    import nncf
+    import torch
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+
+    logging.getLogger("nncf").setLevel(logging.ERROR)
+    data = nncf.Dataset([torch.from_numpy(c) for c in chunks])
+    try:
+        with warnings.catch_warnings(), python_output_to_debug_log("nncf"):
+            warnings.simplefilter("ignore")
+            quantized = nncf.quantize(_root(copy.deepcopy(module)).eval(), data, subset_size=len(chunks),
+                                      advanced_parameters=AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE))
+    except Exception as exc:  # noqa: BLE001
+        raise UnsupportedModel(f"nncf could not quantise the model for training: {_first_line(exc)}") from exc
+    finetune(quantized)
+    return quantized.eval()
+
+
 class OpenVino:
     name = "openvino"
     suffix = ".xml"
@@ -60,10 +109,14 @@ class OpenVino:
         return missing(("openvino",), "OpenVINO")
 
     def convert(self, module: Any, example_input: Any, out_path: Path,
-                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None) -> Path:
+                int8_calibration: Iterable[Any] | None = None, int8_guard: AccuracyGuard | None = None,
+                int8_finetune: Int8Finetune | None = None) -> Path:
         module, example, out_path = prepared(self, module, example_input, out_path)
         import openvino as ov
 
+        if int8_calibration is not None and int8_finetune is not None:
+            module = _quantize_aware(module, calibration_chunks(int8_calibration, int(example.shape[0])), int8_finetune)
+            int8_calibration = None  # the fake quantisers are in the module: convert_model makes them the IR's
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -219,3 +219,32 @@ def test_optimize_gives_the_guard_to_the_runtimes_that_use_it(tmp_path: Path, mo
     assert "accuracy_control" in rows["openvino-int8"].details["route"]
     assert "within 1 point(s) of fp32 on the 4 validation images" in rows["openvino-int8"].details["route"]
     assert "accuracy" not in rows["litert-int8"].details["route"]
+
+
+def test_int8_qat_trains_the_fake_quantised_model_and_ships_what_it_learned(runtime, tmp_path: Path) -> None:
+    """Quantisation-aware INT8: the adapter hands the fine-tune a module carrying its own fake quantisers (in eval
+    mode: BatchNorm frozen), once, and the file it writes answers as the trained module does. The fine-tune here
+    teaches every image class 3, which the untrained net gives to few of them."""
+    model, x = tiny_net(), images(24, seed=2)
+    calls: list[str] = []
+
+    def finetune(module: nn.Module) -> None:
+        calls.append(type(module).__name__)
+        kinds = {type(m).__name__ for m in module.modules()}
+        assert any("FakeQuantize" in k or "FQ" in k or "Quantizer" in k for k in kinds), sorted(kinds)
+        opt = torch.optim.SGD([p for p in module.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
+        target = torch.full((8,), 3)
+        for step in range(60):
+            batch = torch.from_numpy(x[(step % 3) * 8:(step % 3) * 8 + 8])
+            loss = nn.functional.cross_entropy(module(batch), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    before = (eager_outputs(model, x)[0].argmax(1) == 3).mean()
+    path = runtime.convert(model, torch.from_numpy(x[:1]), tmp_path / f"qat{runtime.suffix}",
+                           int8_calibration=[x[:8]], int8_finetune=finetune)
+    got = runtime.load(path, threads=1)(images(16, seed=3))
+    assert len(calls) == 1 and before < 0.5
+    assert (got.argmax(1) == 3).mean() >= 0.9
+    assert (eager_outputs(model, x)[0].argmax(1) == 3).mean() == before  # the caller's model is untouched

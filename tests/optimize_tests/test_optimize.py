@@ -221,3 +221,34 @@ def test_missing_runtime_is_skipped_and_unsupported_model_is_an_error_row(traine
     assert litert.status == "skipped" and "hoot[ondevice]" in litert.reason and litert.latency_ms is None
     ov = _row(result, "openvino-int8")
     assert ov.status == "error" and "warp_field" in ov.reason and ov.latency_ms is None
+
+
+@pytest.mark.timeout(900)  # three quantisation-aware fine-tunes and conversions on a shared 2-core machine
+def test_qat_variants_train_keep_their_record_and_reload(trained_run, tmp_path):
+    """Issue 22: where post-training INT8 costs accuracy, each runtime's QAT variant trains the fake-quantised
+    model on the run's training split, keeps the epoch best on validation, and ships a file that gives its row's
+    top-1 when loaded afresh."""
+    from hoot.trainer.deploy.optimize.variants import ONDEVICE_QAT
+
+    available = [n for n in ONDEVICE_QAT if RUNTIMES[n.removesuffix("-int8-qat")].unavailable_reason() is None]
+    if not available:
+        pytest.skip(RUNTIMES["openvino"].unavailable_reason())
+    opts = OptimizeOptions(variants=("eager",) + tuple(available), calibration_images=16, batch_size=4, threads=1,
+                           quick=True, device="cpu", out_dir=tmp_path, qat_epochs=1, qat_lr=1e-3)
+    result = optimize_run(trained_run, opts)
+    splits = accuracy.load_splits(trained_run)
+    _, meta = load_trained(trained_run)
+    x = accuracy.normalise(splits.held.images, meta["mean"], meta["std"])
+    for name in available:
+        row = _row(result, name)
+        assert row.status == "ok", f"{name}: {row.reason}"
+        assert row.precision == "int8" and row.details["route"].startswith("QAT: ")
+        qat = row.details["qat"]
+        assert qat["epochs"] == 1 and qat["lr"] == 1e-3 and qat["steps"] >= 1
+        assert qat["train_images"] == len(splits.train) and len(qat["validation_by_epoch"]) == 2
+        scores = qat["validation_by_epoch"]
+        assert qat["kept_epoch"] == int(np.argmax(scores))  # ties keep the earlier epoch
+        runner = RUNTIMES[row.runtime].load(Path(row.file), threads=1)
+        top1 = float((np.concatenate([runner(x[i:i + 1]) for i in range(len(x))]).argmax(1) == splits.held.labels).mean())
+        assert abs(top1 - row.score) <= 1e-4, name
+        assert ".qat" in Path(row.file).name

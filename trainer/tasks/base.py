@@ -160,6 +160,9 @@ class Task(ABC):
     #: the exported model answers one image per call (a detector's rows are its first image's), so
     #: optimize times its throughput and scores it one image at a time
     export_one_image: ClassVar[bool] = False
+    #: its exported graph's outputs are what `training_loss` takes (`training_loss(graph, x, targets, loss)` runs),
+    #: so optimize can fine-tune that graph quantised (QAT); a detector's exported graph gives boxes, not losses
+    trains_exported_graph: ClassVar[bool] = True
     #: optimize variants known to refuse this task's models, and why in the user's words: a build that
     #: fails for one of these is a skipped row with this reason (a build that succeeds is measured)
     unsupported_variants: ClassVar[dict[str, str]] = {}

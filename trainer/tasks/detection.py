@@ -125,6 +125,7 @@ class DetectionTask(Task):
     catalog_task: ClassVar[str] = "detection"
     annotations_file: ClassVar[str] = "a COCO json"
     export_one_image: ClassVar[bool] = True
+    trains_exported_graph: ClassVar[bool] = False  # the exported graph returns boxes after NMS, not losses
     unsupported_variants: ClassVar[dict[str, str]] = {
         **{v: "onnxruntime's INT8 quantiser cannot infer the shapes of a detector's box selection (top-k, NMS); "
               "ship the fp32 ONNX or OpenVINO file" for v in ("int8", "int8-qdq")},

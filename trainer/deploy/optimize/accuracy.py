@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -81,6 +81,7 @@ class RunSplits:
     train: Split
     validation: Split | None  # None where the run kept no validation images
     held: Split
+    train_cache: Any = None  # the training split's SplitCache: what quantisation-aware training draws batches from
 
 
 def load_splits(run_dir: Path) -> RunSplits:
@@ -90,7 +91,7 @@ def load_splits(run_dir: Path) -> RunSplits:
     train, val, _test = rescanned
     validation = Split(val.images, np.asarray(val.labels), "validation") if len(val) else None
     return RunSplits(Split(train.images, np.asarray(train.labels), "train"), validation,
-                     held_out_split(run_dir, rescanned))
+                     held_out_split(run_dir, rescanned), train)
 
 
 def accuracy_guard(validation: Split | None, score_split: Callable[..., float], mean, std,

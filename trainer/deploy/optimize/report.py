@@ -55,6 +55,14 @@ def summary_lines(doc: dict) -> list[str]:
         if ort:
             lines.append(f"{q['variant']}: {ort['latency_ms'] / q['latency_ms']:.2f}x ONNX Runtime fp32 in the same runtime; "
                          f"ops {q.get('details', {}).get('ops')}.")
+    from hoot.trainer.deploy.optimize.variants import ONDEVICE_QAT
+
+    ran = {r["variant"] for r in doc["rows"]}
+    for r in ok:  # post-training INT8 that cost more than a point: name the remedy hoot has
+        qat = f"{r['variant']}-qat"
+        if qat in ONDEVICE_QAT and qat not in ran and (r.get("score_delta_pts") or 0) < -1:
+            lines.append(f"{r['variant']} lost {-r['score_delta_pts']:.2f} points on the held-out split: "
+                         f"`--variants {qat}` trains it quantisation-aware (a few epochs on the training split).")
     busy = [r["variant"] for r in ok if r.get("contended")]
     if busy:
         lines.append(f"Contended: {', '.join(busy)} timed while other processes held the cores or the GPU "

@@ -42,6 +42,8 @@ class OptimizeOptions:
     device: str = "auto"
     quick: bool = False  # bench's --quick budget: a smoke check, not a measurement
     out_dir: Path | None = None  # None: the run folder
+    qat_epochs: int = 2  # the *-int8-qat variants: epochs of quantisation-aware training (qat.py)
+    qat_lr: float = 1e-4
 
     def resolved_threads(self) -> int:
         if self.threads:
@@ -217,6 +219,22 @@ def _batch(images: np.ndarray, n: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([images] * reps)[:n])
 
 
+def _qat_factory(run_dir: Path, task, splits: accuracy.RunSplits, mean, std, score, opts: OptimizeOptions):
+    """What makes each *-int8-qat variant's fine-tune: the run's loss and augmentation on its training split,
+    kept by the task's metric on the validation split (qat.py says why)."""
+    from hoot.trainer.config import ShortlistConfig
+    from hoot.trainer.data.pipeline import Normalizer
+    from hoot.trainer.deploy.optimize.qat import QatFinetune, QatOptions
+
+    cfg = ShortlistConfig.load(run_dir / "config.json")
+    loss = task.criterion(LossOptions(cfg.loss, cfg.label_smoothing, cfg.focal, cfg.focal_gamma))
+    validation = splits.validation
+    score_validation = None if validation is None else (
+        lambda predict: score(predict, validation.images, validation.labels, min(32, len(validation))))
+    options = QatOptions(opts.qat_epochs, opts.qat_lr, seed=opts.seed)
+    return lambda: QatFinetune(task, splits.train_cache, loss, Normalizer(mean, std), score_validation, options)
+
+
 def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> OptimizeResult:
     """Measure every variant in `opts.variants` for the run in `run_dir` (see the module docstring)."""
     from hoot.advisor.devices import torch_device
@@ -250,7 +268,9 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
     guard = accuracy.accuracy_guard(
         splits.validation, lambda predict, images, targets: score(predict, images, targets, min(eval_batch, len(images))),
         mean, std)
-    ctx = BuildContext(model, out_dir, size, calibration, threads, device, task=task, guard=guard)
+    ctx = BuildContext(model, out_dir, size, calibration, threads, device, task=task, guard=guard,
+                       qat=_qat_factory(run_dir, task, splits, mean, std, score, opts)
+                       if any(v.endswith("-qat") for v in opts.variants) else None)
 
     def evaluate(built: Built) -> float:
         return round(score(built.predict, held.images, held.labels), 4)

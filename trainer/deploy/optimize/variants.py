@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 # per-channel weights, MinMax calibration: resnet18 at 224 px ran 3.1x faster than ONNX Runtime fp32.
 # builders registered by ondevice_variants.py (imported by run.py)
 ONDEVICE = ("executorch-xnnpack", "executorch-xnnpack-int8", "litert", "litert-int8", "openvino", "openvino-int8")
-VARIANTS = ("eager", "compile", "onnxruntime", "int8", "int8-qdq", "int8-pt2e", "fp16", "bf16", "tensorrt") + ONDEVICE
+#: quantisation-aware INT8 (trainer/deploy/optimize/qat.py): on request only, as they train for --qat-epochs each
+ONDEVICE_QAT = ("executorch-xnnpack-int8-qat", "litert-int8-qat", "openvino-int8-qat")
+VARIANTS = ("eager", "compile", "onnxruntime", "int8", "int8-qdq", "int8-pt2e", "fp16", "bf16", "tensorrt") + ONDEVICE \
+    + ONDEVICE_QAT
 DEFAULT_VARIANTS = ("eager", "compile", "onnxruntime", "int8", "fp16", "bf16", "tensorrt") + ONDEVICE
 REFERENCE = "eager"
 #: the folder (under the run or --out) optimize's shippable files go to: never the run's own
@@ -53,6 +56,7 @@ class BuildContext:
     onnx_path: Path | None = None  # set once the fp32 ONNX file exists (int8 builds on it)
     task: Any = None  # the run's Task (hoot.trainer.tasks.base): what a variant returns and its file's output names
     guard: Any = None  # bench.ondevice.base.AccuracyGuard on the validation split: what accuracy-aware INT8 may tune on
+    qat: Callable[[], Any] | None = None  # a fresh qat.QatFinetune per variant (None: the run cannot train, e.g. no cache)
 
     def torch_outputs(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """What a PyTorch variant returns: the task's exported form (a detector's rows), so every variant
