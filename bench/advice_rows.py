@@ -93,8 +93,9 @@ def _names(names: list[str]) -> str:
 
 
 def _rows_note(rows: dict[str, Measurement]) -> str | None:
-    """Say when figures are less certain: timings that hit their budget before settling, and timings
-    taken while other processes held the cores or the GPU (contended)."""
+    """Say when figures are less certain: timings that hit their budget before settling, timings
+    taken while other processes held the cores or the GPU (contended), and timings of a training form
+    hoot now folds before timing (unfolded, from an older store)."""
     ok = [m for m in rows.values() if m.status == "ok"]
     unsettled = sorted(m.variant for m in ok if m.converged is False)
     busy = sorted(m.variant for m in ok if m.contended)
@@ -106,4 +107,9 @@ def _rows_note(rows: dict[str, Measurement]) -> str | None:
         notes.append(f"{len(busy)} of {len(ok)} measured latencies are contended (timed while other processes held "
                      f"the cores or the GPU; a `hoot bench` re-run on a quiet machine measures them again): "
                      f"{_names(busy)}")
+    unfolded = sorted(m.variant for m in ok if m.extra.get("deploy_form") == "unfolded")
+    if unfolded:
+        notes.append(f"{len(unfolded)} of {len(ok)} measured latencies timed the training form, before hoot folded its "
+                     f"train-time branches (slower than it ships; a `hoot bench` re-run measures them again): "
+                     f"{_names(unfolded)}")
     return "; ".join(notes) or None

@@ -17,7 +17,7 @@ from typing import Any
 
 from hoot.advisor.errors import HootError
 from hoot.advisor.render import render
-from hoot.bench.schema import HARDWARE_COLUMNS, SCHEMA_VERSION, validate_row
+from hoot.bench.schema import HARDWARE_COLUMNS, SCHEMA_VERSION, mark_unfolded, validate_row
 
 FORMAT_NAME = "hoot-bench"
 
@@ -89,7 +89,7 @@ def check_import_rows(rows: Any, source: str, variants: set[str] | None = None
             problems.append(f"row {index}: is a {type(raw).__name__}, expected an object of fields")
             continue
         hw = {c: raw.get(f"hw_{c}") for c in HARDWARE_COLUMNS}
-        body = {k: v for k, v in raw.items() if not k.startswith("hw_") and k != "id"}
+        body = mark_unfolded({k: v for k, v in raw.items() if not k.startswith("hw_") and k != "id"})
         clean, errors = validate_row(body, coerce=True)
         if variants is not None and isinstance(clean.get("variant"), str) and clean["variant"] not in variants:
             errors.append(f"variant '{clean['variant']}' is not in the catalog (`hoot catalog` lists them)")

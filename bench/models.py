@@ -66,9 +66,21 @@ def deployable(model: nn.Module, inplace: bool = False) -> nn.Module:
     """`model` in the form it ships: its source folds train-time branches (ModelSource.for_inference).
     Every inference measurement and every exported file starts here. A model hoot did not build
     (a custom bench --builder) is taken as it is."""
-    package = next((m.hoot_source for m in model.modules() if hasattr(m, "hoot_source")), None)
-    source = next((s for s in all_sources().values() if s.package == package), None)
+    source = _source_of_model(model)
     return source.for_inference(model, inplace) if source is not None else model
+
+
+def deploy_form(model: nn.Module) -> str:
+    """What `deployable` does to `model`: "folded" (its source folds train-time branches) or "as_built"
+    (schema.DEPLOY_FORMS); asked before folding in place, since a folded model may still answer."""
+    source = _source_of_model(model)
+    return "folded" if source is not None and source.folds(model) else "as_built"
+
+
+def _source_of_model(model: nn.Module):
+    """The ModelSource that built `model` (its `hoot_source` package), or None for one hoot did not build."""
+    package = next((m.hoot_source for m in model.modules() if hasattr(m, "hoot_source")), None)
+    return next((s for s in all_sources().values() if s.package == package), None)
 
 
 def require_cached_weights(names: list[str], catalog: Catalog | None = None) -> None:

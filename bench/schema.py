@@ -14,7 +14,7 @@ from typing import Any
 from hoot.bench.records import DTYPES, KEY_COLUMNS, MODES, RUNTIMES, STATUSES, STOPPED_BY
 
 #: version of the store's schema and of export files (`PRAGMA user_version`)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: column -> (SQLite type, python types accepted on import, required)
 ROW_COLUMNS: dict[str, tuple[str, tuple[type, ...], bool]] = {
@@ -69,6 +69,9 @@ ROW_COLUMNS: dict[str, tuple[str, tuple[type, ...], bool]] = {
     "torchvision_version": ("TEXT", (str,), False),
     "model_source": ("TEXT", (str,), False),  # the package that built the model: torchvision | timm | segmentation-models-pytorch
     "model_source_version": ("TEXT", (str,), False),  # its installed version
+    # the form timed (DEPLOY_FORMS): inference rows time the network as it ships (train-time branches folded);
+    # NULL: a row from before version 4 of a model hoot did not need to fold
+    "deploy_form": ("TEXT", (str,), False),
     "cuda_version": ("TEXT", (str,), False),
     "hoot_version": ("TEXT", (str,), False),
     "measured_at": ("TEXT NOT NULL", (str,), True),
@@ -82,7 +85,24 @@ HARDWARE_COLUMNS: dict[str, str] = {
     "gpu_compute_capability": "TEXT", "gpu_driver": "TEXT",
 }
 
+#: folded: train-time branches folded before timing (as it ships); as_built: nothing to fold, or a training
+#: row (training keeps the branches); unfolded: an inference row stored before hoot folded this model
+#: (schema < 4), slower than the network ships: resume measures it again and advise says so
+DEPLOY_FORMS = ("folded", "as_built", "unfolded")
+#: the catalog models hoot folds since schema version 4 (timm's reparameterize_model changes them): their
+#: inference rows from older stores and export files timed the training form
+FOLDED_SINCE_V4 = ("efficientvit_m0", "efficientvit_m3", "efficientvit_m4", "fastvit_t8", "levit_128", "levit_128s",
+                   "mobileone_s1", "repvit_m0_9")
+
 BOOL_COLUMNS = frozenset(c for c, (_, types, _) in ROW_COLUMNS.items() if types == (bool,))
+
+
+def mark_unfolded(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored or exported row from before version 4 (it has no `deploy_form` at all): an inference row of
+    a model hoot now folds timed its training form, so it is `unfolded`; any other row is as it was."""
+    if "deploy_form" not in row and row.get("mode") == "inference" and row.get("variant") in FOLDED_SINCE_V4:
+        return {**row, "deploy_form": "unfolded"}
+    return row
 
 
 def upgrade_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +176,7 @@ def validate_row(row: dict[str, Any], coerce: bool = False) -> tuple[dict[str, A
         clean[col] = value
     clean.setdefault("runtime", "eager")
     for col, allowed in (("status", STATUSES), ("mode", MODES), ("dtype", DTYPES), ("runtime", RUNTIMES),
-                         ("stopped_by", STOPPED_BY)):
+                         ("stopped_by", STOPPED_BY), ("deploy_form", DEPLOY_FORMS)):
         if col in clean and clean[col] not in allowed:
             errors.append(f"field '{col}' is '{clean[col]}', expected one of {', '.join(allowed)}")
     if "device" in clean and not (clean["device"] == "cpu" or clean["device"].startswith(("cuda", "mps", "xpu"))):

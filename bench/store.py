@@ -25,8 +25,8 @@ from typing import Any, Sequence
 from hoot.advisor.errors import HootError
 from hoot.advisor.paths import default_db_path, ensure_data_dir
 from hoot.bench.records import DTYPES, KEY_COLUMNS, MODES, STATUSES, Measurement, SettingsKey
-from hoot.bench.schema import (HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, from_sql, to_sql, upgrade_row,
-                               validate_row)
+from hoot.bench.schema import (HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, from_sql, mark_unfolded, to_sql,
+                               upgrade_row, validate_row)
 from hoot.bench.store_schema import check_intact, check_is_hoots, migrate
 
 __all__ = ["DTYPES", "MODES", "STATUSES", "SCHEMA_VERSION", "ResultStore", "utc_now", "validate_row"]
@@ -203,12 +203,15 @@ class ResultStore:
     def has(self, key: SettingsKey | dict[str, Any], statuses: Sequence[str] = ("ok",)) -> bool:
         """Is a measurement with exactly these settings stored with one of `statuses`?
 
-        Resume skips only `ok` rows taken on a quiet machine: `oom` and `error` rows, and rows
-        marked contended (timed while other processes held the cores), are measured again."""
+        Resume skips only `ok` rows taken on a quiet machine of the network as it ships: `oom` and
+        `error` rows, rows marked contended (timed while other processes held the cores) and rows
+        marked unfolded (schema.DEPLOY_FORMS) are measured again."""
         d = _key_dict(key)
         where = " AND ".join(f"{c} = ?" for c in KEY_COLUMNS)
         args = [to_sql(c, d[c]) for c in KEY_COLUMNS]
         quiet = " AND COALESCE(contended, 0) = 0" if self.has_column("contended") else ""
+        if self.has_column("deploy_form"):  # timed in the training form before hoot folded it: measure again
+            quiet += " AND COALESCE(deploy_form, '') != 'unfolded'"
         q = (f"SELECT 1 FROM measurements WHERE {where} AND status IN ({', '.join('?' for _ in statuses)}){quiet} "
              "LIMIT 1")
         return self.conn.execute(q, [*args, *statuses]).fetchone() is not None
@@ -250,7 +253,7 @@ class ResultStore:
             sql = f"SELECT * FROM measurements{where}"
         out = []
         for r in self.conn.execute(sql + " ORDER BY id", [*args, *other_args]):
-            out.append(from_sql(dict(r)))
+            out.append(mark_unfolded(from_sql(dict(r))))  # a read-only older file has no deploy_form column
         return out
 
     def measurements(self, filters: dict[str, Any] | None = None, latest: bool = True) -> list[Measurement]:

@@ -6,7 +6,10 @@ cuda_graph, compile, ...), records whether the timing converged (`converged`,
 `claims` table two `hoot bench` processes share work through. Version 3 adds how busy the
 machine was while a row was timed (`busy_other_cores`, `load_1min`, `gpu_other_processes`,
 `contended`) and the package that built the model (`model_source`,
-`model_source_version`). Older files are upgraded in place (compile=1 rows become runtime 'compile';
+`model_source_version`). Version 4 records the form an inference row timed (`deploy_form`): hoot
+now folds the train-time branches of MobileOne, RepViT, FastViT, LeViT and EfficientViT-M before
+timing, so their inference rows in an older file timed a slower network than ships and are marked
+`unfolded` (kept; resume measures them again, advise says so). Older files are upgraded in place (compile=1 rows become runtime 'compile';
 their convergence and contention are unknown, stored as NULL); a version-2 file that cannot
 be written is still read as it is (the new columns read as unknown); a file newer than this
 hoot is refused.
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from hoot.advisor.errors import HootError
 from hoot.bench.records import KEY_COLUMNS
-from hoot.bench.schema import HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION
+from hoot.bench.schema import FOLDED_SINCE_V4, HARDWARE_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,12 @@ _CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner
 
 #: the columns version 3 added (additive: a version-2 file reads without them)
 V3_COLUMNS = ("busy_other_cores", "load_1min", "gpu_other_processes", "contended", "model_source", "model_source_version")
+#: the column version 4 added
+V4_COLUMNS = ("deploy_form",)
 #: version 1's columns that version 2 keeps as they were
 _V1_KEPT = [c for c in ROW_COLUMNS if c not in ("runtime", "converged", "stopped_by", "latency_spread_ms",
                                                  "onnx_file_mb", "prepare_s", "providers",
-                                                 "auto_batch_s", *V3_COLUMNS)]
+                                                 "auto_batch_s", *V3_COLUMNS, *V4_COLUMNS)]
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -71,6 +76,13 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
     for column, (sql_type, _, _) in ROW_COLUMNS.items():
         if column not in have:
             conn.execute(f"ALTER TABLE measurements ADD COLUMN {column} {sql_type.replace(' NOT NULL', '')}")
+
+
+def _mark_unfolded(conn: sqlite3.Connection) -> None:
+    """Version 4: the inference rows of the models hoot now folds were timed in their training form."""
+    names = ", ".join("?" for _ in FOLDED_SINCE_V4)
+    conn.execute(f"UPDATE measurements SET deploy_form = 'unfolded' WHERE deploy_form IS NULL AND mode = 'inference' "
+                 f"AND variant IN ({names})", FOLDED_SINCE_V4)
 
 
 def check_is_hoots(conn: sqlite3.Connection, path: Path) -> None:
@@ -128,6 +140,8 @@ def migrate(conn: sqlite3.Connection, path: Path, writable: bool = True) -> None
         else:
             _add_missing_columns(conn)
             log.info("upgraded results database '%s' from schema version %d to %d", path, version, SCHEMA_VERSION)
+        if 0 < version < 4:
+            _mark_unfolded(conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -166,6 +166,7 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
             # form that trains. A job with both keeps the two (a folded copy: a few MB for the models that fold)
             trains = any(mode == "train" for mode, _ in job.pairs)
             params = sum(p.numel() for p in model.parameters())  # the architecture's count, as the catalog's
+            deployed_as = hoot.bench.models.deploy_form(model)  # asked before an in-place fold
             shipped = hoot.bench.models.deployable(model, inplace=not trains)
             for form in {id(model): model, id(shipped): shipped}.values():
                 form.to(device)
@@ -191,7 +192,7 @@ def run_job(job: BenchJob, send: Callable[[Any], None], phases: Phases | None = 
     folder = tempfile.mkdtemp(prefix="hoot-bench-")
     try:
         for mode, batch in job.pairs:
-            fields: dict[str, Any] = {"params": params}
+            fields: dict[str, Any] = {"params": params, "deploy_form": deployed_as if mode == "inference" else "as_built"}
             try:
                 if mode == "train":
                     if trainer is None:

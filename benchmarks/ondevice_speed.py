@@ -17,6 +17,7 @@ Each INT8 row's change in top-1 comes with a 95 % paired bootstrap interval over
 and the counts of images only one side gets right: on a few hundred images one image is a quarter point.
 
     .venv/bin/python benchmarks/ondevice_speed.py [--models mobilenet_v3_small,...] [--rounds 7] [--threads 2]
+    .venv/bin/python benchmarks/ondevice_speed.py --qat-epochs 2 [--work DIR]   # QAT's accuracy instead of timings
 
 Needs the `ondevice` and `benchmarks` extras. Writes the table to stdout and JSON to --json.
 """
@@ -43,7 +44,10 @@ from hoot.trainer.deploy.optimize import accuracy  # noqa: E402
 from hoot.bench.measure import QUICK, measure_call  # noqa: E402
 from hoot.trainer.deploy.optimize.scoring import top1  # noqa: E402
 from hoot.trainer.deploy.optimize.ondevice_variants import ONDEVICE_BUILDERS, ONDEVICE_VARIANTS  # noqa: E402
-from hoot.trainer.deploy.optimize.variants import BUILDERS, BuildContext, Skip  # noqa: E402
+from hoot.trainer.deploy.optimize.variants import BUILDERS, ONDEVICE, ONDEVICE_QAT, BuildContext, Skip  # noqa: E402
+
+#: the timed variants: fp32 and post-training INT8 (the QAT files are the same graphs; --qat measures their accuracy)
+POST_TRAINING = ONDEVICE
 
 #: the seed mobile models, then three of today's mobile classifiers in the catalog (timm): MobileNetV4,
 #: RepViT (folded for deployment) and LCNet (designed for CPUs)
@@ -100,8 +104,8 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
                                         transform=norm), 4)}
     timed["eager"] = eager.predict
     correct = {}
-    for name in variants or ONDEVICE_BUILDERS:
-        runtime_name, stem, int8 = ONDEVICE_VARIANTS[name]
+    for name in variants or POST_TRAINING:
+        runtime_name, stem, int8, _ = ONDEVICE_VARIANTS[name]
         runtime = RUNTIMES[runtime_name]
         try:
             built = ONDEVICE_BUILDERS[name](ctx)  # what `hoot optimize` writes, at the training size
@@ -135,7 +139,7 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
         rows[name]["latency_ms"] = round(statistics.median(times), 3)
         rows[name]["speedup_vs_eager"] = _median_ratio(per_round["eager"], times)
     ratios: dict = {}
-    for name, (runtime_name, _, int8) in ONDEVICE_VARIANTS.items():
+    for name, (runtime_name, _, int8, _) in ONDEVICE_VARIANTS.items():
         fp32 = next(n for n, v in ONDEVICE_VARIANTS.items() if v[0] == runtime_name and not v[2])
         if int8 and name in per_round and fp32 in per_round:
             ratios[f"{name}_vs_fp32"] = _median_ratio(per_round[fp32], per_round[name])
@@ -154,6 +158,65 @@ def measure_model(run_dir: Path, threads: int, rounds: int, timing_px: int, cali
     return {"model": meta["variant"], "train_px": size, "timing_px": timing_px, "threads": threads,
             "held_out": held.name, "held_out_images": len(held), "calibration_images": int(len(cal)),
             "rows": list(rows.values()), "ratios": ratios, "targets": targets}
+
+
+def qat_study(run_dir: Path, threads: int, calibration_n: int, epochs: int, lr: float) -> dict:
+    """Accuracy of quantisation-aware INT8 against post-training INT8 and fp32, per runtime, on the held-out split.
+
+    QAT trains the model further, so beside the fp32 model the run shipped it is set against an fp32 CONTROL that
+    takes the same fine-tune (qat.QatFinetune on the float model: same steps, seed, augmentation, loss, frozen
+    BatchNorm, epoch kept by validation). QAT - control is what int8 itself costs after QAT; QAT - fp32 is what the
+    user gets against the file they had. Every change comes with its paired 95 % interval."""
+    from hoot.trainer.deploy.optimize.run import OptimizeOptions, _qat_factory
+    from hoot.trainer.deploy.trained import load_trained
+    from hoot.trainer.tasks import get_task
+
+    torch.set_num_threads(threads)
+    model, meta = load_trained(run_dir)
+    task = get_task(meta["task"])
+    splits = accuracy.load_splits(run_dir)
+    held = splits.held
+    mean, std, size = meta["mean"], meta["std"], int(meta["image_size"])
+    norm = lambda u8: accuracy.normalise(u8, mean, std)  # noqa: E731
+    cal = norm(accuracy.calibration_images(splits.train, calibration_n, 0))
+
+    def score(predict, images, targets, batch: int = 32) -> float:
+        return top1(predict, images, targets, batch, transform=norm)
+
+    factory = _qat_factory(run_dir, task, splits, mean, std, score, OptimizeOptions(qat_epochs=epochs, qat_lr=lr))
+    guard = accuracy.accuracy_guard(splits.validation, lambda p, im, t: score(p, im, t, min(32, len(im))), mean, std)
+    ctx = BuildContext(model, run_dir / "ondevice-qat", size, cal, threads, torch.device("cpu"), task=task, guard=guard,
+                       qat=factory)
+    correct = {"fp32": _correct(BUILDERS["eager"](ctx).predict, held.images, held.labels, norm)}
+    control = copy.deepcopy(model).cpu().eval()
+    fine = factory()
+    fine(control)
+    correct["fp32-control"] = _correct(lambda x: control(torch.from_numpy(x)).detach().numpy(), held.images,
+                                       held.labels, norm)
+    rows = {"fp32": {"top1": round(float(correct["fp32"].mean()), 4)},
+            "fp32-control": {"top1": round(float(correct["fp32-control"].mean()), 4), "qat": fine.record}}
+    for name in [v for v in ONDEVICE if v.endswith("-int8")] + list(ONDEVICE_QAT):
+        try:
+            built = ONDEVICE_BUILDERS[name](ctx)
+            correct[name] = _correct(built.predict, held.images, held.labels, norm)
+            reloaded = RUNTIMES[built.runtime].load(built.file, threads)
+            rows[name] = {"top1": round(float(correct[name].mean()), 4),
+                          "file_top1_same": bool((_correct(reloaded, held.images, held.labels, norm) == correct[name]).all()),
+                          "qat": built.details.get("qat")}
+        except Exception as exc:  # noqa: BLE001 - a runtime that cannot take the model is a row
+            rows[name] = {"status": "error", "reason": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        print(f"# {run_dir.name} {name}: {rows[name]}", file=sys.stderr, flush=True)
+    deltas = {}
+    for name in correct:
+        if "int8" in name:
+            deltas[f"{name} - fp32"] = {"pts": round(100 * float(correct[name].mean() - correct["fp32"].mean()), 2),
+                                        **paired_delta(correct["fp32"], correct[name])}
+        if name.endswith("-qat"):
+            deltas[f"{name} - fp32-control"] = {
+                "pts": round(100 * float(correct[name].mean() - correct["fp32-control"].mean()), 2),
+                **paired_delta(correct["fp32-control"], correct[name])}
+    return {"model": meta["variant"], "train_px": size, "held_out_images": len(held), "qat_epochs": epochs,
+            "qat_lr": lr, "rows": rows, "deltas": deltas}
 
 
 def trained_runs(work: Path, models: list[str], epochs: int, threads: int):
@@ -176,17 +239,31 @@ def main() -> None:
             ("--calibration-images", int, 128, "training images that calibrate INT8"),
             ("--variants", str, None, "only these on-device variants beside eager, e.g. openvino,openvino-int8"),
             ("--work", str, None, "folder for the data and runs (default: a temporary one)"),
-            ("--json", str, None, "write the results here too")):
+            ("--json", str, None, "write the results here too"),
+            ("--qat-epochs", int, 0, "instead of timing: quantisation-aware INT8's accuracy with this many epochs, "
+                                      "against post-training INT8, fp32 and an fp32 control with the same fine-tune"),
+            ("--qat-lr", float, 1e-4, "QAT's learning rate (hoot optimize's default)")):
         ap.add_argument(flag, type=kind, default=default, help=text)
     a = ap.parse_args()
     variants = a.variants.split(",") if a.variants else None
-    if unknown := sorted(set(variants or ()) - set(ONDEVICE_BUILDERS)):
-        ap.error(f"--variants {','.join(unknown)}: not one of {','.join(ONDEVICE_BUILDERS)}")
+    if unknown := sorted(set(variants or ()) - set(POST_TRAINING)):
+        ap.error(f"--variants {','.join(unknown)}: not one of {','.join(POST_TRAINING)}")
     from tabulate import tabulate
 
     results = []
     for run_dir in trained_runs(Path(a.work or tempfile.mkdtemp(prefix="hoot-ondevice-")), a.models.split(","),
                                 a.epochs, a.threads):
+        if a.qat_epochs:
+            res = qat_study(run_dir, a.threads, a.calibration_images, a.qat_epochs, a.qat_lr)
+            results.append(res)
+            print(f"\n{res['model']}: {res['held_out_images']} held-out images at {res['train_px']} px, QAT "
+                  f"{res['qat_epochs']} epochs at lr {res['qat_lr']:g}")
+            print(tabulate([[k, v.get("top1"), v.get("reason", "")] for k, v in res["rows"].items()],
+                           headers=["variant", "top1", "reason"]))
+            print(tabulate([[k, v["pts"], v["ci95_pts"], v["only_fp32_right"], v["only_int8_right"]]
+                            for k, v in res["deltas"].items()],
+                           headers=["change", "points", "95% paired", "only reference right", "only int8 right"]), flush=True)
+            continue
         res = measure_model(run_dir, a.threads, a.rounds, a.timing_px, a.calibration_images, variants)
         results.append(res)
         cols = ["variant", "status", "precision", "latency_ms", "speedup_vs_eager", "top1", "file_top1_same", "reason"]

@@ -37,6 +37,7 @@ class MeasuredCost:
     throughput_ips: float | None = None
     contended: bool | None = None  # timed while other processes held the cores or the GPU (None: not known)
     quick: bool = False  # a --quick row: the only figure of this model in the setting (said as such)
+    unfolded: bool = False  # timed in its training form before hoot folded it (slower than it ships; said as such)
 
     @property
     def on_gpu(self) -> bool:
@@ -52,6 +53,8 @@ def as_cost(row: Any) -> MeasuredCost:
         if isinstance(row, Mapping):
             return row.get(name)
         value = getattr(row, name, None)
+        if value is None and isinstance(getattr(row, "extra", None), Mapping):  # a bench Measurement's other columns
+            value = row.extra.get(name)
         if value is None and hasattr(row, "key"):  # a bench Measurement keeps mode and device on its key
             value = getattr(row.key, name, None)
         return value
@@ -68,7 +71,8 @@ def as_cost(row: Any) -> MeasuredCost:
     return MeasuredCost(contended=None if contended is None else bool(contended), latency_ms=num("latency_ms"), latency_p10_ms=num("latency_p10_ms"),
                         latency_p90_ms=num("latency_p90_ms"), converged=None if converged is None else bool(converged),
                         peak_memory_mb=num("peak_memory_mb"), memory_kind=kind, mode=get("mode") or "inference",
-                        device=device, throughput_ips=num("throughput_ips"), quick=bool(get("quick")))
+                        device=device, throughput_ips=num("throughput_ips"), quick=bool(get("quick")),
+                        unfolded=get("deploy_form") == "unfolded")
 
 
 def fit_latency(points: list[tuple[float, float]]) -> tuple[float, float]:

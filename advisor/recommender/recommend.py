@@ -204,6 +204,11 @@ def recommend(
                      f"cores or the GPU, and the ranking uses them: {', '.join(contended[:10])}"
                      + (" ..." if len(contended) > 10 else "") + " (rerun `hoot bench` on a quiet machine: a "
                      "re-run measures contended rows again)")
+    unfolded = [c.variant.name for c in survivors if c.measurement is not None and c.measurement.unfolded]
+    if unfolded:
+        notes.append(f"unfolded: {len(unfolded)} latency figure(s) were timed in the training form, before hoot "
+                     f"folded their train-time branches, and run slower than the network ships: {', '.join(unfolded[:10])}"
+                     " (rerun `hoot bench`: a re-run measures them again)")
     if unconverged:
         notes.append(f"timing did not converge for {len(unconverged)}: {', '.join(unconverged[:10])}"
                      + (" ..." if len(unconverged) > 10 else "") + " (noisy figures; rerun `hoot bench` on a quiet machine)")

@@ -95,6 +95,10 @@ class ModelSource(ABC):
         `inplace=False` leaves `model` trainable and returns a folded copy where anything folds."""
         return model
 
+    def folds(self, model: "nn.Module") -> bool:
+        """Whether `for_inference` changes `model` (a bench row records which form it timed)."""
+        return False
+
     def cached_weights(self, variant: "Variant") -> Path:
         """The entry's weights file in the package's cache, or one HootError naming it and where to put it.
 

@@ -83,6 +83,11 @@ class SmpSource(ModelSource):
 
         return folded(model, inplace)
 
+    def folds(self, model: "nn.Module") -> bool:
+        from hoot.bench.sources.timm import folds
+
+        return folds(model)
+
     @staticmethod
     def _create(arch: str, encoder: str, classes: int, **kwargs: Any) -> Any:
         import segmentation_models_pytorch as smp

@@ -92,15 +92,23 @@ class TimmSource(ModelSource):
     def for_inference(self, model: "nn.Module", inplace: bool = False) -> "nn.Module":
         return folded(model, inplace)
 
+    def folds(self, model: "nn.Module") -> bool:
+        return folds(model)
+
 
 #: the methods timm's modules fold themselves with (timm.models._manipulate.reparameterize_model)
 FOLDING_METHODS = ("fuse", "reparameterize", "switch_to_deploy")
 
 
+def folds(model: "nn.Module") -> bool:
+    """Whether any of `model`'s modules folds itself for inference (what `reparameterize_model` calls)."""
+    return any(hasattr(m, name) for m in model.modules() for name in FOLDING_METHODS)
+
+
 def folded(model: "nn.Module", inplace: bool = False) -> "nn.Module":
     """`model` with timm's train-time branches folded by timm's own `reparameterize_model`;
     `model` itself where no module folds (no copy for the many that have nothing to fold)."""
-    if not any(hasattr(m, name) for m in model.modules() for name in FOLDING_METHODS):
+    if not folds(model):
         return model
     from timm.utils.model import reparameterize_model
 

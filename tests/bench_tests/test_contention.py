@@ -215,14 +215,14 @@ def test_a_quiet_machine_is_not_waited_for():
 # -- the store: a column, older files, re-runs ----------------------------------------------------
 def _version_2_file(path) -> None:
     """A results database as hoot wrote it before contention was recorded (schema version 2)."""
-    from hoot.bench.store_schema import V3_COLUMNS
+    from hoot.bench.store_schema import V3_COLUMNS, V4_COLUMNS
 
     with ResultStore(path) as store:
         store.add({"hardware_id": HW, "variant": "resnet18", "mode": "inference", "device": "cpu", "dtype": "fp32",
                    "batch_size": 1, "input_size": 224, "threads": 2, "channels_last": False, "quick": False,
                    "status": "ok", "latency_ms": 5.0, "measured_at": "2026-01-01T00:00:00+00:00"})
     conn = sqlite3.connect(path)
-    for column in V3_COLUMNS:
+    for column in V3_COLUMNS + V4_COLUMNS:
         conn.execute(f"ALTER TABLE measurements DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
@@ -235,7 +235,7 @@ def test_version_2_files_are_upgraded_and_their_rows_read_as_not_known(db):
         (r,) = store.rows()
         assert r["latency_ms"] == 5.0 and r["contended"] is None and r["busy_other_cores"] is None
         assert store.measurements()[0].contended is None
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_a_read_only_version_2_file_still_opens_and_reads(db):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from hoot.bench.models import build_model, deployable
+from hoot.bench.models import build_model, deploy_form, deployable
 
 pytest.importorskip("timm")
 
@@ -41,23 +41,24 @@ def test_a_timm_model_with_branches_ships_folded_with_the_same_outputs(name):
     scale = expected.abs().max().item()
     assert torch.allclose(got, expected, atol=1e-4 * max(scale, 1.0), rtol=1e-4)
     assert shipped.hoot_variant == name and shipped.hoot_source == "timm"  # the record of what it is survives
+    assert deploy_form(model) == "folded"  # what a bench row records
 
 
 def test_a_model_with_nothing_to_fold_is_the_same_object():
     for name in ("resnet18", "lcnet_050"):
         model = build_model(name, num_classes=3).eval()
-        assert deployable(model) is model
+        assert deployable(model) is model and deploy_form(model) == "as_built"
 
 
 def test_a_model_hoot_did_not_build_is_taken_as_it_is():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
-    assert deployable(model) is model
+    assert deployable(model) is model and deploy_form(model) == "as_built"
 
 
 @pytest.mark.parametrize("pairs", [(("inference", 1),), (("train", 2), ("inference", 1))])
 def test_bench_times_inference_folded_and_training_with_branches(monkeypatch, pairs):
     import hoot.bench.worker as worker
-    from hoot.bench.jobs import BenchJob
+    from hoot.bench.jobs import BenchJob, RowMessage
 
     seen: dict[str, nn.Module] = {}
 
@@ -83,10 +84,14 @@ def test_bench_times_inference_folded_and_training_with_branches(monkeypatch, pa
     job = BenchJob(hardware_id="test-cpu-00000000", variant="mobileone_s1", family="MobileOne", task="classification",
                    device="cpu", dtype="fp32", input_size=32, native_input=False, threads=1, channels_last=False,
                    runtime="eager", quick=True, pairs=pairs, known_figures={"gmacs": 0.1, "gflops": 0.2})
-    worker.run_job(job, lambda message: None)
+    rows: list = []
+    worker.run_job(job, lambda message: rows.append(message.measurement) if isinstance(message, RowMessage) else None)
     assert _batchnorms(seen["inference"]) == 0  # every MobileOne block folded into one convolution
     if "train" in seen:
         assert _batchnorms(seen["train"]) > 0
+    # each row says which form it timed (schema version 4; tests/bench_tests/test_deploy_form.py)
+    assert {r.key.mode: r.extra.get("deploy_form") for r in rows} == {
+        mode: "folded" if mode == "inference" else "as_built" for mode, _ in pairs}
 
 
 def test_a_trained_run_exports_its_folded_form(tmp_path, monkeypatch):
