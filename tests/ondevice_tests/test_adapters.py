@@ -191,6 +191,7 @@ def test_optimize_gives_the_guard_to_the_runtimes_that_use_it(tmp_path: Path, mo
     from hoot.trainer.deploy.optimize.variants import BuildContext
 
     seen: dict[str, object] = {}
+    tuned: dict[str, object] = {}
 
     class Fake:
         suffix = ".bin"
@@ -201,8 +202,9 @@ def test_optimize_gives_the_guard_to_the_runtimes_that_use_it(tmp_path: Path, mo
         def unavailable_reason(self):
             return None
 
-        def convert(self, module, example, out_path, int8_calibration=None, int8_guard=None):
+        def convert(self, module, example, out_path, int8_calibration=None, int8_guard=None, int8_finetune=None):
             seen[out_path.name] = int8_guard
+            tuned[out_path.name] = int8_finetune
             return out_path
 
         def load(self, path, threads):
@@ -213,9 +215,22 @@ def test_optimize_gives_the_guard_to_the_runtimes_that_use_it(tmp_path: Path, mo
     monkeypatch.setitem(ov.RUNTIMES, "openvino", Fake("openvino", True))
     monkeypatch.setitem(ov.RUNTIMES, "litert", Fake("litert", False))
     guard = AccuracyGuard(4, lambda i: images(1, seed=i), lambda predict, idx: 1.0)
-    ctx = BuildContext(tiny_net(), tmp_path, 32, images(8), 1, torch.device("cpu"), guard=guard)
-    rows = {name: ONDEVICE_BUILDERS[name](ctx) for name in ("openvino", "openvino-int8", "litert", "litert-int8")}
-    assert seen == {"model.openvino.bin": None, "model.openvino.int8.bin": guard, "model.bin": None, "model.int8.bin": None}
+
+    class Finetune:  # what run.py's factory makes: one per QAT variant, its record in the row
+        def __init__(self) -> None:
+            self.record = {"kept_epoch": len(made)}
+            made.append(self)
+
+    made: list = []
+    ctx = BuildContext(tiny_net(), tmp_path, 32, images(8), 1, torch.device("cpu"), guard=guard, qat=Finetune)
+    rows = {name: ONDEVICE_BUILDERS[name](ctx) for name in ("openvino", "openvino-int8", "litert", "litert-int8",
+                                                            "openvino-int8-qat", "litert-int8-qat")}
+    assert seen == {"model.openvino.bin": None, "model.openvino.int8.bin": guard, "model.bin": None, "model.int8.bin": None,
+                    "model.openvino.int8.qat.bin": None, "model.int8.qat.bin": None}  # QAT: trained, not guarded
+    assert tuned == {"model.openvino.bin": None, "model.openvino.int8.bin": None, "model.bin": None,
+                     "model.int8.bin": None, "model.openvino.int8.qat.bin": made[0], "model.int8.qat.bin": made[1]}
+    assert rows["openvino-int8-qat"].details["qat"] == {"kept_epoch": 0} and rows["litert-int8-qat"].precision == "int8"
+    assert rows["openvino-int8-qat"].details["route"].startswith("QAT: ")
     assert "accuracy_control" in rows["openvino-int8"].details["route"]
     assert "within 1 point(s) of fp32 on the 4 validation images" in rows["openvino-int8"].details["route"]
     assert "accuracy" not in rows["litert-int8"].details["route"]
