@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,19 @@ from typing import Any
 SPAWNED: list[subprocess.Popen] = []
 
 
+def interruptible() -> None:
+    """A child's SIGINT as a terminal gives it. A test run started in the background by a shell without job
+    control (`pytest &`, nohup) ignores SIGINT, every child inherits that, and Python then installs no
+    KeyboardInterrupt handler: a test that presses Ctrl-C on a hoot process would see it run on. Popen's
+    preexec_fn."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(cmd: list[str], folder: Path, tag: str, env: dict[str, str] | None = None,
           cwd: Path | None = None) -> subprocess.Popen:
     """Start cmd with stdout/stderr in folder/<tag>.out|.err; reap() kills it if still running."""
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=open(folder / f"{tag}.out", "w"),
-                            stderr=open(folder / f"{tag}.err", "w"))
+                            stderr=open(folder / f"{tag}.err", "w"), preexec_fn=interruptible)
     SPAWNED.append(proc)
     return proc
 

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from hoot.cli.main import cli, main
+from hoot.testing.processes import interruptible
 from hoot.bench.store import ResultStore
 
 
@@ -103,7 +104,8 @@ def test_ctrl_c_exits_130_and_keeps_finished_rows(tmp_path, db):
         [sys.executable, "-m", "hoot.cli", "bench", "--models",
          "squeezenet1_1,shufflenet_v2_x0_5,mobilenet_v3_small,resnet18,resnet34,resnet50",
          "--input-size", "64", "--threads", "1", "--db", str(db)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+        preexec_fn=interruptible)
     deadline = time.time() + 120
     stored = 0
     while time.time() < deadline and proc.poll() is None:
