@@ -167,7 +167,7 @@ def qat_study(run_dir: Path, threads: int, calibration_n: int, epochs: int, lr: 
     takes the same fine-tune (qat.QatFinetune on the float model: same steps, seed, augmentation, loss, frozen
     BatchNorm, epoch kept by validation). QAT - control is what int8 itself costs after QAT; QAT - fp32 is what the
     user gets against the file they had. Every change comes with its paired 95 % interval."""
-    from hoot.trainer.deploy.optimize.run import OptimizeOptions, _qat_factory
+    from hoot.trainer.deploy.optimize.run import OptimizeOptions, qat_factory
     from hoot.trainer.deploy.trained import load_trained
     from hoot.trainer.tasks import get_task
 
@@ -180,11 +180,11 @@ def qat_study(run_dir: Path, threads: int, calibration_n: int, epochs: int, lr: 
     norm = lambda u8: accuracy.normalise(u8, mean, std)  # noqa: E731
     cal = norm(accuracy.calibration_images(splits.train, calibration_n, 0))
 
-    def score(predict, images, targets, batch: int = 32) -> float:
-        return top1(predict, images, targets, batch, transform=norm)
+    def score(predict, images, targets) -> float:
+        return top1(predict, images, targets, min(32, len(images)), transform=norm)
 
-    factory = _qat_factory(run_dir, task, splits, mean, std, score, OptimizeOptions(qat_epochs=epochs, qat_lr=lr))
-    guard = accuracy.accuracy_guard(splits.validation, lambda p, im, t: score(p, im, t, min(32, len(im))), mean, std)
+    factory = qat_factory(run_dir, task, splits, mean, std, score, OptimizeOptions(qat_epochs=epochs, qat_lr=lr))
+    guard = accuracy.accuracy_guard(splits.validation, score, mean, std)
     ctx = BuildContext(model, run_dir / "ondevice-qat", size, cal, threads, torch.device("cpu"), task=task, guard=guard,
                        qat=factory)
     correct = {"fp32": _correct(BUILDERS["eager"](ctx).predict, held.images, held.labels, norm)}

@@ -31,6 +31,18 @@ from hoot.bench.ondevice.base import (AccuracyGuard, Int8Finetune, Runner, Unsup
 from hoot.bench.runtimes import _first_line
 
 
+def _nncf_int8() -> tuple[Any, Any]:
+    """nncf (or the row's reason naming the extra), its logs quiet, and the parameters both INT8 routes
+    quantise with: the overflow fix on every layer (module docstring)."""
+    if reason := missing(("nncf",), "OpenVINO INT8"):
+        raise UnsupportedModel(reason)
+    import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+
+    logging.getLogger("nncf").setLevel(logging.ERROR)
+    return nncf, AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE)
+
+
 def _quantize(nncf: Any, model: Any, chunks: list[np.ndarray], guard: AccuracyGuard | None, batch: int,
               advanced: Any) -> Any:
     """nncf's post-training INT8, accuracy-aware with a guard. The guard's validation items are indices
@@ -74,26 +86,22 @@ def _quantize_aware(module: Any, chunks: list[np.ndarray], finetune: Int8Finetun
     """nncf's quantisation-aware training for PyTorch: `nncf.quantize` on the torch module (the same
     presets and overflow fix as the post-training route) returns it with FakeQuantize operations,
     `finetune` trains it, and `convert_model` turns them into the IR's FakeQuantize nodes (the INT8 file)."""
-    if reason := missing(("nncf",), "OpenVINO INT8"):
-        raise UnsupportedModel(reason)
     import copy
     import os
 
+    import torch
+
+    nncf, advanced = _nncf_int8()
     # nncf compiles its fake-quantise kernels (a C++ torch extension) on first use, about 40 s on a 2-core VM,
     # and gives up after 60 s by default: a busy machine would lose the row. Without a compiler it falls back
-    # to torch operations (slower training, same file).
+    # to torch operations (slower training, same file). Read when the extension loads, not at import.
     os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
-    import nncf
-    import torch
-    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
-
-    logging.getLogger("nncf").setLevel(logging.ERROR)
     data = nncf.Dataset([torch.from_numpy(c) for c in chunks])
     try:
         with warnings.catch_warnings(), python_output_to_debug_log("nncf"):
             warnings.simplefilter("ignore")
             quantized = nncf.quantize(_root(copy.deepcopy(module)).eval(), data, subset_size=len(chunks),
-                                      advanced_parameters=AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE))
+                                      advanced_parameters=advanced)
     except Exception as exc:  # noqa: BLE001
         raise UnsupportedModel(f"nncf could not quantise the model for training: {_first_line(exc)}") from exc
     finetune(quantized)
@@ -124,15 +132,8 @@ class OpenVino:
         except Exception as exc:  # noqa: BLE001 - the converter's refusal is the row's reason
             raise UnsupportedModel(f"OpenVINO could not convert the model: {_first_line(exc)}") from exc
         if int8_calibration is not None:
-            if reason := missing(("nncf",), "OpenVINO INT8"):
-                raise UnsupportedModel(reason)
-            import nncf
-
-            logging.getLogger("nncf").setLevel(logging.ERROR)
-            from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
-
+            nncf, advanced = _nncf_int8()
             chunks = calibration_chunks(int8_calibration, int(example.shape[0]))
-            advanced = AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE)
             try:
                 with python_output_to_debug_log("nncf"):  # its progress bars would land in hoot's table or JSON
                     model = _quantize(nncf, model, chunks, int8_guard, int(example.shape[0]), advanced)

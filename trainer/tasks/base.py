@@ -81,6 +81,11 @@ class LossOptions:
     focal: bool = False
     focal_gamma: float = 2.0
 
+    @classmethod
+    def of(cls, config: Any) -> "LossOptions":
+        """A run's loss settings from its ShortlistConfig (what the bake-off, the fine-tune and QAT train with)."""
+        return cls(config.loss, config.label_smoothing, config.focal, config.focal_gamma)
+
 
 @dataclass(frozen=True)
 class ExportNames:

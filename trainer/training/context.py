@@ -75,7 +75,7 @@ class RunContext:
     def make_loss(self) -> torch.nn.Module:
         """The run's training loss (--loss, label smoothing, focal), as the task defines it."""
         cfg = self.config
-        return self.task_impl.criterion(LossOptions(cfg.loss, cfg.label_smoothing, cfg.focal, cfg.focal_gamma))
+        return self.task_impl.criterion(LossOptions.of(cfg))
 
     @property
     def num_classes(self) -> int:
@@ -260,7 +260,7 @@ def prepare(config: ShortlistConfig, progress: bool = True,
     scan = preflight(config) if preflight else scan_for(config)
     task = get_task(scan.task)
     check_candidates(catalog, config.candidates, task)
-    task.make_loss(LossOptions(config.loss, config.label_smoothing, config.focal, config.focal_gamma))  # a bad --loss: now
+    task.make_loss(LossOptions.of(config))  # a bad --loss: now
     check_batch_fits_batchnorm(config.candidates, task.catalog_task, scan.num_classes, config.batch_size)
     image_size = size_every_candidate_takes(config, catalog, task, scan.num_classes,
                                             resolve_image_size(config, catalog, scan))

@@ -219,18 +219,19 @@ def _batch(images: np.ndarray, n: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([images] * reps)[:n])
 
 
-def _qat_factory(run_dir: Path, task, splits: accuracy.RunSplits, mean, std, score, opts: OptimizeOptions):
+def qat_factory(run_dir: Path, task, splits: accuracy.RunSplits, mean, std, score_split, opts: OptimizeOptions):
     """What makes each *-int8-qat variant's fine-tune: the run's loss and augmentation on its training split,
-    kept by the task's metric on the validation split (qat.py says why)."""
+    kept by the task's metric on the validation split (qat.py says why). `score_split(predict, images_u8,
+    targets)` is that metric, as INT8's accuracy guard scores it."""
     from hoot.trainer.config import ShortlistConfig
     from hoot.trainer.data.pipeline import Normalizer
     from hoot.trainer.deploy.optimize.qat import QatFinetune, QatOptions
 
     cfg = ShortlistConfig.load(run_dir / "config.json")
-    loss = task.criterion(LossOptions(cfg.loss, cfg.label_smoothing, cfg.focal, cfg.focal_gamma))
+    loss = task.criterion(LossOptions.of(cfg))
     validation = splits.validation
     score_validation = None if validation is None else (
-        lambda predict: score(predict, validation.images, validation.labels, min(32, len(validation))))
+        lambda predict: score_split(predict, validation.images, validation.labels))
     options = QatOptions(opts.qat_epochs, opts.qat_lr, seed=opts.seed)
     return lambda: QatFinetune(task, splits.train_cache, loss, Normalizer(mean, std), score_validation, options)
 
@@ -265,11 +266,13 @@ def optimize_run(run_dir: Path, opts: OptimizeOptions = OptimizeOptions()) -> Op
         return held_out_score(predict, images, targets, evaluator, task.metric.name, batch,
                               transform=lambda u8: accuracy.normalise(u8, mean, std), to_outputs=task.outputs_from_export)
 
-    guard = accuracy.accuracy_guard(
-        splits.validation, lambda predict, images, targets: score(predict, images, targets, min(eval_batch, len(images))),
-        mean, std)
+    def score_split(predict, images: np.ndarray, targets: np.ndarray) -> float:
+        """The metric on a split other than the held-out one (INT8's guard, QAT's epochs: validation)."""
+        return score(predict, images, targets, min(eval_batch, len(images)))
+
+    guard = accuracy.accuracy_guard(splits.validation, score_split, mean, std)
     ctx = BuildContext(model, out_dir, size, calibration, threads, device, task=task, guard=guard,
-                       qat=_qat_factory(run_dir, task, splits, mean, std, score, opts)
+                       qat=qat_factory(run_dir, task, splits, mean, std, score_split, opts)
                        if any(v.endswith("-qat") for v in opts.variants) else None)
 
     def evaluate(built: Built) -> float:
