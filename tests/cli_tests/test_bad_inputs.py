@@ -435,6 +435,9 @@ OPTIMIZE_CASES = [
                                                                         (tmp / "run" / "dataset.json").unlink(),
                                                                         (tmp / "file").write_text("x"))),
     Case("optimize tiny timing size", ("optimize", "{tmp}/nope", "--image-size", "8"), 2, r"--image-size 8 is too small"),
+    Case("optimize zero qat epochs", ("optimize", "{tmp}/nope", "--qat-epochs", "0"), 2, r"--qat-epochs '0' must be at least 1"),
+    Case("optimize zero qat lr", ("optimize", "{tmp}/nope", "--qat-lr", "0"), 2, r"--qat-lr"),
+    Case("optimize nan qat lr", ("optimize", "{tmp}/nope", "--qat-lr", "nan"), 2, r"--qat-lr 'nan' is not a finite number"),
 ]
 
 # -- hoot doctor / hoot explain ---------------------------------------------------------------
